@@ -1,0 +1,385 @@
+//! Settings: defaults, reading them from the environment, checking them.
+//!
+//! Both name sets work: the `ZOOM_*` names and the ones of Zoom's WebSocket sample
+//! (`CLIENT_USERNAME`, `CLIENT_PASSWORD`, `SUBSCRIPTION_ID`, `OAUTH_URL`, `WS_URL`), so the
+//! sample's `.env` works unchanged. [`Config::from_lookup`] takes any lookup function, so tests never
+//! touch the process environment.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Zoom's token endpoint.
+pub const DEFAULT_OAUTH_URL: &str = "https://zoom.us/oauth/token";
+/// Zoom's event socket.
+pub const DEFAULT_WS_URL: &str = "wss://ws.zoom.us/ws";
+
+/// A string that must never be shown: `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True when no value was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret::new(value)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+/// How long to wait between connection attempts.
+///
+/// The delay doubles after each failed attempt, from `initial` up to `max`, and is drawn at random
+/// from the upper half of that value ("equal jitter"): many clients restarted together spread out,
+/// yet a client can never retry faster than half the nominal delay, so a server that refuses every
+/// connection sees at most 8 attempts in the first minute with the defaults. After a connection
+/// that stayed up for `reset_after`, the next attempt is immediate and the delay starts again at
+/// `initial`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Backoff {
+    /// The first delay (default 1 s).
+    pub initial: Duration,
+    /// The largest delay (default 60 s).
+    pub max: Duration,
+    /// A connection that lasted this long counts as healthy and resets the delay (default 30 s).
+    pub reset_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            reset_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    /// A policy with the given first and largest delay and the default reset time.
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Backoff {
+            initial,
+            max,
+            ..Backoff::default()
+        }
+    }
+}
+
+/// Everything the client needs to know. Build it with [`Config::new`] or [`Config::from_env`], then
+/// change the public fields as needed.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// OAuth client id of the Zoom app (`ZOOM_CLIENT_ID` or `CLIENT_USERNAME`).
+    pub client_id: String,
+    /// OAuth client secret (`ZOOM_CLIENT_SECRET` or `CLIENT_PASSWORD`).
+    pub client_secret: Secret,
+    /// The event subscription to connect to (`ZOOM_SUBSCRIPTION_ID` or `SUBSCRIPTION_ID`).
+    pub subscription_id: String,
+    /// When set, tokens are requested with `grant_type=account_credentials` for this account
+    /// (Server-to-Server OAuth apps); otherwise with `client_credentials` (`ZOOM_ACCOUNT_ID`).
+    pub account_id: Option<String>,
+    /// Token endpoint (`ZOOM_OAUTH_URL` or `OAUTH_URL`).
+    pub oauth_url: String,
+    /// Socket endpoint, with or without `?subscriptionId=` (`ZOOM_WS_URL` or `WS_URL`).
+    pub ws_url: String,
+    /// How often a heartbeat is sent (`ZOOM_HEARTBEAT_INTERVAL`, seconds, default 30).
+    pub heartbeat_interval: Duration,
+    /// Drop the connection when nothing at all has arrived for this long
+    /// (`ZOOM_DEAD_PEER_TIMEOUT`; default two heartbeat intervals plus 5 s).
+    pub dead_peer_timeout: Option<Duration>,
+    /// Bound on each step of connecting: TCP connect, TLS handshake, WebSocket handshake, and the
+    /// whole token request (`ZOOM_CONNECT_TIMEOUT`, seconds, default 10).
+    pub connect_timeout: Duration,
+    /// Delays between connection attempts (`ZOOM_BACKOFF_INITIAL`, `ZOOM_BACKOFF_MAX`, seconds).
+    pub backoff: Backoff,
+    /// Largest WebSocket message accepted, in bytes (`ZOOM_MAX_MESSAGE_SIZE`, default 1 MiB).
+    /// A larger one resets the connection, so memory stays bounded.
+    pub max_message_size: usize,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("subscription_id", &self.subscription_id)
+            .field("account_id", &self.account_id)
+            .field("oauth_url", &self.oauth_url)
+            .field("ws_url", &self.ws_url)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("dead_peer_timeout", &self.dead_peer_timeout())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("backoff", &self.backoff)
+            .field("max_message_size", &self.max_message_size)
+            .finish()
+    }
+}
+
+/// Default largest message: Zoom's events are a few kilobytes; the biggest seen (recordings with
+/// many files, long participant lists) stay well under 100 KiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 20;
+
+impl Config {
+    /// A configuration with the defaults and these credentials.
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+        subscription_id: impl Into<String>,
+    ) -> Self {
+        Config {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            subscription_id: subscription_id.into(),
+            account_id: None,
+            oauth_url: DEFAULT_OAUTH_URL.to_string(),
+            ws_url: DEFAULT_WS_URL.to_string(),
+            heartbeat_interval: Duration::from_secs(30),
+            dead_peer_timeout: None,
+            connect_timeout: Duration::from_secs(10),
+            backoff: Backoff::default(),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, which maps a variable name to its value. An empty value
+    /// counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let either = |primary: &str, seed: &str| get(primary).or_else(|| get(seed));
+        let required = |primary: &'static str, seed: &str| {
+            either(primary, seed).ok_or_else(|| {
+                Error::config(primary, format!("is not set (nor {seed}); add it to .env"))
+            })
+        };
+
+        let mut config = Config::new(
+            required("ZOOM_CLIENT_ID", "CLIENT_USERNAME")?.trim(),
+            required("ZOOM_CLIENT_SECRET", "CLIENT_PASSWORD")?.trim(),
+            required("ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID")?.trim(),
+        );
+        config.account_id = get("ZOOM_ACCOUNT_ID").map(|v| v.trim().to_string());
+        if let Some(url) = either("ZOOM_OAUTH_URL", "OAUTH_URL") {
+            config.oauth_url = url.trim().to_string();
+        }
+        if let Some(url) = either("ZOOM_WS_URL", "WS_URL") {
+            config.ws_url = url.trim().to_string();
+        }
+        let seconds = |name: &'static str| get(name).map(|v| parse_seconds(name, &v)).transpose();
+        if let Some(d) = seconds("ZOOM_HEARTBEAT_INTERVAL")? {
+            config.heartbeat_interval = d;
+        }
+        config.dead_peer_timeout = seconds("ZOOM_DEAD_PEER_TIMEOUT")?;
+        if let Some(d) = seconds("ZOOM_CONNECT_TIMEOUT")? {
+            config.connect_timeout = d;
+        }
+        if let Some(d) = seconds("ZOOM_BACKOFF_INITIAL")? {
+            config.backoff.initial = d;
+        }
+        if let Some(d) = seconds("ZOOM_BACKOFF_MAX")? {
+            config.backoff.max = d;
+        }
+        if let Some(v) = get("ZOOM_MAX_MESSAGE_SIZE") {
+            config.max_message_size = v
+                .trim()
+                .parse()
+                .map_err(|_| Error::config("ZOOM_MAX_MESSAGE_SIZE", "must be a number of bytes"))?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The dead-peer bound in force: the configured one, or two heartbeat intervals plus 5 s.
+    ///
+    /// Two intervals let one heartbeat answer go missing without a reconnect; the 5 s margin covers
+    /// a slow answer on a busy network.
+    pub fn dead_peer_timeout(&self) -> Duration {
+        self.dead_peer_timeout
+            .unwrap_or(self.heartbeat_interval * 2 + Duration::from_secs(5))
+    }
+
+    /// Checks that the settings can work. [`Client::new`](crate::Client::new) calls it.
+    pub fn validate(&self) -> Result<()> {
+        let nonempty = |value: &str, setting: &str| {
+            if value.trim().is_empty() {
+                Err(Error::config(setting, "is empty"))
+            } else {
+                Ok(())
+            }
+        };
+        nonempty(&self.client_id, "ZOOM_CLIENT_ID")?;
+        nonempty(self.client_secret.expose(), "ZOOM_CLIENT_SECRET")?;
+        nonempty(&self.subscription_id, "ZOOM_SUBSCRIPTION_ID")?;
+        check_scheme("ZOOM_OAUTH_URL", &self.oauth_url, &["http://", "https://"])?;
+        check_scheme("ZOOM_WS_URL", &self.ws_url, &["ws://", "wss://"])?;
+        let positive = |d: Duration, setting: &str| {
+            if d.is_zero() {
+                Err(Error::config(setting, "must be more than 0 seconds"))
+            } else {
+                Ok(())
+            }
+        };
+        positive(self.heartbeat_interval, "ZOOM_HEARTBEAT_INTERVAL")?;
+        positive(self.dead_peer_timeout(), "ZOOM_DEAD_PEER_TIMEOUT")?;
+        positive(self.connect_timeout, "ZOOM_CONNECT_TIMEOUT")?;
+        positive(self.backoff.initial, "ZOOM_BACKOFF_INITIAL")?;
+        if self.backoff.max < self.backoff.initial {
+            return Err(Error::config(
+                "ZOOM_BACKOFF_MAX",
+                "must not be smaller than ZOOM_BACKOFF_INITIAL",
+            ));
+        }
+        if self.max_message_size < 1024 {
+            return Err(Error::config(
+                "ZOOM_MAX_MESSAGE_SIZE",
+                "must be at least 1024 bytes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_scheme(setting: &str, url: &str, schemes: &[&str]) -> Result<()> {
+    let lower = url.to_ascii_lowercase();
+    match schemes.iter().find(|s| lower.starts_with(*s)) {
+        Some(scheme) if url.len() > scheme.len() => Ok(()),
+        _ => Err(Error::config(
+            setting,
+            format!("must start with {}", schemes.join(" or ")),
+        )),
+    }
+}
+
+/// Parses a positive number of seconds, fractions allowed ("30", "0.2").
+fn parse_seconds(setting: &str, value: &str) -> Result<Duration> {
+    let problem = || {
+        Error::config(
+            setting,
+            format!("must be a number of seconds, not {value:?}"),
+        )
+    };
+    let secs: f64 = value.trim().parse().map_err(|_| problem())?;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(problem());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn seed_sample_names_work() {
+        let config = from(&[
+            ("CLIENT_USERNAME", "id"),
+            ("CLIENT_PASSWORD", "secret"),
+            ("SUBSCRIPTION_ID", "sub"),
+            ("OAUTH_URL", "https://zoom.us/oauth/token"),
+            ("WS_URL", "wss://ws.zoom.us/ws"),
+        ])
+        .unwrap();
+        assert_eq!(config.client_id, "id");
+        assert_eq!(config.client_secret.expose(), "secret");
+        assert_eq!(config.subscription_id, "sub");
+        assert_eq!(config.account_id, None);
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(30));
+        assert_eq!(config.dead_peer_timeout(), Duration::from_secs(65));
+    }
+
+    #[test]
+    fn zoom_names_win_and_fractions_are_allowed() {
+        let config = from(&[
+            ("ZOOM_CLIENT_ID", "new"),
+            ("CLIENT_USERNAME", "old"),
+            ("ZOOM_CLIENT_SECRET", "s"),
+            ("ZOOM_SUBSCRIPTION_ID", "sub"),
+            ("ZOOM_ACCOUNT_ID", "acc"),
+            ("ZOOM_HEARTBEAT_INTERVAL", "0.2"),
+        ])
+        .unwrap();
+        assert_eq!(config.client_id, "new");
+        assert_eq!(config.account_id.as_deref(), Some("acc"));
+        assert_eq!(config.heartbeat_interval, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let err = from(&[("ZOOM_CLIENT_SECRET", "s"), ("ZOOM_SUBSCRIPTION_ID", "x")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("ZOOM_CLIENT_ID is not set"),
+            "{err}"
+        );
+        let base = [
+            ("ZOOM_CLIENT_ID", "i"),
+            ("ZOOM_CLIENT_SECRET", "s"),
+            ("ZOOM_SUBSCRIPTION_ID", "x"),
+        ];
+        let with = |k, v| {
+            let mut pairs = base.to_vec();
+            pairs.push((k, v));
+            from(&pairs).unwrap_err().to_string()
+        };
+        assert!(with("ZOOM_HEARTBEAT_INTERVAL", "soon").starts_with("ZOOM_HEARTBEAT_INTERVAL"));
+        assert!(with("ZOOM_HEARTBEAT_INTERVAL", "0").starts_with("ZOOM_HEARTBEAT_INTERVAL"));
+        assert!(with("ZOOM_WS_URL", "https://x").starts_with("ZOOM_WS_URL must start with ws://"));
+        assert!(with("OAUTH_URL", "zoom.us").starts_with("ZOOM_OAUTH_URL"));
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let config = Config::new("id", "very-secret-value", "sub");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("very-secret-value"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+}

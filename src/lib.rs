@@ -1,0 +1,65 @@
+//! A small, synchronous client for Zoom's WebSocket event subscriptions.
+//!
+//! One blocking `ureq` call fetches an OAuth token, one blocking `tungstenite` socket receives the
+//! events, and a single loop drives everything: read with a timeout, send a heartbeat whenever the
+//! interval has passed, hand each event to your closure. No async runtime and no threads of its
+//! own.
+//!
+//! ```no_run
+//! let config = zoom_ws::Config::from_env()?;      // ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, …
+//! let mut client = zoom_ws::Client::new(config)?;
+//! let stop = client.stop_handle();                 // Send + Clone: call stop() from anywhere
+//! client.run(|event: &zoom_ws::Event| {            // blocks until stopped or a fatal error
+//!     println!("{} {}", event.name(), event.payload_json());
+//! })?;
+//! # drop(stop);
+//! # Ok::<(), zoom_ws::Error>(())
+//! ```
+//!
+//! # What `run` does for you
+//!
+//! - **Heartbeats** (`{"module":"heartbeat"}`) every [`Config::heartbeat_interval`] (30 s), on time
+//!   whether the socket is idle or busy.
+//! - **Reconnects** after any failure, with exponential back-off and jitter ([`Backoff`]); at once
+//!   after a connection that had been healthy.
+//! - **Renews the token** shortly before it expires, and at once when Zoom says it is invalid.
+//! - **Detects dead peers**: nothing received for [`Config::dead_peer_timeout`] drops the socket.
+//! - **Skips bad frames** (logged and counted in [`Stats`]) and never panics on input.
+//! - **Reports gaps**: [`Client::on_state`] tells you when you were disconnected, so you can
+//!   reconcile through Zoom's REST API (Zoom does not replay missed events).
+//!
+//! # Errors
+//!
+//! `run` returns only what retrying cannot fix: [`Error::Config`] (a setting is wrong; the message
+//! names it) and [`Error::Credentials`] (Zoom refused the client id or secret). Everything else is
+//! logged and retried.
+//!
+//! # Logging and secrets
+//!
+//! Logs go through the `log` crate: state changes at `info`, skipped frames at `warn`, details at
+//! `debug`. The client secret, the access token and the socket URL never appear in a log line, an
+//! error or `Debug` output. Two dependencies print secrets at `trace` (see [`logging`]); wrap your
+//! logger in [`logging::SafeLogger`] if you enable `trace` for them.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod auth;
+mod client;
+mod config;
+pub mod dotenv;
+mod error;
+pub mod logging;
+mod net;
+pub mod protocol;
+
+pub use auth::{Token, TokenSource};
+pub use client::{Client, StateChange, Stats, StatsSnapshot, StopHandle};
+pub use config::{Backoff, Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL, Secret};
+pub use error::{Error, Phase, Result};
+pub use protocol::{Event, Skip};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,389 @@
+//! Opening the socket: TCP with a timeout, TLS through native-tls, the WebSocket handshake.
+//!
+//! The socket URL carries the access token, so it is built here at the moment of connecting, handed
+//! straight to tungstenite, and never stored, logged or put into an error: errors name the host and
+//! the phase only.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tungstenite::WebSocket;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::handshake::HandshakeError;
+use tungstenite::protocol::WebSocketConfig;
+
+use crate::config::Config;
+use crate::error::{Error, Phase, Result};
+
+/// A TCP stream, with or without TLS on top.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<native_tls::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// The TCP socket underneath, for timeouts and shutdown.
+    pub(crate) fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Where the socket goes, parsed from the configured URL (which holds no token yet).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub secure: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    pub(crate) fn parse(url: &str) -> Result<Target> {
+        let invalid = |why: &str| Error::config("ZOOM_WS_URL", why.to_string());
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| invalid("must start with ws:// or wss://"))?;
+        let secure = match scheme.to_ascii_lowercase().as_str() {
+            "ws" => false,
+            "wss" => true,
+            _ => return Err(invalid("must start with ws:// or wss://")),
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let default_port = if secure { 443 } else { 80 };
+        let (host, port) = split_host_port(authority, default_port)
+            .ok_or_else(|| invalid("has no valid host[:port]"))?;
+        Ok(Target { secure, host, port })
+    }
+}
+
+/// Splits `host[:port]` (with `[v6]` brackets allowed) into host and port.
+pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    let authority = authority.rsplit('@').next()?;
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => default_port,
+    };
+    (!host.is_empty()).then(|| (host.to_string(), port))
+}
+
+/// The host part of a URL, for error messages (never the path or query).
+pub(crate) fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit('@').next().unwrap_or_default().to_string()
+}
+
+/// The socket URL: the configured one plus `subscriptionId` (unless it is already there) and the
+/// token. The result is a secret.
+pub(crate) fn socket_url(base: &str, subscription_id: &str, token: &str) -> String {
+    let (without_fragment, _) = base.split_once('#').unwrap_or((base, ""));
+    let mut url = without_fragment.to_string();
+    let query = url.split_once('?').map(|(_, q)| q.to_string());
+    let has_subscription = query.as_deref().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next() == Some("subscriptionId"))
+    });
+    let mut separator = match &query {
+        None => '?',
+        Some(q) if q.is_empty() || q.ends_with('&') => '\0',
+        Some(_) => '&',
+    };
+    let mut push = |url: &mut String, key: &str, value: &str| {
+        if separator != '\0' {
+            url.push(separator);
+        }
+        url.push_str(key);
+        url.push('=');
+        url.push_str(&percent_encode(value));
+        separator = '&';
+    };
+    if !has_subscription {
+        push(&mut url, "subscriptionId", subscription_id);
+    }
+    push(&mut url, "access_token", token);
+    url
+}
+
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// Opens sockets for one client. The TLS connector is built on first use, so a `ws://` URL never
+/// loads certificates.
+pub(crate) struct Connector {
+    target: Target,
+    timeout: Duration,
+    ws_config: WebSocketConfig,
+    tls: OnceLock<native_tls::TlsConnector>,
+}
+
+impl Connector {
+    pub(crate) fn new(config: &Config) -> Result<Connector> {
+        Ok(Connector {
+            target: Target::parse(&config.ws_url)?,
+            timeout: config.connect_timeout,
+            ws_config: WebSocketConfig::default()
+                .max_message_size(Some(config.max_message_size))
+                .max_frame_size(Some(config.max_message_size)),
+            tls: OnceLock::new(),
+        })
+    }
+
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Connects, upgrades, and returns the socket. `on_tcp` sees the TCP stream as soon as it
+    /// exists, so a stop request can shut it down even during the handshakes.
+    pub(crate) fn open(
+        &self,
+        url: String,
+        on_tcp: impl FnOnce(&TcpStream),
+    ) -> Result<WebSocket<Stream>> {
+        let target = &self.target;
+        let tcp = self.tcp_connect()?;
+        tcp.set_nodelay(true).ok();
+        // During the handshakes a read or write that waits longer than the bound fails.
+        tcp.set_read_timeout(Some(self.timeout)).ok();
+        tcp.set_write_timeout(Some(self.timeout)).ok();
+        on_tcp(&tcp);
+        let stream = if target.secure {
+            Stream::Tls(Box::new(self.tls_handshake(tcp)?))
+        } else {
+            Stream::Plain(tcp)
+        };
+        let request = url
+            .into_client_request()
+            .map_err(|_| Error::config("ZOOM_WS_URL", "is not a valid URL"))?;
+        match tungstenite::client::client_with_config(request, stream, Some(self.ws_config)) {
+            Ok((socket, _response)) => Ok(socket),
+            Err(HandshakeError::Interrupted(_)) => Err(Error::Timeout {
+                phase: Phase::WebSocketHandshake,
+                after: self.timeout,
+            }),
+            Err(HandshakeError::Failure(e)) => Err(handshake_error(e, self.timeout)),
+        }
+    }
+
+    fn tcp_connect(&self) -> Result<TcpStream> {
+        let Target { host, port, .. } = &self.target;
+        let addrs: Vec<_> = (host.as_str(), *port)
+            .to_socket_addrs()
+            .map_err(|e| Error::connect(Phase::Resolve, format!("{host}: {}", describe_io(&e))))?
+            .collect();
+        let mut last = Error::connect(Phase::Resolve, format!("{host} has no address"));
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, self.timeout) {
+                Ok(stream) => return Ok(stream),
+                Err(e) if is_timeout(&e) => {
+                    last = Error::Timeout {
+                        phase: Phase::TcpConnect,
+                        after: self.timeout,
+                    }
+                }
+                Err(e) => {
+                    last = Error::connect(
+                        Phase::TcpConnect,
+                        format!("{host}:{port}: {}", describe_io(&e)),
+                    )
+                }
+            }
+        }
+        Err(last)
+    }
+
+    fn tls_handshake(&self, tcp: TcpStream) -> Result<native_tls::TlsStream<TcpStream>> {
+        let host = &self.target.host;
+        let connector = match self.tls.get() {
+            Some(c) => c,
+            None => {
+                let built = native_tls::TlsConnector::new()
+                    .map_err(|e| Error::connect(Phase::Tls, e.to_string()))?;
+                self.tls.get_or_init(|| built)
+            }
+        };
+        connector.connect(host, tcp).map_err(|e| match e {
+            native_tls::HandshakeError::Failure(e) => tls_error(host, &e),
+            native_tls::HandshakeError::WouldBlock(_) => Error::Timeout {
+                phase: Phase::Tls,
+                after: self.timeout,
+            },
+        })
+    }
+}
+
+/// A native-tls error, with untrusted certificates told apart so the message can say what to do.
+pub(crate) fn tls_error(host: &str, error: &native_tls::Error) -> Error {
+    let detail = error.to_string();
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("verify") {
+        Error::UntrustedCertificate {
+            host: host.to_string(),
+            detail,
+        }
+    } else {
+        Error::connect(Phase::Tls, format!("{host}: {detail}"))
+    }
+}
+
+/// A handshake failure, described without the request (whose URL holds the token).
+fn handshake_error(error: tungstenite::Error, timeout: Duration) -> Error {
+    use tungstenite::Error as E;
+    match error {
+        E::Http(response) => {
+            let status = response.status().as_u16();
+            if status == 401 || status == 403 {
+                Error::Rejected {
+                    reason: format!("HTTP {status} at the WebSocket handshake"),
+                }
+            } else {
+                Error::connect(
+                    Phase::WebSocketHandshake,
+                    format!("the server answered HTTP {status} instead of upgrading"),
+                )
+            }
+        }
+        E::Io(e) if is_timeout(&e) => Error::Timeout {
+            phase: Phase::WebSocketHandshake,
+            after: timeout,
+        },
+        other => Error::connect(Phase::WebSocketHandshake, describe_ws_error(&other)),
+    }
+}
+
+/// A few words about a tungstenite error. URL errors are not quoted: they carry the URL.
+pub(crate) fn describe_ws_error(error: &tungstenite::Error) -> String {
+    use tungstenite::Error as E;
+    use tungstenite::error::ProtocolError as P;
+    match error {
+        E::ConnectionClosed | E::AlreadyClosed => "connection closed".into(),
+        E::Io(e) => describe_io(e),
+        E::Protocol(P::ResetWithoutClosingHandshake) => {
+            "connection reset without a closing handshake".into()
+        }
+        E::Capacity(e) => format!("message too large ({e})"),
+        E::Url(_) => "invalid socket URL".into(),
+        E::Http(response) => format!("HTTP {}", response.status().as_u16()),
+        E::HttpFormat(_) => "malformed HTTP".into(),
+        E::Tls(e) => format!("TLS: {e}"),
+        E::Protocol(e) => format!("protocol error: {e}"),
+        E::Utf8(_) => "text frame is not valid UTF-8".into(),
+        E::WriteBufferFull(_) => "write buffer full".into(),
+        E::AttackAttempt => "attack attempt detected".into(),
+    }
+}
+
+/// True for the two ways platforms report an expired socket timeout.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// An I/O error in a few words.
+pub(crate) fn describe_io(e: &io::Error) -> String {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => "connection refused".into(),
+        K::ConnectionReset => "connection reset by peer".into(),
+        K::ConnectionAborted => "connection aborted".into(),
+        K::UnexpectedEof => "connection closed in the middle of a message".into(),
+        K::BrokenPipe => "connection closed by peer".into(),
+        K::WouldBlock | K::TimedOut => "timed out".into(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t = Target::parse("wss://ws.zoom.us/ws?subscriptionId=x").unwrap();
+        assert_eq!(
+            t,
+            Target {
+                secure: true,
+                host: "ws.zoom.us".into(),
+                port: 443
+            }
+        );
+        let t = Target::parse("ws://127.0.0.1:8080/ws").unwrap();
+        assert_eq!((t.secure, t.port), (false, 8080));
+        let t = Target::parse("ws://[::1]:9/ws").unwrap();
+        assert_eq!(t.host, "::1");
+        assert!(Target::parse("http://x").is_err());
+        assert!(Target::parse("ws://:80/").is_err());
+    }
+
+    #[test]
+    fn socket_url_with_and_without_subscription() {
+        assert_eq!(
+            socket_url("wss://ws.zoom.us/ws", "S1", "t.o-k"),
+            "wss://ws.zoom.us/ws?subscriptionId=S1&access_token=t.o-k"
+        );
+        assert_eq!(
+            socket_url("wss://ws.zoom.us/ws?subscriptionId=S2", "S1", "tok"),
+            "wss://ws.zoom.us/ws?subscriptionId=S2&access_token=tok"
+        );
+        assert_eq!(
+            socket_url("wss://ws.zoom.us/ws?", "S 1", "a/b"),
+            "wss://ws.zoom.us/ws?subscriptionId=S%201&access_token=a%2Fb"
+        );
+    }
+
+    #[test]
+    fn host_only() {
+        assert_eq!(host_of("https://zoom.us/oauth/token?x=1"), "zoom.us");
+        assert_eq!(host_of("ws://u:p@h:1/x"), "h:1");
+    }
+}
