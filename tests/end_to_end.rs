@@ -1,0 +1,422 @@
+//! The whole path against the mock Zoom: token, socket, heartbeats, events to a closure and to
+//! stdout, stopping, exit codes, secrets.
+
+mod mock;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use mock::{Action, MockZoom, Plan, TokenAnswer, cli, event_json, seq, spawn_client, watchdog};
+
+#[test]
+fn thousand_events_reach_the_closure_in_order_exactly_once() {
+    let _guard = watchdog(60);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new().events(0, 1000));
+    let client = spawn_client(mock.config());
+    let events = client.take(1000, 30.0);
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(seq(event), i as u64);
+        assert_eq!(event.name(), "meeting.started");
+        assert_eq!(event.content(), event_json(i));
+    }
+    assert!(
+        client
+            .events
+            .recv_timeout(Duration::from_millis(300))
+            .is_err()
+    );
+    let stats = client.stats.snapshot();
+    assert_eq!(stats.events, 1000);
+    assert_eq!(stats.connections, 1);
+    let (result, _) = client.stop();
+    result.unwrap();
+}
+
+#[test]
+fn thousand_events_reach_stdout_as_json_lines() {
+    let _guard = watchdog(60);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new().events(0, 1000));
+    let output = cli(&mock).args(["--max-events", "1000"]).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1000);
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(*line, event_json(i), "line {i}");
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(value["event"], "meeting.started");
+    }
+}
+
+/// Gaps between consecutive heartbeats the mock received.
+fn gaps(beats: &[Instant]) -> Vec<Duration> {
+    beats.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+fn assert_cadence(beats: &[Instant], interval: Duration, min_count: usize) {
+    assert!(beats.len() >= min_count, "only {} heartbeats", beats.len());
+    // Generous slack: the machines running the tests are shared and noisy.
+    let slack = Duration::from_millis(100);
+    for gap in gaps(beats) {
+        assert!(
+            gap + Duration::from_millis(15) >= interval && gap <= interval + slack,
+            "heartbeat gap {gap:?} for interval {interval:?}: {:?}",
+            gaps(beats)
+        );
+    }
+}
+
+#[test]
+fn heartbeats_on_time_when_idle() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    let mut config = mock.config();
+    config.heartbeat_interval = Duration::from_millis(200);
+    let client = spawn_client(config);
+    std::thread::sleep(Duration::from_millis(2300));
+    let (result, _) = client.stop();
+    result.unwrap();
+    assert_cadence(&mock.heartbeats(), Duration::from_millis(200), 9);
+}
+
+#[test]
+fn heartbeats_on_time_while_events_stream_without_pause() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    // An event every millisecond for about 2.5 s: the socket never goes quiet.
+    mock.plan(Plan::new().then(Action::Paced(0, 2000, Duration::from_millis(1))));
+    let mut config = mock.config();
+    config.heartbeat_interval = Duration::from_millis(200);
+    let client = spawn_client(config);
+    let events = client.take(2000, 20.0);
+    assert!(events.iter().enumerate().all(|(i, e)| seq(e) == i as u64));
+    let (result, _) = client.stop();
+    result.unwrap();
+    assert_cadence(&mock.heartbeats(), Duration::from_millis(200), 8);
+}
+
+#[test]
+fn client_credentials_grant_sends_body_and_basic_auth() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new().events(0, 1));
+    let client = spawn_client(mock.config());
+    client.take(1, 10.0);
+    client.stop().0.unwrap();
+    let requests = mock.token_requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(
+        request.path, "/oauth/token",
+        "parameters belong in the body"
+    );
+    assert_eq!(request.body, "grant_type=client_credentials");
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    // base64("mock-client-id:mock-client-secret")
+    assert_eq!(
+        request.header("authorization"),
+        Some("Basic bW9jay1jbGllbnQtaWQ6bW9jay1jbGllbnQtc2VjcmV0")
+    );
+    let queries = mock.socket_queries();
+    assert_eq!(
+        queries[0],
+        format!(
+            "subscriptionId=mock-sub&access_token={}",
+            mock.issued_tokens()[0]
+        )
+    );
+}
+
+#[test]
+fn account_credentials_grant_when_an_account_id_is_set() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new().events(0, 1));
+    let mut config = mock.config();
+    config.account_id = Some("acct-42".into());
+    // The Marketplace shows the endpoint with the subscription already in it.
+    config.ws_url = format!("{}?subscriptionId=from-url", mock.ws_url());
+    let client = spawn_client(config);
+    client.take(1, 10.0);
+    client.stop().0.unwrap();
+    let request = &mock.token_requests()[0];
+    assert_eq!(
+        request.body,
+        "grant_type=account_credentials&account_id=acct-42"
+    );
+    assert!(mock.socket_queries()[0].starts_with("subscriptionId=from-url&access_token="));
+}
+
+#[test]
+fn seed_sample_env_file_works_unchanged() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new().events(0, 3));
+    let dir = mock::temp_dir();
+    let env = format!(
+        "CLIENT_USERNAME=mock-client-id\nCLIENT_PASSWORD=mock-client-secret\nSUBSCRIPTION_ID=mock-sub\n\n\
+         OAUTH_URL={}\nWS_URL={}\n",
+        mock.oauth_url(),
+        mock.ws_url()
+    );
+    std::fs::write(dir.join(".env"), env).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_zoom-ws"))
+        .env_clear()
+        .current_dir(&dir)
+        .args(["--max-events", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 3);
+    assert_eq!(
+        mock.token_requests()[0].body,
+        "grant_type=client_credentials"
+    );
+}
+
+#[test]
+fn env_file_option_and_real_environment_wins() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new().events(0, 1));
+    let dir = mock::temp_dir();
+    let file = dir.join("custom.env");
+    std::fs::write(
+        &file,
+        "ZOOM_CLIENT_ID=from-file\nZOOM_CLIENT_SECRET=file-secret\nZOOM_SUBSCRIPTION_ID=file-sub\n",
+    )
+    .unwrap();
+    let output = cli(&mock)
+        .env_remove("ZOOM_CLIENT_SECRET")
+        .env_remove("ZOOM_SUBSCRIPTION_ID")
+        .arg("--env-file")
+        .arg(&file)
+        .args(["--max-events", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // ZOOM_CLIENT_ID came from the environment, the secret from the file.
+    assert_eq!(
+        mock.token_requests()[0].header("authorization"),
+        Some("Basic bW9jay1jbGllbnQtaWQ6ZmlsZS1zZWNyZXQ=")
+    );
+    assert!(mock.socket_queries()[0].starts_with("subscriptionId=file-sub&"));
+}
+
+#[test]
+fn build_connection_failure_is_reported_and_retried_with_backoff() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    mock.reject_all_tokens(true);
+    let client = spawn_client(mock.config());
+    let change = client.wait_state(10.0, |s| {
+        matches!(s, zoom_ws::StateChange::Disconnected { .. })
+    });
+    let zoom_ws::StateChange::Disconnected { reason } = change else {
+        unreachable!()
+    };
+    assert!(reason.contains("Invalid Token"), "{reason}");
+    assert!(reason.contains("subscription"), "{reason}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (result, _) = client.stop();
+    result.unwrap();
+    // Backed off (50 ms doubling to 400 ms): a handful of attempts, not a hot loop.
+    let attempts = mock.connections();
+    assert!((2..=12).contains(&attempts), "{attempts} attempts in 1.5 s");
+}
+
+#[test]
+fn exit_code_2_names_the_missing_setting() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    let output = cli(&mock).env_remove("ZOOM_CLIENT_ID").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ZOOM_CLIENT_ID is not set"), "{stderr}");
+    assert!(output.stdout.is_empty());
+    let output = cli(&mock).arg("--frobnicate").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let output = cli(&mock)
+        .env("ZOOM_HEARTBEAT_INTERVAL", "often")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("ZOOM_HEARTBEAT_INTERVAL"));
+}
+
+#[test]
+fn exit_code_3_when_zoom_rejects_the_credentials() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    mock.token_answer(TokenAnswer::status(
+        400,
+        r#"{"reason":"Invalid client_id or client_secret","error":"invalid_client"}"#,
+    ));
+    let output = cli(&mock).output().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Invalid client_id or client_secret"),
+        "{stderr}"
+    );
+    assert_eq!(
+        mock.token_requests().len(),
+        1,
+        "no retry on wrong credentials"
+    );
+    assert_eq!(mock.connections(), 0);
+}
+
+#[test]
+fn library_returns_the_credentials_error_after_one_request() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    mock.token_answer(TokenAnswer::status(
+        401,
+        r#"{"reason":"Invalid client_id or client_secret","error":"invalid_client"}"#,
+    ));
+    let client = spawn_client(mock.config());
+    let err = client.join(10.0).unwrap_err();
+    assert!(
+        matches!(err, zoom_ws::Error::Credentials { status: 401, .. }),
+        "{err}"
+    );
+    assert_eq!(mock.token_requests().len(), 1);
+}
+
+#[test]
+fn nothing_secret_in_any_output_at_trace_level() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    mock.plan(
+        Plan::new()
+            .events(0, 5)
+            .then(Action::Close(1001, "going away".into())),
+    );
+    mock.plan(Plan::new().events(5, 5));
+    let secret = "Sup3r-S3cret-Client-Value";
+    let output = cli(&mock)
+        .env("ZOOM_CLIENT_SECRET", secret)
+        .env("RUST_LOG", "trace")
+        .args(["--max-events", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        all.contains("TRACE") || all.contains("DEBUG"),
+        "trace logging was on"
+    );
+    assert!(!all.contains(secret), "client secret leaked");
+    // The Basic credentials, whole or in part.
+    assert!(
+        !all.contains("bW9jay1jbGllbnQtaWQ6U3VwM3It"),
+        "Basic credentials leaked"
+    );
+    for token in mock.issued_tokens() {
+        assert!(!all.contains(&token), "token leaked");
+        assert!(!all.contains(&token[..20]), "part of the token leaked");
+    }
+    assert!(!all.contains("access_token="), "socket URL leaked");
+    assert!(!all.contains("subscriptionId="), "socket URL leaked");
+}
+
+#[test]
+fn stop_handle_ends_an_idle_run_within_a_second_with_a_close_frame() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    let mut config = mock.config();
+    config.heartbeat_interval = Duration::from_secs(30);
+    let client = spawn_client(config);
+    client.wait_state(10.0, |s| *s == zoom_ws::StateChange::Connected);
+    std::thread::sleep(Duration::from_millis(200));
+    let (result, took) = client.stop();
+    result.unwrap();
+    assert!(took < Duration::from_secs(1), "stop took {took:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(mock.closed_by_client(), 1, "a Close frame was sent");
+}
+
+#[test]
+fn stop_handle_ends_a_busy_run_within_a_second() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new().then(Action::Paced(0, 100_000, Duration::from_micros(100))));
+    let client = spawn_client(mock.config());
+    client.take(100, 10.0);
+    let (result, took) = client.stop();
+    result.unwrap();
+    assert!(took < Duration::from_secs(1), "stop took {took:?}");
+}
+
+#[test]
+fn sigterm_and_sigint_exit_0_within_a_second() {
+    let _guard = watchdog(30);
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mock = MockZoom::start();
+        mock.plan(Plan::new().events(0, 1));
+        let mut child = cli(&mock)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim_end(), event_json(0));
+        let start = Instant::now();
+        mock::signal(&child, signal);
+        let status = mock::wait_exit(&mut child, 5.0);
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(status.code(), Some(0));
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(stderr.contains("summary: 1 events written"), "{stderr}");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(mock.closed_by_client(), 1);
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let mock = MockZoom::start();
+    let output = cli(&mock).arg("--help").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("--max-events"));
+    let output = cli(&mock).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("zoom-ws "));
+}

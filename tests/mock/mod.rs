@@ -1,0 +1,822 @@
+//! A scriptable mock Zoom on 127.0.0.1: the OAuth token endpoint and the event socket on one
+//! ephemeral port, plain or TLS.
+//!
+//! Each socket connection plays a [`Plan`] (the next queued one, or the default: accept, answer
+//! heartbeats, stay open). Everything the client sends is recorded, so tests assert on what a real
+//! server would have seen. Shared by the integration tests, the demo and the benchmark.
+#![allow(dead_code)]
+
+use std::collections::{HashSet, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The heartbeat answer Zoom sends.
+pub const HEARTBEAT_ACK: &str =
+    r#"{"module":"heartbeat","success":true,"content":"live","header":{}}"#;
+#[cfg(test)]
+mod harness;
+#[cfg(test)]
+pub use harness::*;
+
+const HEARTBEAT: &str = r#"{"module":"heartbeat"}"#;
+
+/// One step of a socket connection's script.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// `build_connection` with this success flag and content.
+    BuildConnection(bool, String),
+    /// A text frame, as is.
+    Text(String),
+    /// Raw bytes on the wire (a partial frame, a binary frame, anything).
+    Raw(Vec<u8>),
+    /// Bytes in chunks of `chunk`, with `pause` between chunks.
+    Trickle(Vec<u8>, usize, Duration),
+    /// The same bytes `count` times, as fast as the client reads (for floods).
+    Repeat(Arc<Vec<u8>>, usize),
+    /// Events `first..first+count`, one every `gap`, reading the client in between.
+    Paced(usize, usize, Duration),
+    /// Wait, still answering heartbeats.
+    Sleep(Duration),
+    /// A ping frame.
+    Ping(Vec<u8>),
+    /// A close frame with this code and reason, then close the TCP connection.
+    Close(u16, String),
+    /// Reset the TCP connection (RST).
+    Reset,
+    /// Close the TCP connection without a close frame.
+    End,
+    /// From now on, do not answer heartbeats.
+    StopAnswering,
+    /// From now on, neither read nor write; keep the socket open until the client goes.
+    Freeze,
+}
+
+/// The script of one socket connection. Unless [`Plan::raw`], it starts with a successful
+/// `build_connection`; unless it ends by itself, it then stays open, answering heartbeats.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub no_greeting: bool,
+}
+
+impl Plan {
+    pub fn new() -> Self {
+        Plan::default()
+    }
+    /// Without the automatic `build_connection`.
+    pub fn raw() -> Self {
+        Plan {
+            no_greeting: true,
+            ..Plan::default()
+        }
+    }
+    pub fn then(mut self, action: Action) -> Self {
+        self.actions.push(action);
+        self
+    }
+    /// Events `first..first+count` (see [`event_json`]), back to back.
+    pub fn events(mut self, first: usize, count: usize) -> Self {
+        for i in first..first + count {
+            self.actions
+                .push(Action::Text(message_frame(&event_json(i))));
+        }
+        self
+    }
+    pub fn text(self, text: impl Into<String>) -> Self {
+        self.then(Action::Text(text.into()))
+    }
+    pub fn sleep(self, secs: f64) -> Self {
+        self.then(Action::Sleep(Duration::from_secs_f64(secs)))
+    }
+}
+
+/// A scripted answer of the token endpoint.
+#[derive(Clone, Debug)]
+pub struct TokenAnswer {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl TokenAnswer {
+    pub fn status(status: u16, body: &str) -> Self {
+        TokenAnswer {
+            status,
+            body: body.to_string(),
+            headers: Vec::new(),
+        }
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A request the token endpoint received.
+#[derive(Clone, Debug)]
+pub struct TokenRequest {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl TokenRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    plans: Mutex<VecDeque<Plan>>,
+    default_plan: Mutex<Plan>,
+    token_answers: Mutex<VecDeque<TokenAnswer>>,
+    token_requests: Mutex<Vec<TokenRequest>>,
+    token_lifetime: AtomicU64,
+    issued: Mutex<HashSet<String>>,
+    reject_tokens: AtomicBool,
+    socket_queries: Mutex<Vec<String>>,
+    heartbeats: Mutex<Vec<Instant>>,
+    client_frames: Mutex<Vec<(u8, Vec<u8>)>>,
+    connections: AtomicU64,
+    closed_by_client: AtomicU64,
+    next_token: AtomicU64,
+    shutdown: AtomicBool,
+}
+
+/// A running mock Zoom. Stops when dropped.
+pub struct MockZoom {
+    addr: SocketAddr,
+    state: Arc<State>,
+    tls: Option<Arc<native_tls::TlsAcceptor>>,
+}
+
+impl Drop for MockZoom {
+    fn drop(&mut self) {
+        self.state.shutdown.store(true, Ordering::SeqCst);
+        // Wake the accept loop.
+        TcpStream::connect(self.addr).ok();
+    }
+}
+
+impl MockZoom {
+    /// A plain-HTTP/`ws://` mock.
+    pub fn start() -> MockZoom {
+        Self::start_with(None)
+    }
+
+    /// A mock that speaks TLS (`https://`, `wss://`) with this identity.
+    pub fn start_tls(identity: native_tls::Identity) -> MockZoom {
+        let acceptor = native_tls::TlsAcceptor::new(identity).expect("TLS acceptor");
+        Self::start_with(Some(Arc::new(acceptor)))
+    }
+
+    fn start_with(tls: Option<Arc<native_tls::TlsAcceptor>>) -> MockZoom {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State::default());
+        state.token_lifetime.store(3599, Ordering::SeqCst);
+        let mock = MockZoom {
+            addr,
+            state: state.clone(),
+            tls: tls.clone(),
+        };
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if state.shutdown.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let state = state.clone();
+                let tls = tls.clone();
+                thread::spawn(move || serve(conn, state, tls));
+            }
+        });
+        mock
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn scheme(&self, plain: &str, secure: &str) -> String {
+        let scheme = if self.tls.is_some() { secure } else { plain };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    pub fn oauth_url(&self) -> String {
+        self.scheme("http", "https") + "/oauth/token"
+    }
+
+    pub fn ws_url(&self) -> String {
+        self.scheme("ws", "wss") + "/ws"
+    }
+
+    /// A client configuration pointing here, with a short heartbeat and quick retries.
+    pub fn config(&self) -> zoom_ws::Config {
+        let mut config = zoom_ws::Config::new("mock-client-id", "mock-client-secret", "mock-sub");
+        config.oauth_url = self.oauth_url();
+        config.ws_url = self.ws_url();
+        config.heartbeat_interval = Duration::from_millis(500);
+        config.connect_timeout = Duration::from_secs(5);
+        config.backoff =
+            zoom_ws::Backoff::new(Duration::from_millis(50), Duration::from_millis(400));
+        config
+    }
+
+    /// Queues plans for the next socket connections, in order.
+    pub fn plan(&self, plan: Plan) -> &Self {
+        self.state.plans.lock().unwrap().push_back(plan);
+        self
+    }
+
+    /// The plan for connections after the queued ones.
+    pub fn set_default_plan(&self, plan: Plan) {
+        *self.state.default_plan.lock().unwrap() = plan;
+    }
+
+    /// Queues answers for the next token requests; after them, tokens are issued.
+    pub fn token_answer(&self, answer: TokenAnswer) -> &Self {
+        self.state.token_answers.lock().unwrap().push_back(answer);
+        self
+    }
+
+    pub fn set_token_lifetime(&self, secs: u64) {
+        self.state.token_lifetime.store(secs, Ordering::SeqCst);
+    }
+
+    /// Makes every token issued so far invalid (as if it expired).
+    pub fn expire_tokens(&self) {
+        self.state.issued.lock().unwrap().clear();
+    }
+
+    /// Refuses every token at `build_connection` (a wrong subscription, say).
+    pub fn reject_all_tokens(&self, reject: bool) {
+        self.state.reject_tokens.store(reject, Ordering::SeqCst);
+    }
+
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.state.token_requests.lock().unwrap().clone()
+    }
+
+    /// The query strings of the socket requests (they hold the tokens).
+    pub fn socket_queries(&self) -> Vec<String> {
+        self.state.socket_queries.lock().unwrap().clone()
+    }
+
+    /// Tokens issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        let n = self.state.next_token.load(Ordering::SeqCst);
+        (1..=n).map(token_value).collect()
+    }
+
+    /// When each heartbeat arrived.
+    pub fn heartbeats(&self) -> Vec<Instant> {
+        self.state.heartbeats.lock().unwrap().clone()
+    }
+
+    /// Frames the client sent other than heartbeats: (opcode, payload).
+    pub fn client_frames(&self) -> Vec<(u8, Vec<u8>)> {
+        self.state.client_frames.lock().unwrap().clone()
+    }
+
+    /// Socket connections accepted (upgraded) so far.
+    pub fn connections(&self) -> u64 {
+        self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections the client ended with a Close frame.
+    pub fn closed_by_client(&self) -> u64 {
+        self.state.closed_by_client.load(Ordering::SeqCst)
+    }
+}
+
+fn token_value(n: u64) -> String {
+    format!("mock-access-token-{n:04}-9f8e7d6c")
+}
+
+/// The event JSON the mock sends for index `i`: about 800 bytes, like a real `meeting.started`.
+pub fn event_json(i: usize) -> String {
+    let padding = "x".repeat(520);
+    format!(
+        r#"{{"event":"meeting.started","event_ts":{},"payload":{{"account_id":"AbCdEfGhIjKlMnOpQrSt","object":{{"id":"{}","uuid":"4444AAAiAAAAAiAiAiiAii==","host_id":"x1yCzABCDEfg23HiJKl4mN","topic":"My Meeting","type":2,"start_time":"2026-11-30T13:00:00Z","timezone":"America/Los_Angeles","duration":60,"seq":{},"note":"{}"}}}}}}"#,
+        1_764_500_000_000u64 + i as u64,
+        8_000_000_000u64 + i as u64,
+        i,
+        padding
+    )
+}
+
+/// A `message` frame carrying `event` double-encoded, as Zoom sends it.
+pub fn message_frame(event: &str) -> String {
+    let content = serde_json::Value::String(event.to_string()).to_string();
+    format!(r#"{{"module":"message","success":true,"content":{content},"header":{{}}}}"#)
+}
+
+/// A server-to-client WebSocket frame (unmasked).
+pub fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 10);
+    out.push(0x80 | opcode);
+    match payload.len() {
+        n if n < 126 => out.push(n as u8),
+        n if n <= 0xffff => {
+            out.push(126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+pub fn text_frame(text: &str) -> Vec<u8> {
+    frame(0x1, text.as_bytes())
+}
+
+// ---- the server -----------------------------------------------------------------------------
+
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<native_tls::TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+struct Head {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    rest: Vec<u8>,
+}
+
+impl Head {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn read_head(conn: &mut Conn) -> io::Result<Head> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos;
+        }
+        if buf.len() > 64 * 1024 {
+            return Err(io::Error::other("head too large"));
+        }
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let text = String::from_utf8_lossy(&buf[..end]).to_string();
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Head {
+        method,
+        target,
+        headers,
+        rest: buf[end + 4..].to_vec(),
+    })
+}
+
+fn serve(tcp: TcpStream, state: Arc<State>, tls: Option<Arc<native_tls::TlsAcceptor>>) {
+    if state.shutdown.load(Ordering::SeqCst) {
+        return;
+    }
+    tcp.set_nodelay(true).ok();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut conn = match tls {
+        Some(acceptor) => match acceptor.accept(tcp) {
+            Ok(s) => Conn::Tls(Box::new(s)),
+            Err(_) => return,
+        },
+        None => Conn::Plain(tcp),
+    };
+    // Keep-alive: serve requests on this connection until it is upgraded or closed.
+    loop {
+        let Ok(head) = read_head(&mut conn) else {
+            return;
+        };
+        let is_upgrade = head
+            .header("upgrade")
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        if head.method == "POST" && head.target.starts_with("/oauth/token") {
+            if serve_token(&mut conn, &head, &state).is_err() {
+                return;
+            }
+        } else if head.method == "GET" && is_upgrade {
+            serve_socket(conn, head, &state);
+            return;
+        } else {
+            let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+        }
+    }
+}
+
+fn serve_token(conn: &mut Conn, head: &Head, state: &State) -> io::Result<()> {
+    let length: usize = head
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = head.rest.clone();
+    while body.len() < length {
+        let mut chunk = vec![0u8; length - body.len()];
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    state.token_requests.lock().unwrap().push(TokenRequest {
+        path: head.target.clone(),
+        headers: head.headers.clone(),
+        body: String::from_utf8_lossy(&body).to_string(),
+    });
+    let answer = state.token_answers.lock().unwrap().pop_front();
+    let answer = answer.unwrap_or_else(|| {
+        let n = state.next_token.fetch_add(1, Ordering::SeqCst) + 1;
+        let token = token_value(n);
+        state.issued.lock().unwrap().insert(token.clone());
+        let lifetime = state.token_lifetime.load(Ordering::SeqCst);
+        TokenAnswer::status(
+            200,
+            &format!(
+                r#"{{"access_token":"{token}","token_type":"bearer","expires_in":{lifetime},"scope":"marketplace:read:list_event_subscriptions"}}"#
+            ),
+        )
+    });
+    let mut response = format!(
+        "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        answer.status,
+        answer.body.len()
+    );
+    for (name, value) in &answer.headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    response.push_str("\r\n");
+    response.push_str(&answer.body);
+    conn.write_all(response.as_bytes())?;
+    conn.flush()
+}
+
+fn serve_socket(mut conn: Conn, head: Head, state: &Arc<State>) {
+    let query = head
+        .target
+        .split_once('?')
+        .map_or("", |(_, q)| q)
+        .to_string();
+    state.socket_queries.lock().unwrap().push(query.clone());
+    let key = head
+        .header("sec-websocket-key")
+        .unwrap_or_default()
+        .to_string();
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    if conn.write_all(response.as_bytes()).is_err() {
+        return;
+    }
+    state.connections.fetch_add(1, Ordering::SeqCst);
+    let token = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("access_token="))
+        .unwrap_or_default()
+        .to_string();
+    let plan = state.plans.lock().unwrap().pop_front();
+    let plan = plan.unwrap_or_else(|| state.default_plan.lock().unwrap().clone());
+    let mut session = Session {
+        conn,
+        state: state.clone(),
+        input: head.rest,
+        answering: true,
+        client_gone: false,
+    };
+    session.play(plan, &token);
+}
+
+struct Session {
+    conn: Conn,
+    state: Arc<State>,
+    input: Vec<u8>,
+    answering: bool,
+    client_gone: bool,
+}
+
+impl Session {
+    fn play(&mut self, plan: Plan, token: &str) {
+        if !plan.no_greeting {
+            let valid = !self.state.reject_tokens.load(Ordering::SeqCst)
+                && self.state.issued.lock().unwrap().contains(token);
+            let greeting = if token.is_empty() {
+                (false, "token is empty")
+            } else if valid {
+                (true, "conn_id_5a6b7c")
+            } else {
+                (false, "Invalid Token")
+            };
+            let text = format!(
+                r#"{{"module":"build_connection","success":{},"content":"{}","header":{{}}}}"#,
+                greeting.0, greeting.1
+            );
+            if self.send(&text_frame(&text)).is_err() {
+                return;
+            }
+            if !greeting.0 {
+                let _ = self.send(&frame(0x8, &1008u16.to_be_bytes()));
+                self.linger_then_close();
+                return;
+            }
+        }
+        for action in plan.actions {
+            if self.client_gone || self.state.shutdown.load(Ordering::SeqCst) {
+                return;
+            }
+            let result = match action {
+                Action::BuildConnection(ok, content) => self.send(&text_frame(&format!(
+                    r#"{{"module":"build_connection","success":{ok},"content":"{content}","header":{{}}}}"#
+                ))),
+                Action::Text(text) => self.send(&text_frame(&text)),
+                Action::Raw(bytes) => self.send(&bytes),
+                Action::Trickle(bytes, chunk, pause) => {
+                    let mut result = Ok(());
+                    for piece in bytes.chunks(chunk.max(1)) {
+                        result = self.send(piece);
+                        if result.is_err() {
+                            break;
+                        }
+                        self.poll_for(pause);
+                    }
+                    result
+                }
+                Action::Repeat(bytes, count) => self.repeat(&bytes, count),
+                Action::Paced(first, count, gap) => {
+                    let mut result = Ok(());
+                    for i in first..first + count {
+                        result = self.send(&text_frame(&message_frame(&event_json(i))));
+                        if result.is_err() {
+                            break;
+                        }
+                        self.poll_for(gap);
+                    }
+                    result
+                }
+                Action::Sleep(d) => {
+                    self.poll_for(d);
+                    Ok(())
+                }
+                Action::Ping(payload) => self.send(&frame(0x9, &payload)),
+                Action::Close(code, reason) => {
+                    let mut payload = code.to_be_bytes().to_vec();
+                    payload.extend_from_slice(reason.as_bytes());
+                    let _ = self.send(&frame(0x8, &payload));
+                    self.linger_then_close();
+                    return;
+                }
+                Action::Reset => {
+                    reset(self.conn.tcp());
+                    return;
+                }
+                Action::End => {
+                    let _ = self.conn.tcp().shutdown(Shutdown::Both);
+                    return;
+                }
+                Action::StopAnswering => {
+                    self.answering = false;
+                    Ok(())
+                }
+                Action::Freeze => {
+                    self.freeze();
+                    return;
+                }
+            };
+            if result.is_err() {
+                return;
+            }
+        }
+        // Hold: answer heartbeats until the client goes.
+        while !self.client_gone && !self.state.shutdown.load(Ordering::SeqCst) {
+            self.poll(Some(Duration::from_millis(20)));
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.conn.write_all(bytes)?;
+        self.conn.flush()
+    }
+
+    /// Writes `bytes` `count` times in large batches, reading the client in between.
+    fn repeat(&mut self, bytes: &[u8], count: usize) -> io::Result<()> {
+        let per_batch = (256 * 1024 / bytes.len().max(1)).max(1);
+        let batch: Vec<u8> = bytes.repeat(per_batch.min(count.max(1)));
+        let mut left = count;
+        while left > 0 {
+            let n = per_batch.min(left);
+            self.send(&batch[..n * bytes.len()])?;
+            left -= n;
+            self.poll(None);
+            if self.client_gone {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and answers the client for `d`.
+    fn poll_for(&mut self, d: Duration) {
+        let until = Instant::now() + d;
+        while !self.client_gone {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            self.poll(Some((until - now).min(Duration::from_millis(20))));
+        }
+    }
+
+    /// One read of the client's bytes: `None` does not wait. Handles every complete frame.
+    fn poll(&mut self, wait: Option<Duration>) {
+        let tcp = self.conn.tcp();
+        match wait {
+            None => tcp.set_nonblocking(true).ok(),
+            Some(d) => {
+                tcp.set_nonblocking(false).ok();
+                tcp.set_read_timeout(Some(d.max(Duration::from_millis(1))))
+                    .ok()
+            }
+        };
+        let mut chunk = [0u8; 4096];
+        let read = self.conn.read(&mut chunk);
+        self.conn.tcp().set_nonblocking(false).ok();
+        match read {
+            Ok(0) => self.client_gone = true,
+            Ok(n) => self.input.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => self.client_gone = true,
+        }
+        while let Some((opcode, payload, used)) = parse_client_frame(&self.input) {
+            self.input.drain(..used);
+            self.handle(opcode, payload);
+        }
+    }
+
+    fn handle(&mut self, opcode: u8, payload: Vec<u8>) {
+        if opcode == 0x1 && payload == HEARTBEAT.as_bytes() {
+            self.state.heartbeats.lock().unwrap().push(Instant::now());
+            if self.answering {
+                let _ = self.send(&text_frame(HEARTBEAT_ACK));
+            }
+            return;
+        }
+        if opcode == 0x8 {
+            self.state.closed_by_client.fetch_add(1, Ordering::SeqCst);
+            let _ = self.send(&frame(0x8, &payload[..payload.len().min(2)]));
+            self.client_gone = true;
+        }
+        self.state
+            .client_frames
+            .lock()
+            .unwrap()
+            .push((opcode, payload));
+    }
+
+    /// After our close frame: wait briefly for the client's, then close.
+    fn linger_then_close(&mut self) {
+        self.poll_for(Duration::from_millis(200));
+        let _ = self.conn.tcp().shutdown(Shutdown::Both);
+    }
+
+    /// Holds the socket open and answers nothing until the client closes it. What the client
+    /// sends is read and thrown away, as a hung peer's kernel would still acknowledge it.
+    fn freeze(&mut self) {
+        self.conn
+            .tcp()
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .ok();
+        let mut sink = [0u8; 4096];
+        while !self.state.shutdown.load(Ordering::SeqCst) {
+            match self.conn.read(&mut sink) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Parses one masked client frame: (opcode, unmasked payload, bytes used).
+fn parse_client_frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+    if buf.len() < 2 {
+        return None;
+    }
+    let opcode = buf[0] & 0x0f;
+    let masked = buf[1] & 0x80 != 0;
+    let (len, mut at) = match buf[1] & 0x7f {
+        126 => (
+            u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?) as usize,
+            4,
+        ),
+        127 => (
+            u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize,
+            10,
+        ),
+        n => (n as usize, 2),
+    };
+    let mask: [u8; 4] = if masked {
+        let m = buf.get(at..at + 4)?.try_into().ok()?;
+        at += 4;
+        m
+    } else {
+        [0; 4]
+    };
+    let payload = buf.get(at..at + len)?;
+    let unmasked = payload
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ mask[i % 4])
+        .collect();
+    Some((opcode, unmasked, at + len))
+}
+
+/// Closes with RST instead of FIN (SO_LINGER with a zero timeout).
+fn reset(tcp: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a live socket with a correctly sized, initialised `linger`.
+    unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    // The caller drops the socket next: with a zero linger, close() sends RST.
+}
