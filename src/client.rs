@@ -418,16 +418,20 @@ impl Client {
         let mut connected_at: Option<Instant> = None;
         let mut next_beat = started + interval;
         let mut last_received = started;
-        let mut last_received_wall = SystemTime::now();
+        // Set after a read returns a frame and turned into a time at the top of the loop: one
+        // clock read per frame, not three.
+        let mut received = false;
         let mut timer = ReadTimer::default();
         let mut close_reason: Option<String> = None;
         let tcp = socket.get_ref().tcp().try_clone().ok();
 
-        let lost = |reason: String, connected_at: Option<Instant>, last: SystemTime| {
+        let lost = |reason: String, connected_at: Option<Instant>, last: Instant| {
             Ok(End::Lost {
                 reason,
                 connected_for: connected_at.map(|t| t.elapsed()),
-                last_received: last,
+                last_received: SystemTime::now()
+                    .checked_sub(last.elapsed())
+                    .unwrap_or(SystemTime::UNIX_EPOCH),
             })
         };
 
@@ -436,10 +440,14 @@ impl Client {
                 return Ok(End::Stopped);
             }
             let now = Instant::now();
+            if received {
+                last_received = now;
+                received = false;
+            }
             if now >= next_beat {
                 if let Err(e) = socket.send(Message::text(protocol::HEARTBEAT)) {
                     let reason = format!("heartbeat not sent: {}", net::describe_ws_error(&e));
-                    return lost(reason, connected_at, last_received_wall);
+                    return lost(reason, connected_at, last_received);
                 }
                 Stats::add(&self.stats.heartbeats_sent);
                 log::debug!("heartbeat sent");
@@ -451,7 +459,7 @@ impl Client {
                     "nothing received for {:.1} s; the connection is dead",
                     silent_for.as_secs_f64()
                 );
-                return lost(reason, connected_at, last_received_wall);
+                return lost(reason, connected_at, last_received);
             }
             if let Some(tcp) = &tcp {
                 timer.arm(tcp, now, next_beat.min(last_received + dead_after));
@@ -470,11 +478,10 @@ impl Client {
                     let reason = close_reason
                         .take()
                         .unwrap_or_else(|| net::describe_ws_error(&e));
-                    return lost(reason, connected_at, last_received_wall);
+                    return lost(reason, connected_at, last_received);
                 }
             };
-            last_received = Instant::now();
-            last_received_wall = SystemTime::now();
+            received = true;
 
             let text = match message {
                 Message::Text(text) => text,

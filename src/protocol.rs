@@ -5,11 +5,12 @@
 //! webhook would carry). We parse the envelope once, unescape the content once, and read only the
 //! event's name and timestamp; the payload stays text until someone asks for it.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use std::sync::OnceLock;
 
+use serde_core::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// The heartbeat the client sends every interval.
@@ -119,22 +120,29 @@ impl fmt::Display for Skip {
     }
 }
 
-type Fields<'a> = BTreeMap<&'a str, &'a RawValue>;
+/// How every event frame from Zoom begins.
+const MESSAGE_PREFIX: &str = r#"{"module":"message","success":true,"content":""#;
 
 /// Decodes one text frame.
 pub fn decode_frame(text: &str) -> Result<Frame<'_>, Skip> {
-    let fields: Fields<'_> = serde_json::from_str(text).map_err(|_| Skip::NotJson)?;
-    let module = fields
-        .get("module")
-        .and_then(|raw| serde_json::from_str::<&str>(raw.get()).ok())
-        .ok_or(Skip::NoModule)?;
+    if let Some(inside_content) = text.strip_prefix(MESSAGE_PREFIX) {
+        if let Some(decoded) = decode_message(inside_content) {
+            return decoded.map(Frame::Event);
+        }
+    }
+    let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|_| Skip::NotJson)?;
+    let module = match envelope.module {
+        Some(Scalar::Str(Cow::Borrowed(module))) => module,
+        // An escaped module name is no module we know.
+        Some(Scalar::Str(Cow::Owned(_))) => "(escaped)",
+        _ => return Err(Skip::NoModule),
+    };
     // Absent means true: only an explicit `false` reports a failure.
-    let success = fields
-        .get("success")
-        .is_none_or(|raw| raw.get().trim() != "false");
-    let content = fields.get("content").map_or(Ok(String::new()), |raw| {
-        content_text(raw).ok_or(Skip::BadEvent)
-    });
+    let success = !matches!(envelope.success, Some(Scalar::Bool(false)));
+    let content = match envelope.content {
+        None => Ok(String::new()),
+        Some(raw) => content_text(raw).ok_or(Skip::BadEvent),
+    };
     match module {
         "message" if success => Event::from_content(content?).map(Frame::Event),
         "build_connection" => Ok(Frame::BuildConnection {
@@ -153,14 +161,251 @@ pub fn decode_frame(text: &str) -> Result<Frame<'_>, Skip> {
     }
 }
 
-/// The content as text: a JSON string is unescaped; anything else (an object sent as is) is kept
-/// exactly as it was written.
+/// The content as text: a JSON string is unescaped (Zoom's way); an object is kept exactly as it
+/// was written; anything else is not an event.
 fn content_text(raw: &RawValue) -> Option<String> {
-    let text = raw.get().trim();
-    if text.starts_with('"') {
-        serde_json::from_str::<String>(text).ok()
-    } else {
-        Some(text.to_string())
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'"') => unescape(text),
+        Some(b'{') => Some(text.to_string()),
+        _ => None,
+    }
+}
+
+/// The fast path for event frames, which are nearly all the traffic: the content string is
+/// unescaped in the same pass that finds its end, and serde_json sees only the short rest of the
+/// envelope. `None` sends the frame down the general path (which judges it, errors included).
+fn decode_message(inside_content: &str) -> Option<Result<Event, Skip>> {
+    let (content, used) = unescape_until_quote(inside_content.as_bytes())?;
+    let rest = inside_content[used..].trim_start();
+    // Zoom ends every frame this way; anything else must be a well-formed end of the object that
+    // does not set again a field already read.
+    if rest != r#","header":{}}"# && rest != "}" {
+        let fields = rest.strip_prefix(',')?;
+        let object = format!("{{{fields}");
+        let envelope: Envelope<'_> = serde_json::from_str(&object).ok()?;
+        if envelope.module.is_some() || envelope.success.is_some() || envelope.content.is_some() {
+            return None;
+        }
+    }
+    Some(Event::from_content(content))
+}
+
+/// Unescapes a JSON string literal (quotes included). `None` for anything serde_json would refuse
+/// too.
+pub(crate) fn unescape(literal: &str) -> Option<String> {
+    let inside = literal.strip_prefix('"')?;
+    let (text, used) = unescape_until_quote(inside.as_bytes())?;
+    (used == inside.len()).then_some(text)
+}
+
+/// Unescapes the inside of a JSON string up to its closing quote, in one pass into a buffer that
+/// never grows; returns the text and the bytes used, closing quote included. `None` for a string
+/// that is not valid JSON (unterminated, a control character, a bad escape, a lone surrogate).
+fn unescape_until_quote(inside: &[u8]) -> Option<(String, usize)> {
+    // Zoom's content escapes every quote of the event inside it, so escapes come every few bytes:
+    // a plain loop beats a search call per escape.
+    let mut out = Vec::with_capacity(inside.len());
+    let mut plain_from = 0;
+    let mut at = 0;
+    loop {
+        match *inside.get(at)? {
+            b'"' => break,
+            b'\\' => {}
+            0x00..=0x1f => return None,
+            _ => {
+                at += 1;
+                continue;
+            }
+        }
+        out.extend_from_slice(&inside[plain_from..at]);
+        let byte = match *inside.get(at + 1)? {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let (c, used) = unicode_escape(&inside[at + 2..])?;
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                at += 2 + used;
+                plain_from = at;
+                continue;
+            }
+            _ => return None,
+        };
+        out.push(byte);
+        at += 2;
+        plain_from = at;
+    }
+    out.extend_from_slice(&inside[plain_from..at]);
+    // The input was a &str and every escape became a whole char, so this cannot fail; checking is
+    // cheap and keeps the crate free of `unsafe`.
+    Some((String::from_utf8(out).ok()?, at + 1))
+}
+
+/// Decodes the `XXXX` after `\u` (and a following low surrogate when needed); returns the char and
+/// how many bytes it used.
+fn unicode_escape(bytes: &[u8]) -> Option<(char, usize)> {
+    let hex = |b: &[u8]| -> Option<u32> {
+        let digits = std::str::from_utf8(b.get(..4)?).ok()?;
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let first = hex(bytes)?;
+    match first {
+        0xD800..=0xDBFF => {
+            let low = bytes
+                .get(4..6)
+                .filter(|p| *p == b"\\u")
+                .and(hex(bytes.get(6..)?))?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            let c = char::from_u32(0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00))?;
+            Some((c, 10))
+        }
+        0xDC00..=0xDFFF => None,
+        _ => Some((char::from_u32(first)?, 4)),
+    }
+}
+
+/// A JSON value seen only as far as we need it: strings borrowed when they hold no escapes,
+/// booleans, integers; everything else is skipped without being built.
+enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Bool(bool),
+    Int(i64),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar<'de>, E> {
+                Ok(i64::try_from(v).map_or(Scalar::Other, Scalar::Int))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// Reads an object's fields in one pass: `pick` is given each key and the map, and takes the
+/// values it wants; the others are skipped.
+fn visit_object<'de, A, T>(
+    mut map: A,
+    mut fields: T,
+    mut pick: impl FnMut(&mut T, &str, &mut A) -> Result<bool, A::Error>,
+) -> Result<T, A::Error>
+where
+    A: MapAccess<'de>,
+{
+    while let Some(key) = map.next_key::<Scalar<'de>>()? {
+        let taken = match &key {
+            Scalar::Str(name) => pick(&mut fields, name, &mut map)?,
+            _ => false,
+        };
+        if !taken {
+            map.next_value::<IgnoredAny>()?;
+        }
+    }
+    Ok(fields)
+}
+
+/// The fields of an envelope that matter.
+#[derive(Default)]
+struct Envelope<'a> {
+    module: Option<Scalar<'a>>,
+    success: Option<Scalar<'a>>,
+    content: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EnvelopeVisitor;
+        impl<'de> Visitor<'de> for EnvelopeVisitor {
+            type Value = Envelope<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a frame object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Envelope<'de>, A::Error> {
+                visit_object(map, Envelope::default(), |e, key, map| {
+                    match key {
+                        "module" => e.module = Some(map.next_value()?),
+                        "success" => e.success = Some(map.next_value()?),
+                        "content" => e.content = Some(map.next_value()?),
+                        _ => return Ok(false),
+                    }
+                    Ok(true)
+                })
+            }
+        }
+        deserializer.deserialize_map(EnvelopeVisitor)
+    }
+}
+
+/// The fields of an event that are read eagerly; the payload stays text.
+#[derive(Default)]
+struct EventFields<'a> {
+    name: Option<Scalar<'a>>,
+    event_ts: Option<Scalar<'a>>,
+    payload: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for EventFields<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EventVisitor;
+        impl<'de> Visitor<'de> for EventVisitor {
+            type Value = EventFields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an event object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<EventFields<'de>, A::Error> {
+                visit_object(map, EventFields::default(), |e, key, map| {
+                    match key {
+                        "event" => e.name = Some(map.next_value()?),
+                        "event_ts" => e.event_ts = Some(map.next_value()?),
+                        "payload" => e.payload = Some(map.next_value()?),
+                        _ => return Ok(false),
+                    }
+                    Ok(true)
+                })
+            }
+        }
+        deserializer.deserialize_map(EventVisitor)
     }
 }
 
@@ -191,32 +436,21 @@ pub struct Event {
 impl Event {
     /// Decodes an event from its JSON text (the `content` of a `message` frame, unescaped).
     pub fn from_content(content: String) -> Result<Event, Skip> {
-        let (name, name_unescaped, event_ts, payload) = {
-            let fields: Fields<'_> = serde_json::from_str(&content).map_err(|_| Skip::BadEvent)?;
-            let offset = |raw: &RawValue| {
-                let start = raw.get().as_ptr() as usize - content.as_ptr() as usize;
-                start..start + raw.get().len()
-            };
-            let (name, name_unescaped) = match fields.get("event") {
-                Some(raw) if raw.get().starts_with('"') => {
-                    let quoted = offset(raw);
-                    let inner = quoted.start + 1..quoted.end - 1;
-                    if content[inner.clone()].contains('\\') {
-                        let owned = serde_json::from_str::<String>(raw.get())
-                            .map_err(|_| Skip::BadEvent)?;
-                        (0..0, Some(owned.into_boxed_str()))
-                    } else {
-                        (inner, None)
-                    }
-                }
-                _ => (0..0, None),
-            };
-            let event_ts = fields
-                .get("event_ts")
-                .and_then(|raw| raw.get().parse::<i64>().ok());
-            let payload = fields.get("payload").map(|raw| offset(raw));
-            (name, name_unescaped, event_ts, payload)
+        let fields: EventFields<'_> = serde_json::from_str(&content).map_err(|_| Skip::BadEvent)?;
+        let offset = |text: &str| {
+            let start = text.as_ptr() as usize - content.as_ptr() as usize;
+            start..start + text.len()
         };
+        let (name, name_unescaped) = match fields.name {
+            Some(Scalar::Str(Cow::Borrowed(name))) => (offset(name), None),
+            Some(Scalar::Str(Cow::Owned(name))) => (0..0, Some(name.into_boxed_str())),
+            _ => (0..0, None),
+        };
+        let event_ts = match fields.event_ts {
+            Some(Scalar::Int(ts)) => Some(ts),
+            _ => None,
+        };
+        let payload = fields.payload.map(|raw| offset(raw.get()));
         Ok(Event {
             content,
             name,
@@ -261,14 +495,22 @@ impl Event {
 
     /// The event as one compact JSON line (no trailing newline): the received text itself when it
     /// is already on one line, which is what Zoom sends.
-    pub fn json_line(&self) -> std::borrow::Cow<'_, str> {
-        if self.content.contains(['\n', '\r']) {
+    pub fn json_line(&self) -> Cow<'_, str> {
+        if memchr::memchr2(b'\n', b'\r', self.content.as_bytes()).is_some() {
             let value: serde_json::Value =
                 serde_json::from_str(&self.content).expect("content was parsed before");
-            std::borrow::Cow::Owned(value.to_string())
+            Cow::Owned(value.to_string())
         } else {
-            std::borrow::Cow::Borrowed(&self.content)
+            Cow::Borrowed(&self.content)
         }
+    }
+}
+
+impl Event {
+    /// Writes the event as one JSON line, newline included: the CLI's output path.
+    pub fn write_line(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        out.write_all(self.json_line().as_bytes())?;
+        out.write_all(b"\n")
     }
 }
 
@@ -305,9 +547,10 @@ impl PartialEq for Event {
 mod tests {
     use super::*;
 
+    /// A message frame as Zoom writes it, fields in Zoom's order.
     fn message(event_json: &str) -> String {
-        serde_json::json!({"module":"message","success":true,"content":event_json,"header":{}})
-            .to_string()
+        let content = serde_json::Value::from(event_json).to_string();
+        format!(r#"{{"module":"message","success":true,"content":{content},"header":{{}}}}"#)
     }
 
     #[test]
@@ -431,6 +674,63 @@ mod tests {
         let mask = header.mask.unwrap();
         let code = [bytes[6] ^ mask[0], bytes[7] ^ mask[1]];
         assert_eq!(u16::from_be_bytes(code), 1000);
+    }
+
+    #[test]
+    fn fast_and_general_paths_agree() {
+        let inner =
+            r#"{"event":"a.b","event_ts":5,"payload":{"q":"\"x\" \u00e9 \ud83d\ude00 \\"}}"#;
+        let fast = message(inner);
+        assert!(fast.starts_with(MESSAGE_PREFIX));
+        let general = fast.replacen(
+            r#""module":"message","success":true"#,
+            r#""success":true,"module":"message""#,
+            1,
+        );
+        for frame in [&fast, &general] {
+            let Frame::Event(event) = decode_frame(frame).unwrap() else {
+                panic!()
+            };
+            assert_eq!(event.content(), inner);
+            assert_eq!(event.payload()["q"], "\"x\" é 😀 \\");
+        }
+        // A rest of the envelope that sets a field again goes down the general path: last wins.
+        let twice = fast.replace(r#","header":{}}"#, r#","success":false}"#);
+        assert!(matches!(
+            decode_frame(&twice),
+            Ok(Frame::Other { success: false, .. })
+        ));
+        // Broken ends are judged by the general path.
+        let broken = fast.replace(r#","header":{}}"#, ",");
+        assert_eq!(decode_frame(&broken).unwrap_err(), Skip::NotJson);
+        let unterminated = format!("{MESSAGE_PREFIX}abc");
+        assert_eq!(decode_frame(&unterminated).unwrap_err(), Skip::NotJson);
+        let control = format!("{MESSAGE_PREFIX}a\u{1}b\"}}");
+        assert_eq!(decode_frame(&control).unwrap_err(), Skip::NotJson);
+    }
+
+    #[test]
+    fn unescape_matches_serde_json() {
+        for literal in [
+            r#""""#,
+            r#""plain""#,
+            r#""\"q\" \\ \/ \b\f\n\r\t""#,
+            r#""\u0041\u00e9\u20ac\ud83d\ude00""#,
+            r#""\ud83d""#,
+            r#""\ude00""#,
+            r#""\ud83d\u0041""#,
+            r#""\x""#,
+            r#""\u12""#,
+            r#""open"#,
+            "\"tab\there\"",
+            r#""a"b""#,
+        ] {
+            assert_eq!(
+                unescape(literal),
+                serde_json::from_str::<String>(literal).ok(),
+                "{literal}"
+            );
+        }
     }
 
     #[test]
