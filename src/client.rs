@@ -614,7 +614,7 @@ impl ReadTimer {
 
     fn arm(&mut self, tcp: &TcpStream, now: Instant, deadline: Instant) {
         let left = deadline.saturating_duration_since(now).max(Self::MIN);
-        let aim = if left > Duration::from_millis(40) {
+        let aim = if left > Duration::from_millis(200) {
             left - left / 8
         } else {
             left

@@ -1,0 +1,153 @@
+//! Start-up time and idle cost of the `zoom-ws` binary against the mock Zoom on 127.0.0.1.
+//!
+//!     cargo build --release && cargo run --release --example idle -- [--seconds 60] [--starts 20]
+//!
+//! 1. Start-up: spawns the CLI `--starts` times over plain `ws://` and times exec → connected (the
+//!    mock has answered the WebSocket upgrade), next to exec → exit of `true` as the floor of
+//!    process creation on this machine.
+//! 2. Idle: one connected CLI with the default 30 s heartbeat for `--seconds`: CPU time used,
+//!    resident memory, wake-ups (voluntary context switches) per heartbeat, and how late each
+//!    heartbeat arrived at the mock compared with its due time.
+
+#[path = "../tests/mock/mod.rs"]
+mod mock;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mock::MockZoom;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut seconds = 60u64;
+    let mut starts = 20usize;
+    let mut binary = "target/release/zoom-ws".to_string();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().expect("a value");
+        match arg.as_str() {
+            "--seconds" => seconds = value().parse().expect("--seconds N"),
+            "--starts" => starts = value().parse().expect("--starts N"),
+            "--bin" => binary = value(),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let binary = std::fs::canonicalize(&binary)
+        .unwrap_or_else(|e| panic!("{binary}: {e}; run cargo build --release first"));
+    let binary = binary.to_str().expect("path");
+    startup(binary, starts);
+    idle(binary, seconds);
+}
+
+fn cli(binary: &str, zoom: &MockZoom) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.env_clear()
+        .env("ZOOM_CLIENT_ID", "idle-id")
+        .env("ZOOM_CLIENT_SECRET", "idle-secret")
+        .env("ZOOM_SUBSCRIPTION_ID", "idle-sub")
+        .env("ZOOM_OAUTH_URL", zoom.oauth_url())
+        .env("ZOOM_WS_URL", zoom.ws_url())
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    cmd
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn startup(binary: &str, starts: usize) {
+    let zoom = MockZoom::start();
+    let mut connect_ms = Vec::new();
+    let mut floor_ms = Vec::new();
+    for _ in 0..starts {
+        let t = Instant::now();
+        Command::new("true").status().expect("true");
+        floor_ms.push(t.elapsed().as_secs_f64() * 1e3);
+
+        let before = zoom.connections();
+        let t = Instant::now();
+        let mut child = cli(binary, &zoom).spawn().expect("spawn zoom-ws");
+        while zoom.connections() == before {
+            assert!(t.elapsed() < Duration::from_secs(10), "no connection");
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        connect_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        child.kill().ok();
+        child.wait().ok();
+    }
+    let (connect, floor) = (median(&mut connect_ms), median(&mut floor_ms));
+    println!(
+        "start-up, exec to connected (ws://, {starts} runs): median {connect:.2} ms \
+         (min {:.2}, max {:.2}); exec to exit of `true`: {floor:.2} ms; ratio {:.1}",
+        connect_ms[0],
+        connect_ms[connect_ms.len() - 1],
+        connect / floor
+    );
+}
+
+/// utime + stime of a process, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after_name = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn status_field(pid: u32, name: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn idle(binary: &str, seconds: u64) {
+    let zoom = MockZoom::start();
+    let mut child = cli(binary, &zoom).spawn().expect("spawn zoom-ws");
+    let pid = child.id();
+    let t = Instant::now();
+    while zoom.connections() == 0 {
+        assert!(t.elapsed() < Duration::from_secs(10), "no connection");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let connected = Instant::now();
+    std::thread::sleep(Duration::from_millis(500));
+    let (cpu0, switches0) = (cpu_ticks(pid), status_field(pid, "voluntary_ctxt_switches"));
+    let measured_from = Instant::now();
+    std::thread::sleep(Duration::from_secs(seconds));
+    let (cpu1, switches1) = (cpu_ticks(pid), status_field(pid, "voluntary_ctxt_switches"));
+    let minutes = measured_from.elapsed().as_secs_f64() / 60.0;
+    let rss = status_field(pid, "VmRSS");
+    let peak = status_field(pid, "VmHWM");
+    child.kill().ok();
+    child.wait().ok();
+
+    let beats = zoom.heartbeats();
+    let interval = 30.0;
+    // Each heartbeat is due one interval after the one before (the first, after connecting).
+    let mut previous = connected;
+    let mut lateness_ms: Vec<f64> = Vec::new();
+    for beat in &beats {
+        lateness_ms.push((beat.duration_since(previous).as_secs_f64() - interval) * 1e3);
+        previous = *beat;
+    }
+    let worst = lateness_ms.iter().cloned().fold(f64::MIN, f64::max);
+    let best = lateness_ms.iter().cloned().fold(f64::MAX, f64::min);
+    let ms_per_minute = (cpu1 - cpu0) as f64 * 10.0 / minutes;
+    println!(
+        "idle for {seconds} s: {} heartbeats; each one {best:.1} to {worst:.1} ms after its due time",
+        beats.len()
+    );
+    println!(
+        "idle CPU: {ms_per_minute:.2} ms per minute (clock-tick resolution 10 ms over {minutes:.1} min); \
+         wake-ups: {:.1} per heartbeat; RSS {:.2} MiB, peak {:.2} MiB",
+        (switches1 - switches0) as f64 / beats.len().max(1) as f64,
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+}
