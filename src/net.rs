@@ -1,4 +1,6 @@
-//! Opening the socket: TCP with a timeout, TLS through native-tls, the WebSocket handshake.
+//! Opening the socket: TCP with a timeout, a CONNECT tunnel when a proxy is configured, TLS
+//! through native-tls (system roots plus `ZOOM_CA_FILE`), the WebSocket handshake. Each phase ends
+//! within `Config::connect_timeout` with an error that names it.
 //!
 //! The socket URL carries the access token, so it is built here at the moment of connecting, handed
 //! straight to tungstenite, and never stored, logged or put into an error: errors name the host and
@@ -16,6 +18,7 @@ use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
+use crate::proxy::{self, ProxyConfig};
 
 /// A TCP stream, with or without TLS on top.
 #[derive(Debug)]
@@ -104,6 +107,16 @@ pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(Str
     (!host.is_empty()).then(|| (host.to_string(), port))
 }
 
+/// Host and port of an `http(s)://` or `ws(s)://` URL, the port defaulting by scheme.
+pub(crate) fn url_host_port(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "https" | "wss" => 443,
+        _ => 80,
+    };
+    split_host_port(rest.split(['/', '?', '#']).next()?, default_port)
+}
+
 /// The host part of a URL, for error messages (never the path or query).
 pub(crate) fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -155,10 +168,13 @@ fn percent_encode(value: &str) -> String {
     out
 }
 
-/// Opens sockets for one client. The TLS connector is built on first use, so a `ws://` URL never
-/// loads certificates.
+/// Opens sockets for one client. `ZOOM_CA_FILE` is read here, once; the TLS connector is built on
+/// first use, so a `ws://` URL never loads the system's roots.
 pub(crate) struct Connector {
     target: Target,
+    /// The proxy for the socket, after `NO_PROXY`: decided once, like the token request's.
+    proxy: Option<ProxyConfig>,
+    extra_roots: Vec<native_tls::Certificate>,
     timeout: Duration,
     ws_config: WebSocketConfig,
     tls: OnceLock<native_tls::TlsConnector>,
@@ -166,8 +182,22 @@ pub(crate) struct Connector {
 
 impl Connector {
     pub(crate) fn new(config: &Config) -> Result<Connector> {
+        let target = Target::parse(&config.ws_url)?;
+        let proxy = proxy::route(
+            config.proxy.as_ref(),
+            &config.no_proxy,
+            &target.host,
+            target.port,
+        )
+        .cloned();
+        let extra_roots = match &config.ca_file {
+            Some(path) => crate::trust::load_ca_file(path)?,
+            None => Vec::new(),
+        };
         Ok(Connector {
-            target: Target::parse(&config.ws_url)?,
+            target,
+            proxy,
+            extra_roots,
             timeout: config.connect_timeout,
             ws_config: WebSocketConfig::default()
                 .max_message_size(Some(config.max_message_size))
@@ -188,12 +218,25 @@ impl Connector {
         on_tcp: impl FnOnce(&TcpStream),
     ) -> Result<WebSocket<Stream>> {
         let target = &self.target;
-        let tcp = self.tcp_connect()?;
+        let mut tcp = match &self.proxy {
+            Some(proxy) => {
+                log::debug!(
+                    "through the proxy {} to {}",
+                    proxy.address(),
+                    proxy::host_port(&target.host, target.port)
+                );
+                self.tcp_connect(&proxy.host, proxy.port, "the proxy ")?
+            }
+            None => self.tcp_connect(&target.host, target.port, "")?,
+        };
         tcp.set_nodelay(true).ok();
+        on_tcp(&tcp);
+        if let Some(proxy) = &self.proxy {
+            proxy::tunnel(&mut tcp, proxy, &target.host, target.port, self.timeout)?;
+        }
         // During the handshakes a read or write that waits longer than the bound fails.
         tcp.set_read_timeout(Some(self.timeout)).ok();
         tcp.set_write_timeout(Some(self.timeout)).ok();
-        on_tcp(&tcp);
         let stream = if target.secure {
             Stream::Tls(Box::new(self.tls_handshake(tcp)?))
         } else {
@@ -212,13 +255,15 @@ impl Connector {
         }
     }
 
-    fn tcp_connect(&self) -> Result<TcpStream> {
-        let Target { host, port, .. } = &self.target;
-        let addrs: Vec<_> = (host.as_str(), *port)
+    /// TCP to `host:port`, trying each address in turn; `what` ("the proxy ") goes into messages.
+    fn tcp_connect(&self, host: &str, port: u16, what: &str) -> Result<TcpStream> {
+        let addrs: Vec<_> = (host, port)
             .to_socket_addrs()
-            .map_err(|e| Error::connect(Phase::Resolve, format!("{host}: {}", describe_io(&e))))?
+            .map_err(|e| {
+                Error::connect(Phase::Resolve, format!("{what}{host}: {}", describe_io(&e)))
+            })?
             .collect();
-        let mut last = Error::connect(Phase::Resolve, format!("{host} has no address"));
+        let mut last = Error::connect(Phase::Resolve, format!("{what}{host} has no address"));
         for addr in addrs {
             match TcpStream::connect_timeout(&addr, self.timeout) {
                 Ok(stream) => return Ok(stream),
@@ -231,7 +276,11 @@ impl Connector {
                 Err(e) => {
                     last = Error::connect(
                         Phase::TcpConnect,
-                        format!("{host}:{port}: {}", describe_io(&e)),
+                        format!(
+                            "{what}{}: {}",
+                            proxy::host_port(host, port),
+                            describe_io(&e)
+                        ),
                     )
                 }
             }
@@ -244,7 +293,13 @@ impl Connector {
         let connector = match self.tls.get() {
             Some(c) => c,
             None => {
-                let built = native_tls::TlsConnector::new()
+                // The system's roots stay; ZOOM_CA_FILE's certificates are added to them.
+                let mut builder = native_tls::TlsConnector::builder();
+                for cert in &self.extra_roots {
+                    builder.add_root_certificate(cert.clone());
+                }
+                let built = builder
+                    .build()
                     .map_err(|e| Error::connect(Phase::Tls, e.to_string()))?;
                 self.tls.get_or_init(|| built)
             }
