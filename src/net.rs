@@ -9,7 +9,7 @@
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tungstenite::WebSocket;
 use tungstenite::client::IntoClientRequest;
@@ -20,19 +20,75 @@ use crate::config::Config;
 use crate::error::{Error, Phase, Result};
 use crate::proxy::{self, ProxyConfig};
 
+/// A TCP stream that, while it has a deadline, gives every read and write only the time left
+/// before it: a handshake is bounded as a whole, even against a server that answers a byte now
+/// and then. Past the deadline, reads and writes fail with `WouldBlock`, which TLS and
+/// tungstenite report as an interrupted handshake.
+#[derive(Debug)]
+pub(crate) struct Timed {
+    tcp: TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl Timed {
+    fn before_io(&self) -> io::Result<()> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.tcp.set_read_timeout(Some(left))?;
+            self.tcp.set_write_timeout(Some(left))?;
+        }
+        Ok(())
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.before_io()?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.before_io()?;
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 /// A TCP stream, with or without TLS on top.
 #[derive(Debug)]
 pub(crate) enum Stream {
-    Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
+    Plain(Timed),
+    Tls(Box<native_tls::TlsStream<Timed>>),
 }
 
 impl Stream {
     /// The TCP socket underneath, for timeouts and shutdown.
     pub(crate) fn tcp(&self) -> &TcpStream {
+        &self.timed().tcp
+    }
+
+    fn timed(&self) -> &Timed {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_ref(),
+        }
+    }
+
+    fn timed_mut(&mut self) -> &mut Timed {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_mut(),
         }
     }
 }
@@ -234,24 +290,45 @@ impl Connector {
         if let Some(proxy) = &self.proxy {
             proxy::tunnel(&mut tcp, proxy, &target.host, target.port, self.timeout)?;
         }
-        // During the handshakes a read or write that waits longer than the bound fails.
-        tcp.set_read_timeout(Some(self.timeout)).ok();
-        tcp.set_write_timeout(Some(self.timeout)).ok();
         let stream = if target.secure {
             Stream::Tls(Box::new(self.tls_handshake(tcp)?))
         } else {
-            Stream::Plain(tcp)
+            Stream::Plain(Timed {
+                tcp,
+                deadline: None,
+            })
         };
         let request = url
             .into_client_request()
             .map_err(|_| Error::config("ZOOM_WS_URL", "is not a valid URL"))?;
-        match tungstenite::client::client_with_config(request, stream, Some(self.ws_config)) {
-            Ok((socket, _response)) => Ok(socket),
-            Err(HandshakeError::Interrupted(_)) => Err(Error::Timeout {
-                phase: Phase::WebSocketHandshake,
-                after: self.timeout,
-            }),
-            Err(HandshakeError::Failure(e)) => Err(handshake_error(e, self.timeout)),
+        let timed_out = Error::Timeout {
+            phase: Phase::WebSocketHandshake,
+            after: self.timeout,
+        };
+        let mut stream = stream;
+        stream.timed_mut().deadline = Some(Instant::now() + self.timeout);
+        let mut result =
+            tungstenite::client::client_with_config(request, stream, Some(self.ws_config));
+        loop {
+            match result {
+                Ok((mut socket, _response)) => {
+                    // From here on, writes keep the full bound; the client's loop sets the read
+                    // timeout itself.
+                    let timed = socket.get_mut().timed_mut();
+                    timed.deadline = None;
+                    timed.tcp.set_write_timeout(Some(self.timeout)).ok();
+                    timed.tcp.set_read_timeout(Some(self.timeout)).ok();
+                    return Ok(socket);
+                }
+                // A read or write found no time left, or a socket timeout fired a little early.
+                Err(HandshakeError::Interrupted(mid)) => {
+                    if mid.get_ref().get_ref().timed().past_deadline() {
+                        return Err(timed_out);
+                    }
+                    result = mid.handshake();
+                }
+                Err(HandshakeError::Failure(e)) => return Err(handshake_error(e, self.timeout)),
+            }
         }
     }
 
@@ -288,7 +365,7 @@ impl Connector {
         Err(last)
     }
 
-    fn tls_handshake(&self, tcp: TcpStream) -> Result<native_tls::TlsStream<TcpStream>> {
+    fn tls_handshake(&self, tcp: TcpStream) -> Result<native_tls::TlsStream<Timed>> {
         let host = &self.target.host;
         let connector = match self.tls.get() {
             Some(c) => c,
@@ -304,13 +381,28 @@ impl Connector {
                 self.tls.get_or_init(|| built)
             }
         };
-        connector.connect(host, tcp).map_err(|e| match e {
-            native_tls::HandshakeError::Failure(e) => tls_error(host, &e),
-            native_tls::HandshakeError::WouldBlock(_) => Error::Timeout {
-                phase: Phase::Tls,
-                after: self.timeout,
-            },
-        })
+        let timed_out = Error::Timeout {
+            phase: Phase::Tls,
+            after: self.timeout,
+        };
+        let timed = Timed {
+            tcp,
+            deadline: Some(Instant::now() + self.timeout),
+        };
+        let mut result = connector.connect(host, timed);
+        loop {
+            match result {
+                Ok(stream) => return Ok(stream),
+                Err(native_tls::HandshakeError::Failure(e)) => return Err(tls_error(host, &e)),
+                // As for the WebSocket handshake: the bound is on the whole phase.
+                Err(native_tls::HandshakeError::WouldBlock(mid)) => {
+                    if mid.get_ref().past_deadline() {
+                        return Err(timed_out);
+                    }
+                    result = mid.handshake();
+                }
+            }
+        }
     }
 }
 

@@ -343,3 +343,56 @@ impl FullBacklog {
         self.addr
     }
 }
+
+/// A server that reads the client's first bytes, then answers `bytes` one at a time with `gap`
+/// between them: every read the client makes succeeds, yet the answer takes forever. Only a
+/// bound on the whole phase ends it.
+pub struct Trickler {
+    addr: SocketAddr,
+    shutdown: Arc<AtomicBool>,
+}
+
+impl Drop for Trickler {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        TcpStream::connect(self.addr).ok();
+    }
+}
+
+impl Trickler {
+    pub fn start(bytes: Vec<u8>, gap: Duration) -> Trickler {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let stop = shutdown.clone();
+        let bytes = Arc::new(bytes);
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let (stop, bytes) = (stop.clone(), bytes.clone());
+                thread::spawn(move || {
+                    conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+                    let mut request = [0u8; 4096];
+                    if !matches!(conn.read(&mut request), Ok(n) if n > 0) {
+                        return;
+                    }
+                    for byte in bytes.iter() {
+                        if stop.load(Ordering::SeqCst) || conn.write_all(&[*byte]).is_err() {
+                            return;
+                        }
+                        thread::sleep(gap);
+                    }
+                    hold(&mut conn, &stop);
+                });
+            }
+        });
+        Trickler { addr, shutdown }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
