@@ -145,6 +145,44 @@ fn untrusted_socket_names_the_host_and_zoom_ca_file() {
 }
 
 #[test]
+fn zoom_ca_file_adds_to_the_system_roots_for_both_connections() {
+    let _guard = watchdog(30);
+    let mock = tls_mock();
+    mock.plan(Plan::new().events(0, 1));
+    let other_ca = test_ca_file().with_file_name("other-ca.pem");
+    // Control: the unrelated CA alone does not vouch for the mock.
+    let mut config = split_names(&mock);
+    config.ca_file = Some(other_ca.clone());
+    let client = spawn_client(config);
+    let reason = first_failure_then_retry(&client);
+    assert!(reason.contains("is not trusted"), "{reason}");
+    stop_promptly(client);
+    // With the test CA among the system's roots (OpenSSL's SSL_CERT_FILE, set for the child
+    // only), both connections trust the mock, although ZOOM_CA_FILE names another CA: the file
+    // adds to the system's roots, for ureq's token request as for the socket.
+    let mut child = cli(&mock)
+        .env(
+            "ZOOM_OAUTH_URL",
+            mock.oauth_url().replace("127.0.0.1", "localhost"),
+        )
+        .env("SSL_CERT_FILE", test_ca_file())
+        .env("ZOOM_CA_FILE", &other_ca)
+        .args(["--max-events", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Untrusted, it would retry forever: a bound turns that into a failure.
+    mock::wait_exit(&mut child, 15.0);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+    assert_eq!(mock.token_requests().len(), 1);
+    assert_eq!(mock.connections(), 1);
+}
+
+#[test]
 fn a_ca_file_that_cannot_work_is_a_config_error_naming_zoom_ca_file() {
     let _guard = watchdog(30);
     let mock = tls_mock();

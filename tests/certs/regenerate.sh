@@ -29,6 +29,15 @@ authorityKeyIdentifier=keyid
 EXT
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -sha256 \
   -days "$days" -extfile server.ext -out server.pem
+# A second CA that signs nothing here: a ZOOM_CA_FILE that does not vouch for the mock.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other-ca.key
+openssl req -x509 -new -key other-ca.key -sha256 -days "$days" \
+  -subj "/CN=zoom-ws unrelated test CA" \
+  -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -out other-ca.pem
+rm -f other-ca.key
+
 # The CA key is not needed once the server certificate is signed; regenerate both together.
 rm -f server.csr server.ext ca.srl ca.key
 
