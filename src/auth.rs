@@ -312,6 +312,13 @@ impl TokenSource {
                     ),
                 }
             }
+            // Refused is only ever the first hop: the proxy, when there is one.
+            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Error::connect(
+                    Phase::TcpConnect,
+                    format!("{first_hop} (for the token request): connection refused"),
+                )
+            }
             ureq::Error::Io(e) => Error::connect(
                 Phase::TokenRequest,
                 format!("{host}: {}", crate::net::describe_io(&e)),

@@ -382,6 +382,37 @@ fn wrong_proxy_password_and_502_name_the_proxy_never_the_credentials() {
 }
 
 #[test]
+fn a_proxy_that_is_not_there_is_named_in_the_error() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    // A port that was just free: nothing listens there.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for (no_proxy, what) in [
+        (vec![], "the token request"),
+        (vec!["localhost".to_string()], "the socket"),
+    ] {
+        let mut config = split_names(&mock);
+        config.proxy = Some(ProxyConfig::parse(&format!("http://u:Pa55@{gone}")).unwrap());
+        config.no_proxy = no_proxy;
+        let client = spawn_client(config);
+        let reason = first_failure_then_retry(&client);
+        assert!(
+            reason.starts_with("TCP connect failed: "),
+            "{what}: {reason}"
+        );
+        assert!(
+            reason.contains(&format!("the proxy {gone}")),
+            "{what}: {reason}"
+        );
+        assert!(!reason.contains("Pa55"), "{reason}");
+        stop_promptly(client);
+    }
+}
+
+#[test]
 fn no_proxy_bypasses_the_proxy() {
     let _guard = watchdog(30);
     let proxy = ConnectProxy::start();
