@@ -9,6 +9,7 @@ use base64::Engine as _;
 
 use crate::config::{Config, Secret};
 use crate::error::{Error, Phase, Result};
+use crate::proxy::{self, ProxyConfig};
 
 /// A token is thrown away this long before Zoom says it expires, so a connection never starts
 /// with a token about to lapse.
@@ -39,6 +40,8 @@ pub struct TokenSource {
     authorization: Secret,
     body: String,
     timeout: Duration,
+    /// The proxy the request goes through (after `NO_PROXY`), named in errors.
+    proxy: Option<ProxyConfig>,
     agent: ureq::Agent,
     cache: Mutex<Option<Cached>>,
     fetches: AtomicU64,
@@ -61,12 +64,20 @@ impl TokenSource {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(credentials)
         ));
+        let (host, port) = crate::net::url_host_port(&config.oauth_url)
+            .ok_or_else(|| Error::config("ZOOM_OAUTH_URL", "has no valid host[:port]"))?;
+        let proxy = proxy::route(config.proxy.as_ref(), &config.no_proxy, &host, port).cloned();
+        let extra_roots = match &config.ca_file {
+            Some(path) => crate::trust::load_ca_file(path)?,
+            None => Vec::new(),
+        };
         Ok(TokenSource {
             oauth_url: config.oauth_url.clone(),
             authorization,
             body: grant_body(config.account_id.as_deref()),
             timeout: config.connect_timeout,
-            agent: http_agent(config),
+            agent: http_agent(config.connect_timeout, proxy.as_ref(), &extra_roots)?,
+            proxy,
             cache: Mutex::new(None),
             fetches: AtomicU64::new(0),
         })
@@ -117,7 +128,7 @@ impl TokenSource {
             .header("Authorization", self.authorization.expose())
             .content_type("application/x-www-form-urlencoded")
             .send(self.body.as_str());
-        let mut response = response.map_err(|e| http_error(e, self.timeout, &self.oauth_url))?;
+        let mut response = response.map_err(|e| self.http_error(e))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -130,7 +141,7 @@ impl TokenSource {
             .with_config()
             .limit(MAX_BODY)
             .read_to_string()
-            .map_err(|e| http_error(e, self.timeout, &self.oauth_url))?;
+            .map_err(|e| self.http_error(e))?;
         classify_answer(status, &body, retry_after)
     }
 }
@@ -161,24 +172,45 @@ fn form_encode(value: &str) -> String {
     out
 }
 
-/// The HTTP agent for the token request: native-tls with the system's roots, one bound on the
-/// whole request, non-2xx answers returned rather than turned into errors (we need their bodies).
-fn http_agent(config: &Config) -> ureq::Agent {
-    use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+/// The HTTP agent for the token request: native-tls with the system's roots (plus
+/// `ZOOM_CA_FILE`), the proxy when one applies, one bound on the whole request, non-2xx answers
+/// returned rather than turned into errors (we need their bodies).
+fn http_agent(
+    timeout: Duration,
+    proxy: Option<&ProxyConfig>,
+    extra_roots: &[native_tls::Certificate],
+) -> Result<ureq::Agent> {
+    use ureq::tls::{TlsConfig, TlsProvider};
     let tls = TlsConfig::builder()
         .provider(TlsProvider::NativeTls)
-        .root_certs(RootCerts::PlatformVerifier)
+        .root_certs(crate::trust::token_roots(extra_roots))
         .build();
-    ureq::Agent::config_builder()
+    // The proxy comes from our Config only (NO_PROXY already applied), never from ureq reading
+    // the environment itself. ureq tunnels with CONNECT for http:// and https:// targets alike.
+    let proxy = proxy
+        .map(|p| {
+            let mut builder = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
+                .host(&proxy::bracketed(&p.host))
+                .port(p.port);
+            if p.has_credentials() {
+                builder = builder
+                    .username(p.username.expose())
+                    .password(p.password.expose());
+            }
+            builder
+                .build()
+                .map_err(|_| Error::config("HTTPS_PROXY", "is not a valid proxy URL"))
+        })
+        .transpose()?;
+    Ok(ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(config.connect_timeout))
+        .timeout_global(Some(timeout))
         .tls_config(tls)
-        // The proxy comes from our Config only, never from ureq reading the environment itself.
-        .proxy(None)
+        .proxy(proxy)
         .user_agent(concat!("zoom-ws/", env!("CARGO_PKG_VERSION")))
         .max_redirects(0)
         .build()
-        .into()
+        .into())
 }
 
 /// Sorts an answer of the token endpoint into a token, a fatal credentials error, or a retryable
@@ -245,32 +277,59 @@ fn printable_snippet(body: &str) -> String {
     }
 }
 
-/// Turns a `ureq` error into ours. The token endpoint's URL holds no secret, so naming its host is
-/// safe; the request's headers and body are never included.
-fn http_error(error: ureq::Error, timeout: Duration, url: &str) -> Error {
-    let host = crate::net::host_of(url);
-    match error {
-        ureq::Error::Timeout(_) => Error::Timeout {
-            phase: Phase::TokenRequest,
-            after: timeout,
-        },
-        ureq::Error::HostNotFound => {
-            Error::connect(Phase::Resolve, format!("host {host} not found"))
+impl TokenSource {
+    /// Turns a `ureq` error into ours. The token endpoint's URL holds no secret, so naming its
+    /// host is safe; the request's headers and body, and the proxy's credentials, never are.
+    fn http_error(&self, error: ureq::Error) -> Error {
+        let host = crate::net::host_of(&self.oauth_url);
+        // What ureq connects to first: the proxy when there is one.
+        let first_hop = match &self.proxy {
+            Some(p) => format!("the proxy {}", p.address()),
+            None => host.clone(),
+        };
+        match error {
+            ureq::Error::Timeout(_) => Error::Timeout {
+                phase: Phase::TokenRequest,
+                after: self.timeout,
+            },
+            ureq::Error::HostNotFound => {
+                Error::connect(Phase::Resolve, format!("host {first_hop} not found"))
+            }
+            ureq::Error::ConnectionFailed => Error::connect(
+                Phase::TcpConnect,
+                format!("could not connect to {first_hop} for the token"),
+            ),
+            ureq::Error::ConnectProxyFailed(reason) => {
+                let proxy = self.proxy.as_ref();
+                let target = crate::net::url_host_port(&self.oauth_url);
+                match (proxy, proxy::status_in_ureq_reason(&reason), target) {
+                    (Some(p), Some(status), Some((host, port))) => {
+                        proxy::refused(p, status, &host, port)
+                    }
+                    _ => Error::connect(
+                        Phase::Proxy,
+                        format!("{first_hop} did not open a tunnel for the token request"),
+                    ),
+                }
+            }
+            // Refused is only ever the first hop: the proxy, when there is one.
+            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Error::connect(
+                    Phase::TcpConnect,
+                    format!("{first_hop} (for the token request): connection refused"),
+                )
+            }
+            ureq::Error::Io(e) => Error::connect(
+                Phase::TokenRequest,
+                format!("{host}: {}", crate::net::describe_io(&e)),
+            ),
+            ureq::Error::NativeTls(e) => crate::net::tls_error(&host, &e),
+            other => Error::Token {
+                status: None,
+                detail: other.to_string(),
+                retry_after: None,
+            },
         }
-        ureq::Error::ConnectionFailed => Error::connect(
-            Phase::TcpConnect,
-            format!("could not connect to {host} for the token"),
-        ),
-        ureq::Error::Io(e) => Error::connect(
-            Phase::TokenRequest,
-            format!("{host}: {}", crate::net::describe_io(&e)),
-        ),
-        ureq::Error::NativeTls(e) => crate::net::tls_error(&host, &e),
-        other => Error::Token {
-            status: None,
-            detail: other.to_string(),
-            retry_after: None,
-        },
     }
 }
 

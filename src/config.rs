@@ -6,9 +6,11 @@
 //! touch the process environment.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::proxy::{self, NO_PROXY_VARIABLES, PROXY_VARIABLES, ProxyConfig};
 
 /// Zoom's token endpoint.
 pub const DEFAULT_OAUTH_URL: &str = "https://zoom.us/oauth/token";
@@ -131,6 +133,15 @@ pub struct Config {
     /// Largest WebSocket message accepted, in bytes (`ZOOM_MAX_MESSAGE_SIZE`, default 1 MiB).
     /// A larger one resets the connection, so memory stays bounded.
     pub max_message_size: usize,
+    /// A PEM file of CA certificates trusted besides the system's roots, for the token request and
+    /// the socket (`ZOOM_CA_FILE`). Loaded once, when the client is made.
+    pub ca_file: Option<PathBuf>,
+    /// An `http://` proxy for the token request and the socket (`HTTPS_PROXY`, `https_proxy`,
+    /// `ALL_PROXY` or `all_proxy`).
+    pub proxy: Option<ProxyConfig>,
+    /// Hosts reached directly even when `proxy` is set (`NO_PROXY` or `no_proxy`): names (which
+    /// match their subdomains too), IP addresses, optional `:port`, or `*` for all.
+    pub no_proxy: Vec<String>,
 }
 
 impl fmt::Debug for Config {
@@ -147,6 +158,9 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("backoff", &self.backoff)
             .field("max_message_size", &self.max_message_size)
+            .field("ca_file", &self.ca_file)
+            .field("proxy", &self.proxy)
+            .field("no_proxy", &self.no_proxy)
             .finish()
     }
 }
@@ -174,6 +188,9 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            ca_file: None,
+            proxy: None,
+            no_proxy: Vec::new(),
         }
     }
 
@@ -225,6 +242,16 @@ impl Config {
                 .parse()
                 .map_err(|_| Error::config("ZOOM_MAX_MESSAGE_SIZE", "must be a number of bytes"))?;
         }
+        config.ca_file = get("ZOOM_CA_FILE").map(|v| PathBuf::from(v.trim()));
+        if let Some((name, url)) = PROXY_VARIABLES
+            .iter()
+            .find_map(|name| get(name).map(|v| (*name, v)))
+        {
+            config.proxy = Some(ProxyConfig::parse_setting(name, &url)?);
+        }
+        if let Some(list) = NO_PROXY_VARIABLES.iter().find_map(|name| get(name)) {
+            config.no_proxy = proxy::parse_no_proxy(&list);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -268,6 +295,11 @@ impl Config {
                 "ZOOM_BACKOFF_MAX",
                 "must not be smaller than ZOOM_BACKOFF_INITIAL",
             ));
+        }
+        if let Some(proxy) = &self.proxy {
+            if proxy.host.trim().is_empty() || proxy.port == 0 {
+                return Err(Error::config("HTTPS_PROXY", "has no valid host[:port]"));
+            }
         }
         if self.max_message_size < 1024 {
             return Err(Error::config(
@@ -373,6 +405,49 @@ mod tests {
         assert!(with("ZOOM_HEARTBEAT_INTERVAL", "0").starts_with("ZOOM_HEARTBEAT_INTERVAL"));
         assert!(with("ZOOM_WS_URL", "https://x").starts_with("ZOOM_WS_URL must start with ws://"));
         assert!(with("OAUTH_URL", "zoom.us").starts_with("ZOOM_OAUTH_URL"));
+    }
+
+    #[test]
+    fn network_settings() {
+        let base = [
+            ("ZOOM_CLIENT_ID", "i"),
+            ("ZOOM_CLIENT_SECRET", "s"),
+            ("ZOOM_SUBSCRIPTION_ID", "x"),
+        ];
+        let with = |pairs: &[(&str, &str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(pairs);
+            from(&all)
+        };
+        let config = with(&[]).unwrap();
+        assert_eq!((config.ca_file, config.proxy), (None, None));
+        let config = with(&[
+            ("ZOOM_CA_FILE", " /etc/corp/ca.pem "),
+            ("https_proxy", "http://low:1"),
+            ("HTTPS_PROXY", "http://alice:hunter2@proxy.corp:3128"),
+            ("ALL_PROXY", "http://all:2"),
+            ("NO_PROXY", "localhost, .corp"),
+        ])
+        .unwrap();
+        assert_eq!(config.ca_file, Some(PathBuf::from("/etc/corp/ca.pem")));
+        let proxy = config.proxy.as_ref().unwrap();
+        assert_eq!(proxy.address(), "proxy.corp:3128");
+        assert_eq!(proxy.password.expose(), "hunter2");
+        assert_eq!(config.no_proxy, ["localhost", ".corp"]);
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("alice"),
+            "{shown}"
+        );
+        let config = with(&[("all_proxy", "proxy:8080"), ("no_proxy", "*")]).unwrap();
+        assert_eq!(config.proxy.unwrap().address(), "proxy:8080");
+        assert_eq!(config.no_proxy, ["*"]);
+        let err = with(&[("ALL_PROXY", "socks5://u:hunter2@h:1")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("ALL_PROXY must be an http://"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("hunter2"));
     }
 
     #[test]

@@ -52,12 +52,15 @@ mod error;
 pub mod logging;
 mod net;
 pub mod protocol;
+mod proxy;
+mod trust;
 
 pub use auth::{Token, TokenSource};
 pub use client::{Client, StateChange, Stats, StatsSnapshot, StopHandle};
 pub use config::{Backoff, Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL, Secret};
 pub use error::{Error, Phase, Result};
 pub use protocol::{Event, Skip};
+pub use proxy::ProxyConfig;
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

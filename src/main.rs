@@ -29,6 +29,9 @@ Settings (environment, or the .env file; the environment wins):
   ZOOM_CONNECT_TIMEOUT                       seconds per connection step, default 10
   ZOOM_BACKOFF_INITIAL, ZOOM_BACKOFF_MAX     reconnect delays in seconds, default 1 and 60
   ZOOM_MAX_MESSAGE_SIZE                      bytes, default 1048576
+  ZOOM_CA_FILE                               PEM file of CA certificates trusted besides the system's
+  HTTPS_PROXY, https_proxy, ALL_PROXY        http://[user:password@]host[:port] for both connections
+  NO_PROXY or no_proxy                       hosts reached directly: host[:port], .domain, * (comma list)
   RUST_LOG                                   log level on stderr, default info
 
 Exit status: 0 stopped (signal or --max-events), 2 usage or configuration error,

@@ -1,4 +1,6 @@
-//! Opening the socket: TCP with a timeout, TLS through native-tls, the WebSocket handshake.
+//! Opening the socket: TCP with a timeout, a CONNECT tunnel when a proxy is configured, TLS
+//! through native-tls (system roots plus `ZOOM_CA_FILE`), the WebSocket handshake. Each phase ends
+//! within `Config::connect_timeout` with an error that names it.
 //!
 //! The socket URL carries the access token, so it is built here at the moment of connecting, handed
 //! straight to tungstenite, and never stored, logged or put into an error: errors name the host and
@@ -7,7 +9,7 @@
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tungstenite::WebSocket;
 use tungstenite::client::IntoClientRequest;
@@ -16,20 +18,77 @@ use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
+use crate::proxy::{self, ProxyConfig};
+
+/// A TCP stream that, while it has a deadline, gives every read and write only the time left
+/// before it: a handshake is bounded as a whole, even against a server that answers a byte now
+/// and then. Past the deadline, reads and writes fail with `WouldBlock`, which TLS and
+/// tungstenite report as an interrupted handshake.
+#[derive(Debug)]
+pub(crate) struct Timed {
+    tcp: TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl Timed {
+    fn before_io(&self) -> io::Result<()> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.tcp.set_read_timeout(Some(left))?;
+            self.tcp.set_write_timeout(Some(left))?;
+        }
+        Ok(())
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.before_io()?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.before_io()?;
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
 
 /// A TCP stream, with or without TLS on top.
 #[derive(Debug)]
 pub(crate) enum Stream {
-    Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
+    Plain(Timed),
+    Tls(Box<native_tls::TlsStream<Timed>>),
 }
 
 impl Stream {
     /// The TCP socket underneath, for timeouts and shutdown.
     pub(crate) fn tcp(&self) -> &TcpStream {
+        &self.timed().tcp
+    }
+
+    fn timed(&self) -> &Timed {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_ref(),
+        }
+    }
+
+    fn timed_mut(&mut self) -> &mut Timed {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_mut(),
         }
     }
 }
@@ -104,6 +163,16 @@ pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(Str
     (!host.is_empty()).then(|| (host.to_string(), port))
 }
 
+/// Host and port of an `http(s)://` or `ws(s)://` URL, the port defaulting by scheme.
+pub(crate) fn url_host_port(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "https" | "wss" => 443,
+        _ => 80,
+    };
+    split_host_port(rest.split(['/', '?', '#']).next()?, default_port)
+}
+
 /// The host part of a URL, for error messages (never the path or query).
 pub(crate) fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -155,10 +224,13 @@ fn percent_encode(value: &str) -> String {
     out
 }
 
-/// Opens sockets for one client. The TLS connector is built on first use, so a `ws://` URL never
-/// loads certificates.
+/// Opens sockets for one client. `ZOOM_CA_FILE` is read here, once; the TLS connector is built on
+/// first use, so a `ws://` URL never loads the system's roots.
 pub(crate) struct Connector {
     target: Target,
+    /// The proxy for the socket, after `NO_PROXY`: decided once, like the token request's.
+    proxy: Option<ProxyConfig>,
+    extra_roots: Vec<native_tls::Certificate>,
     timeout: Duration,
     ws_config: WebSocketConfig,
     tls: OnceLock<native_tls::TlsConnector>,
@@ -166,8 +238,22 @@ pub(crate) struct Connector {
 
 impl Connector {
     pub(crate) fn new(config: &Config) -> Result<Connector> {
+        let target = Target::parse(&config.ws_url)?;
+        let proxy = proxy::route(
+            config.proxy.as_ref(),
+            &config.no_proxy,
+            &target.host,
+            target.port,
+        )
+        .cloned();
+        let extra_roots = match &config.ca_file {
+            Some(path) => crate::trust::load_ca_file(path)?,
+            None => Vec::new(),
+        };
         Ok(Connector {
-            target: Target::parse(&config.ws_url)?,
+            target,
+            proxy,
+            extra_roots,
             timeout: config.connect_timeout,
             ws_config: WebSocketConfig::default()
                 .max_message_size(Some(config.max_message_size))
@@ -188,37 +274,73 @@ impl Connector {
         on_tcp: impl FnOnce(&TcpStream),
     ) -> Result<WebSocket<Stream>> {
         let target = &self.target;
-        let tcp = self.tcp_connect()?;
+        let mut tcp = match &self.proxy {
+            Some(proxy) => {
+                log::debug!(
+                    "through the proxy {} to {}",
+                    proxy.address(),
+                    proxy::host_port(&target.host, target.port)
+                );
+                self.tcp_connect(&proxy.host, proxy.port, "the proxy ")?
+            }
+            None => self.tcp_connect(&target.host, target.port, "")?,
+        };
         tcp.set_nodelay(true).ok();
-        // During the handshakes a read or write that waits longer than the bound fails.
-        tcp.set_read_timeout(Some(self.timeout)).ok();
-        tcp.set_write_timeout(Some(self.timeout)).ok();
         on_tcp(&tcp);
+        if let Some(proxy) = &self.proxy {
+            proxy::tunnel(&mut tcp, proxy, &target.host, target.port, self.timeout)?;
+        }
         let stream = if target.secure {
             Stream::Tls(Box::new(self.tls_handshake(tcp)?))
         } else {
-            Stream::Plain(tcp)
+            Stream::Plain(Timed {
+                tcp,
+                deadline: None,
+            })
         };
         let request = url
             .into_client_request()
             .map_err(|_| Error::config("ZOOM_WS_URL", "is not a valid URL"))?;
-        match tungstenite::client::client_with_config(request, stream, Some(self.ws_config)) {
-            Ok((socket, _response)) => Ok(socket),
-            Err(HandshakeError::Interrupted(_)) => Err(Error::Timeout {
-                phase: Phase::WebSocketHandshake,
-                after: self.timeout,
-            }),
-            Err(HandshakeError::Failure(e)) => Err(handshake_error(e, self.timeout)),
+        let timed_out = Error::Timeout {
+            phase: Phase::WebSocketHandshake,
+            after: self.timeout,
+        };
+        let mut stream = stream;
+        stream.timed_mut().deadline = Some(Instant::now() + self.timeout);
+        let mut result =
+            tungstenite::client::client_with_config(request, stream, Some(self.ws_config));
+        loop {
+            match result {
+                Ok((mut socket, _response)) => {
+                    // From here on, writes keep the full bound; the client's loop sets the read
+                    // timeout itself.
+                    let timed = socket.get_mut().timed_mut();
+                    timed.deadline = None;
+                    timed.tcp.set_write_timeout(Some(self.timeout)).ok();
+                    timed.tcp.set_read_timeout(Some(self.timeout)).ok();
+                    return Ok(socket);
+                }
+                // A read or write found no time left, or a socket timeout fired a little early.
+                Err(HandshakeError::Interrupted(mid)) => {
+                    if mid.get_ref().get_ref().timed().past_deadline() {
+                        return Err(timed_out);
+                    }
+                    result = mid.handshake();
+                }
+                Err(HandshakeError::Failure(e)) => return Err(handshake_error(e, self.timeout)),
+            }
         }
     }
 
-    fn tcp_connect(&self) -> Result<TcpStream> {
-        let Target { host, port, .. } = &self.target;
-        let addrs: Vec<_> = (host.as_str(), *port)
+    /// TCP to `host:port`, trying each address in turn; `what` ("the proxy ") goes into messages.
+    fn tcp_connect(&self, host: &str, port: u16, what: &str) -> Result<TcpStream> {
+        let addrs: Vec<_> = (host, port)
             .to_socket_addrs()
-            .map_err(|e| Error::connect(Phase::Resolve, format!("{host}: {}", describe_io(&e))))?
+            .map_err(|e| {
+                Error::connect(Phase::Resolve, format!("{what}{host}: {}", describe_io(&e)))
+            })?
             .collect();
-        let mut last = Error::connect(Phase::Resolve, format!("{host} has no address"));
+        let mut last = Error::connect(Phase::Resolve, format!("{what}{host} has no address"));
         for addr in addrs {
             match TcpStream::connect_timeout(&addr, self.timeout) {
                 Ok(stream) => return Ok(stream),
@@ -231,7 +353,11 @@ impl Connector {
                 Err(e) => {
                     last = Error::connect(
                         Phase::TcpConnect,
-                        format!("{host}:{port}: {}", describe_io(&e)),
+                        format!(
+                            "{what}{}: {}",
+                            proxy::host_port(host, port),
+                            describe_io(&e)
+                        ),
                     )
                 }
             }
@@ -239,23 +365,44 @@ impl Connector {
         Err(last)
     }
 
-    fn tls_handshake(&self, tcp: TcpStream) -> Result<native_tls::TlsStream<TcpStream>> {
+    fn tls_handshake(&self, tcp: TcpStream) -> Result<native_tls::TlsStream<Timed>> {
         let host = &self.target.host;
         let connector = match self.tls.get() {
             Some(c) => c,
             None => {
-                let built = native_tls::TlsConnector::new()
+                // The system's roots stay; ZOOM_CA_FILE's certificates are added to them.
+                let mut builder = native_tls::TlsConnector::builder();
+                for cert in &self.extra_roots {
+                    builder.add_root_certificate(cert.clone());
+                }
+                let built = builder
+                    .build()
                     .map_err(|e| Error::connect(Phase::Tls, e.to_string()))?;
                 self.tls.get_or_init(|| built)
             }
         };
-        connector.connect(host, tcp).map_err(|e| match e {
-            native_tls::HandshakeError::Failure(e) => tls_error(host, &e),
-            native_tls::HandshakeError::WouldBlock(_) => Error::Timeout {
-                phase: Phase::Tls,
-                after: self.timeout,
-            },
-        })
+        let timed_out = Error::Timeout {
+            phase: Phase::Tls,
+            after: self.timeout,
+        };
+        let timed = Timed {
+            tcp,
+            deadline: Some(Instant::now() + self.timeout),
+        };
+        let mut result = connector.connect(host, timed);
+        loop {
+            match result {
+                Ok(stream) => return Ok(stream),
+                Err(native_tls::HandshakeError::Failure(e)) => return Err(tls_error(host, &e)),
+                // As for the WebSocket handshake: the bound is on the whole phase.
+                Err(native_tls::HandshakeError::WouldBlock(mid)) => {
+                    if mid.get_ref().past_deadline() {
+                        return Err(timed_out);
+                    }
+                    result = mid.handshake();
+                }
+            }
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub const HEARTBEAT_ACK: &str =
 mod harness;
 #[cfg(test)]
 pub use harness::*;
+#[cfg(test)]
+pub mod net;
 
 const HEARTBEAT: &str = r#"{"module":"heartbeat"}"#;
 
