@@ -163,7 +163,7 @@ fn form_encode(value: &str) -> String {
 
 /// The HTTP agent for the token request: native-tls with the system's roots, one bound on the
 /// whole request, non-2xx answers returned rather than turned into errors (we need their bodies).
-fn http_agent(config: &Config) -> ureq::Agent {
+pub(crate) fn http_agent(config: &Config) -> ureq::Agent {
     use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
     let tls = TlsConfig::builder()
         .provider(TlsProvider::NativeTls)

@@ -47,16 +47,22 @@
 mod auth;
 mod client;
 mod config;
+mod dedupe;
 pub mod dotenv;
 mod error;
+mod filter;
 pub mod logging;
 mod net;
 pub mod protocol;
+mod sha256;
+pub mod webhook;
 
 pub use auth::{Token, TokenSource};
 pub use client::{Client, StateChange, Stats, StatsSnapshot, StopHandle};
 pub use config::{Backoff, Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL, Secret};
+pub use dedupe::Dedupe;
 pub use error::{Error, Phase, Result};
+pub use filter::EventFilter;
 pub use protocol::{Event, Skip};
 
 /// The README's examples, compiled as doctests.
