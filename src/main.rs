@@ -403,13 +403,13 @@ fn run(args: Args) -> Result<(), Exit> {
     let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
     let [connections, reconnects, sent, answered, skipped] = totals;
     log::info!(
-        "summary: {} events delivered, {} filtered out, {} repeats dropped, {connections} \
-         connections, {reconnects} reconnects, {sent} heartbeats sent, {answered} answered, \
-         {skipped} frames skipped, {} token requests",
+        "summary: {} events written, {connections} connections, {reconnects} reconnects, {sent} \
+         heartbeats sent, {answered} answered, {skipped} frames skipped, {} token requests, {} \
+         events filtered out, {} repeats dropped",
         sink.passed,
+        tokens.fetches(),
         sink.filtered_out,
         sink.duplicates,
-        tokens.fetches()
     );
     for (name, c) in action_counts {
         let line = format!(
