@@ -509,9 +509,10 @@ fn undelivered_events_wait_in_the_spool_and_the_next_run_sends_them_first() {
 fn two_subscriptions_share_one_token_and_dedupe_delivers_each_event_once() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
-    // Overlapping deliveries: 0..60 on one subscription, 40..100 on the other.
+    // Overlapping deliveries: 0..60 on one subscription, then 40..100 on the other (the pause
+    // makes the copies of 40..60 arrive second, so that all twenty are repeats to drop).
     mock.plan(Plan::new().events(0, 60));
-    mock.plan(Plan::new().events(40, 60));
+    mock.plan(Plan::new().sleep(0.5).events(40, 60));
     let receiver = Receiver::start(None);
     let finished = run(
         cli(&mock)
