@@ -49,6 +49,7 @@ struct State {
     received: Mutex<Vec<Received>>,
     bad_signatures: Mutex<Vec<String>>,
     refused: AtomicU64,
+    connections: AtomicU64,
     open: Mutex<Vec<TcpStream>>,
     accepting: AtomicBool,
 }
@@ -100,6 +101,7 @@ impl Receiver {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
+                state.connections.fetch_add(1, Ordering::SeqCst);
                 if let Ok(clone) = conn.try_clone() {
                     state.open.lock().unwrap().push(clone);
                 }
@@ -162,6 +164,11 @@ impl Receiver {
     /// Requests answered with a failure status because of [`Mode::Status`].
     pub fn refused(&self) -> u64 {
         self.state.refused.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.state.connections.load(Ordering::SeqCst)
     }
 
     /// Waits until `n` events were accepted, failing after `secs`.
