@@ -28,6 +28,14 @@
 //! - **Reports gaps**: [`Client::on_state`] tells you when you were disconnected, so you can
 //!   reconcile through Zoom's REST API (Zoom does not replay missed events).
 //!
+//! # From events to action
+//!
+//! - [`EventFilter`]: keep only some event types (`meeting.*`, `*.created`).
+//! - [`Dedupe`]: with several subscriptions (one [`Client`] each, sharing one [`TokenSource`]
+//!   through [`Client::with_tokens`]), drop the copies of an event Zoom delivers on more than one.
+//! - [`webhook`]: sign an event the way Zoom signs its webhooks, and post it to an existing
+//!   webhook handler ([`webhook::Forwarder`], blocking, no threads).
+//!
 //! # Errors
 //!
 //! `run` returns only what retrying cannot fix: [`Error::Config`] (a setting is wrong; the message

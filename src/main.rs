@@ -332,7 +332,12 @@ fn run(args: Args) -> Result<(), Exit> {
 
     let mut actions = Vec::new();
     if let Some(command) = args.exec.clone() {
-        let pipe = Pipe::new("exec", args.queue, None);
+        let pipe = Pipe::new(
+            "exec",
+            args.queue,
+            None,
+            "a larger --queue holds more; a faster command keeps up",
+        );
         let thread = worker::spawn(
             pipe.clone(),
             worker::Exec::new(command),
@@ -341,7 +346,7 @@ fn run(args: Args) -> Result<(), Exit> {
         actions.push(Action { pipe, thread });
     }
     if let Some(forwarder) = forwarder {
-        let pipe = Pipe::new("forward", args.queue, spool);
+        let pipe = Pipe::new("forward", args.queue, spool, "--spool PATH keeps them");
         let thread = worker::spawn(
             pipe.clone(),
             worker::Forward::new(forwarder),

@@ -43,6 +43,8 @@ pub struct Taken {
 /// The shared queue. Cheap for the socket threads: one lock, a push or an append.
 pub struct Pipe {
     name: &'static str,
+    /// What the user can do about lost events, for the log.
+    remedy: &'static str,
     capacity: usize,
     inner: Mutex<Inner>,
     wake: Condvar,
@@ -57,10 +59,17 @@ struct Inner {
 }
 
 impl Pipe {
-    /// A pipe named `name` (for the log) holding up to `capacity` events in memory.
-    pub fn new(name: &'static str, capacity: usize, spool: Option<Spool>) -> Arc<Pipe> {
+    /// A pipe named `name` (for the log) holding up to `capacity` events in memory. `remedy`
+    /// tells the user how to avoid losing events, e.g. `--spool PATH keeps them`.
+    pub fn new(
+        name: &'static str,
+        capacity: usize,
+        spool: Option<Spool>,
+        remedy: &'static str,
+    ) -> Arc<Pipe> {
         Arc::new(Pipe {
             name,
+            remedy,
             capacity: capacity.max(1),
             inner: Mutex::new(Inner {
                 queue: VecDeque::new(),
@@ -120,10 +129,11 @@ impl Pipe {
                 inner.counts.dropped += 1;
                 log::error!(
                     "{}: queue full ({capacity} events); dropped the oldest, {} ({} dropped so \
-                     far; --spool PATH keeps them)",
+                     far; {})",
                     self.name,
                     describe(&oldest),
-                    inner.counts.dropped
+                    inner.counts.dropped,
+                    self.remedy
                 );
             }
         }
@@ -256,10 +266,10 @@ impl Pipe {
             None if !left.is_empty() => {
                 inner.counts.dropped += left.len() as u64;
                 log::error!(
-                    "{}: {} events were not delivered before exit and are lost (--spool PATH \
-                     keeps them)",
+                    "{}: {} events were not delivered before exit and are lost ({})",
                     self.name,
-                    left.len()
+                    left.len(),
+                    self.remedy
                 );
             }
             None => {}
@@ -433,7 +443,7 @@ mod tests {
 
     #[test]
     fn without_a_spool_a_full_queue_drops_the_oldest() {
-        let pipe = Pipe::new("test", 3, None);
+        let pipe = Pipe::new("test", 3, None, "");
         for i in 0..5 {
             pipe.push(&event(i));
         }
@@ -448,7 +458,7 @@ mod tests {
     #[test]
     fn with_a_spool_order_is_kept_and_the_spool_emptied() {
         let path = temp_path("order");
-        let pipe = Pipe::new("test", 2, Some(Spool::open(&path).unwrap()));
+        let pipe = Pipe::new("test", 2, Some(Spool::open(&path).unwrap()), "");
         for i in 0..3 {
             pipe.push(&event(i));
         }
@@ -473,7 +483,7 @@ mod tests {
     #[test]
     fn undelivered_events_stay_in_the_spool_for_the_next_run() {
         let path = temp_path("leftover");
-        let pipe = Pipe::new("test", 2, Some(Spool::open(&path).unwrap()));
+        let pipe = Pipe::new("test", 2, Some(Spool::open(&path).unwrap()), "");
         for i in 0..5 {
             pipe.push(&event(i));
         }
@@ -494,7 +504,7 @@ mod tests {
         );
 
         // The next run sends them first, then what arrives after.
-        let pipe = Pipe::new("test", 2, Some(Spool::open(&path).unwrap()));
+        let pipe = Pipe::new("test", 2, Some(Spool::open(&path).unwrap()), "");
         pipe.push(&event(5));
         assert_eq!(take_all(&pipe), [3, 4, 5]);
         pipe.finish();
@@ -505,7 +515,7 @@ mod tests {
     fn a_line_cut_short_is_skipped_not_merged() {
         let path = temp_path("cut");
         std::fs::write(&path, format!("{}\n{{\"event\":\"mee", event(7).content())).unwrap();
-        let pipe = Pipe::new("test", 2, Some(Spool::open(&path).unwrap()));
+        let pipe = Pipe::new("test", 2, Some(Spool::open(&path).unwrap()), "");
         pipe.push(&event(8));
         assert_eq!(take_all(&pipe), [7, 8]);
         pipe.finish();

@@ -166,7 +166,7 @@ mod tests {
     fn quiet_still_counts_and_hands_over() {
         let mut sink = sink(&[]);
         sink.out = None;
-        let pipe = Pipe::new("test", 10, None);
+        let pipe = Pipe::new("test", 10, None, "");
         sink.pipes.push(pipe.clone());
         sink.event(&event("a", 1));
         sink.event(&event("a", 1));
