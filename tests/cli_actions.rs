@@ -254,18 +254,18 @@ test "$ZOOM_EVENT_TS" != 1764500000002"#;
 fn a_slow_command_does_not_delay_heartbeats() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
-    mock.plan(Plan::new().events(0, 8));
+    mock.plan(Plan::new().events(0, 10));
     let mut cmd = cli(&mock);
     let dir = dir_of(&cmd);
     cmd.args(["--quiet", "--exec", "sleep 0.3; cat >> stdin.log"]);
     let running = start(&mut cmd);
-    let lines = wait_lines(&dir.join("stdin.log"), 8, 15.0);
+    let lines = wait_lines(&dir.join("stdin.log"), 10, 15.0);
     let finished = running.terminate(10.0);
     assert_exit(&finished, 0);
     assert_eq!(finished.stdout, "", "--quiet keeps stdout empty");
-    let expected: Vec<String> = (0..8).map(event_json).collect();
+    let expected: Vec<String> = (0..10).map(event_json).collect();
     assert_eq!(lines, expected);
-    // 8 × 0.3 s of commands while the heartbeat is due every 0.5 s.
+    // 10 × 0.3 s of commands while the heartbeat is due every 0.5 s.
     assert_heartbeats_on_time(&mock, Duration::from_millis(500), 4);
 }
 
