@@ -64,19 +64,13 @@ impl TokenSource {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(credentials)
         ));
-        let (host, port) = crate::net::url_host_port(&config.oauth_url)
-            .ok_or_else(|| Error::config("ZOOM_OAUTH_URL", "has no valid host[:port]"))?;
-        let proxy = proxy::route(config.proxy.as_ref(), &config.no_proxy, &host, port).cloned();
-        let extra_roots = match &config.ca_file {
-            Some(path) => crate::trust::load_ca_file(path)?,
-            None => Vec::new(),
-        };
+        let (agent, proxy) = agent_for(config, &config.oauth_url, "ZOOM_OAUTH_URL")?;
         Ok(TokenSource {
             oauth_url: config.oauth_url.clone(),
             authorization,
             body: grant_body(config.account_id.as_deref()),
             timeout: config.connect_timeout,
-            agent: http_agent(config.connect_timeout, proxy.as_ref(), &extra_roots)?,
+            agent,
             proxy,
             cache: Mutex::new(None),
             fetches: AtomicU64::new(0),
@@ -170,6 +164,25 @@ fn form_encode(value: &str) -> String {
         }
     }
     out
+}
+
+/// An HTTP agent for requests to `url`: through the proxy unless NO_PROXY exempts its host, with
+/// the system's roots plus `ZOOM_CA_FILE`. Also returns the proxy in use. `setting` names the
+/// variable that holds `url`, for errors.
+pub(crate) fn agent_for(
+    config: &Config,
+    url: &str,
+    setting: &str,
+) -> Result<(ureq::Agent, Option<ProxyConfig>)> {
+    let (host, port) = crate::net::url_host_port(url)
+        .ok_or_else(|| Error::config(setting, "has no valid host[:port]"))?;
+    let proxy = proxy::route(config.proxy.as_ref(), &config.no_proxy, &host, port).cloned();
+    let extra_roots = match &config.ca_file {
+        Some(path) => crate::trust::load_ca_file(path)?,
+        None => Vec::new(),
+    };
+    let agent = http_agent(config.connect_timeout, proxy.as_ref(), &extra_roots)?;
+    Ok((agent, proxy))
 }
 
 /// The HTTP agent for the token request: native-tls with the system's roots (plus

@@ -28,6 +28,14 @@
 //! - **Reports gaps**: [`Client::on_state`] tells you when you were disconnected, so you can
 //!   reconcile through Zoom's REST API (Zoom does not replay missed events).
 //!
+//! # From events to action
+//!
+//! - [`EventFilter`]: keep only some event types (`meeting.*`, `*.created`).
+//! - [`Dedupe`]: with several subscriptions (one [`Client`] each, sharing one [`TokenSource`]
+//!   through [`Client::with_tokens`]), drop the copies of an event Zoom delivers on more than one.
+//! - [`webhook`]: sign an event the way Zoom signs its webhooks, and post it to an existing
+//!   webhook handler ([`webhook::Forwarder`], blocking, no threads).
+//!
 //! # Errors
 //!
 //! `run` returns only what retrying cannot fix: [`Error::Config`] (a setting is wrong; the message
@@ -47,18 +55,24 @@
 mod auth;
 mod client;
 mod config;
+mod dedupe;
 pub mod dotenv;
 mod error;
+mod filter;
 pub mod logging;
 mod net;
 pub mod protocol;
 mod proxy;
+mod sha256;
 mod trust;
+pub mod webhook;
 
 pub use auth::{Token, TokenSource};
 pub use client::{Client, StateChange, Stats, StatsSnapshot, StopHandle};
 pub use config::{Backoff, Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL, Secret};
+pub use dedupe::Dedupe;
 pub use error::{Error, Phase, Result};
+pub use filter::EventFilter;
 pub use protocol::{Event, Skip};
 pub use proxy::ProxyConfig;
 

@@ -1,10 +1,19 @@
 //! `zoom-ws`: Zoom events as JSON lines on stdout, logs on stderr.
 
-use std::io::{self, Write};
-use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+mod cli;
 
-use zoom_ws::{Client, Config, Error, Event, StateChange, StopHandle};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use cli::pipe::{Counts, Pipe, Spool};
+use cli::sink::{Sink, StopAll};
+use cli::worker;
+use zoom_ws::webhook::Forwarder;
+use zoom_ws::{Client, Config, Dedupe, Error, EventFilter, Secret, StateChange, TokenSource};
 
 const USAGE: &str = "\
 zoom-ws: receive Zoom event subscriptions over WebSocket; one JSON event per line on stdout.
@@ -13,14 +22,26 @@ Usage: zoom-ws [OPTIONS]
 
 Options:
   --env-file PATH    read settings from PATH (default: ./.env when it exists)
-  --max-events N     exit after N events
+  --max-events N     exit after N events (counted after --event and --dedupe)
+  --event PATTERN    keep only events whose type matches; repeatable; * matches anything,
+                     e.g. --event 'meeting.*' --event '*.created'
+  --dedupe           drop an event whose exact JSON was already delivered among the last 4096
+  --exec CMD         run `sh -c CMD` for each event, one at a time, in order: the event's JSON
+                     line on stdin, ZOOM_EVENT and ZOOM_EVENT_TS in the environment
+  --forward URL      POST each event to URL as a Zoom webhook (signed when
+                     ZOOM_WEBHOOK_SECRET_TOKEN is set); retried on network errors and 5xx
+  --spool PATH       with --forward: keep events that do not fit the queue in PATH, in order,
+                     until the receiver takes them (also across restarts)
+  --queue N          events held in memory per action, default 1000
+  -q, --quiet        no event lines on stdout (with --exec or --forward)
   -h, --help         show this help
   -V, --version      show the version
 
 Settings (environment, or the .env file; the environment wins):
   ZOOM_CLIENT_ID or CLIENT_USERNAME          OAuth client id (required)
   ZOOM_CLIENT_SECRET or CLIENT_PASSWORD      OAuth client secret (required)
-  ZOOM_SUBSCRIPTION_ID or SUBSCRIPTION_ID    event subscription id (required)
+  ZOOM_SUBSCRIPTION_ID or SUBSCRIPTION_ID    event subscription id (required); several,
+                                             comma-separated: one connection each
   ZOOM_ACCOUNT_ID                            use account_credentials (Server-to-Server apps)
   ZOOM_OAUTH_URL or OAUTH_URL                default https://zoom.us/oauth/token
   ZOOM_WS_URL or WS_URL                      default wss://ws.zoom.us/ws
@@ -32,6 +53,7 @@ Settings (environment, or the .env file; the environment wins):
   ZOOM_CA_FILE                               PEM file of CA certificates trusted besides the system's
   HTTPS_PROXY, https_proxy, ALL_PROXY        http://[user:password@]host[:port] for both connections
   NO_PROXY or no_proxy                       hosts reached directly: host[:port], .domain, * (comma list)
+  ZOOM_WEBHOOK_SECRET_TOKEN                  signs --forward posts like Zoom's webhooks
   RUST_LOG                                   log level on stderr, default info
 
 Exit status: 0 stopped (signal or --max-events), 2 usage or configuration error,
@@ -39,11 +61,41 @@ Exit status: 0 stopped (signal or --max-events), 2 usage or configuration error,
 ";
 
 /// What the command line asked for.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Args {
     env_file: Option<String>,
     max_events: Option<u64>,
+    events: Vec<String>,
+    dedupe: bool,
+    exec: Option<String>,
+    forward: Option<String>,
+    spool: Option<PathBuf>,
+    queue: usize,
+    quiet: bool,
 }
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            env_file: None,
+            max_events: None,
+            events: Vec::new(),
+            dedupe: false,
+            exec: None,
+            forward: None,
+            spool: None,
+            queue: DEFAULT_QUEUE,
+            quiet: false,
+        }
+    }
+}
+
+/// Events held in memory per action: at Zoom's rates, minutes of a stalled receiver, and about
+/// a megabyte of memory.
+const DEFAULT_QUEUE: usize = 1000;
+
+/// How long the actions may go on delivering after a stop request.
+const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 enum Exit {
     Usage(String),
@@ -80,14 +132,34 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                         .map_err(|_| format!("--max-events needs a whole number, not {v:?}"))?,
                 );
             }
+            "--event" => parsed.events.push(value("--event")?),
+            "--dedupe" => parsed.dedupe = true,
+            "--exec" => parsed.exec = Some(value("--exec")?),
+            "--forward" => parsed.forward = Some(value("--forward")?),
+            "--spool" => parsed.spool = Some(PathBuf::from(value("--spool")?)),
+            "--queue" => {
+                let v = value("--queue")?;
+                parsed.queue =
+                    v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        format!("--queue needs a whole number above 0, not {v:?}")
+                    })?;
+            }
+            "-q" | "--quiet" => parsed.quiet = true,
             other => return Err(format!("unknown option {other:?}; see --help")),
         }
+    }
+    if parsed.spool.is_some() && parsed.forward.is_none() {
+        return Err("--spool keeps events for --forward; add --forward URL".into());
+    }
+    if parsed.exec.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return Err("--exec needs a command, such as --exec 'jq -c .payload >> events.log'".into());
     }
     Ok(Some(parsed))
 }
 
-/// The settings: the process environment first, then the `.env` file.
-fn load_config(args: &Args) -> Result<Config, Exit> {
+/// The settings: the process environment first, then the `.env` file. Returns the client's
+/// configuration and the webhook secret token.
+fn load_config(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
     let (path, required) = match &args.env_file {
         Some(path) => (path.as_str(), true),
         None => (".env", false),
@@ -111,7 +183,37 @@ fn load_config(args: &Args) -> Result<Config, Exit> {
                     .map(|(_, v)| v.clone())
             })
     };
-    Config::from_lookup(lookup).map_err(Exit::Fatal)
+    let config = Config::from_lookup(lookup).map_err(Exit::Fatal)?;
+    let webhook_secret = lookup("ZOOM_WEBHOOK_SECRET_TOKEN")
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .map(Secret::new);
+    Ok((config, webhook_secret))
+}
+
+/// `ZOOM_SUBSCRIPTION_ID` may list several ids, comma-separated.
+fn subscription_ids(value: &str) -> Result<Vec<String>, Exit> {
+    let ids: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return Err(Exit::Usage(
+            "ZOOM_SUBSCRIPTION_ID holds no subscription id; give one, or several separated by \
+             commas"
+                .into(),
+        ));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if ids[..i].contains(id) {
+            return Err(Exit::Usage(format!(
+                "ZOOM_SUBSCRIPTION_ID lists {id} twice; one subscription should have one consumer"
+            )));
+        }
+    }
+    Ok(ids)
 }
 
 fn init_logging() {
@@ -162,7 +264,7 @@ fn utc(time: SystemTime) -> String {
 /// Blocks SIGINT and SIGTERM in every thread and turns them into a stop request, received by one
 /// thread with `sigwait` (nothing runs inside a signal handler). A second signal exits at once.
 #[allow(unsafe_code)]
-fn stop_on_signals(stop: StopHandle) {
+fn stop_on_signals(stop: StopAll) {
     // SAFETY: plain libc calls on a local, initialised sigset_t; the mask is set before any other
     // thread exists, so every thread inherits it.
     let set = unsafe {
@@ -189,84 +291,188 @@ fn stop_on_signals(stop: StopHandle) {
     });
 }
 
-/// Writes each event as one line and stops the client when asked to or when stdout goes away.
-struct Output<W: Write> {
-    out: W,
-    written: u64,
-    max_events: Option<u64>,
-    stop: StopHandle,
-    closed: bool,
-}
-
-impl<W: Write> Output<W> {
-    fn event(&mut self, event: &Event) {
-        if self.closed || self.max_events.is_some_and(|max| self.written >= max) {
-            return;
-        }
-        let line = event.json_line();
-        let result = self
-            .out
-            .write_all(line.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"))
-            .and_then(|()| self.out.flush());
-        match result {
-            Ok(()) => self.written += 1,
-            Err(e) => {
-                // `zoom-ws | head -1`: the reader is gone, which is a normal way to finish.
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    log::error!("cannot write to stdout: {e}");
-                }
-                self.closed = true;
-                self.stop.stop();
-                return;
-            }
-        }
-        if self.max_events.is_some_and(|max| self.written >= max) {
-            self.stop.stop();
-        }
-    }
+/// An action's worker thread and its pipe.
+struct Action {
+    pipe: Arc<Pipe>,
+    thread: JoinHandle<()>,
 }
 
 fn run(args: Args) -> Result<(), Exit> {
-    let config = load_config(&args)?;
-    let mut client = Client::new(config).map_err(Exit::Fatal)?;
-    let stop = client.stop_handle();
-    stop_on_signals(stop.clone());
-    client.on_state(|change| {
-        if let StateChange::Reconnected { gap_start, gap_end } = change {
-            let secs = gap_end
-                .duration_since(*gap_start)
-                .unwrap_or(Duration::ZERO)
-                .as_secs_f64();
-            log::warn!(
-                "events from {} to {} ({secs:.1} s) may be missing: Zoom does not replay them",
-                utc(*gap_start),
-                utc(*gap_end)
-            );
+    let (config, webhook_secret) = load_config(&args)?;
+    let ids = subscription_ids(&config.subscription_id)?;
+    let filter = EventFilter::new(args.events.iter().cloned()).map_err(Exit::Fatal)?;
+    let forwarder = match &args.forward {
+        Some(url) => {
+            let forwarder =
+                Forwarder::new(url, webhook_secret.clone(), &config).map_err(Exit::Fatal)?;
+            if !forwarder.signs() {
+                log::info!(
+                    "ZOOM_WEBHOOK_SECRET_TOKEN is not set: events posted to {} are not signed",
+                    forwarder.host()
+                );
+            }
+            Some(forwarder)
         }
-    });
-    let stats = client.stats();
-    let mut output = Output {
-        out: io::stdout().lock(),
-        written: 0,
-        max_events: args.max_events,
-        stop,
-        closed: false,
+        None => None,
     };
-    let result = client.run(|event| output.event(event));
-    let s = stats.snapshot();
+    let spool = match &args.spool {
+        Some(path) => Some(Spool::open(path).map_err(|e| {
+            Exit::Usage(format!("--spool {}: cannot open it: {e}", path.display()))
+        })?),
+        None => None,
+    };
+
+    let tokens = Arc::new(TokenSource::new(&config).map_err(Exit::Fatal)?);
+    let mut clients = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let mut config = config.clone();
+        config.subscription_id = id.clone();
+        clients.push(Client::with_tokens(config, tokens.clone()).map_err(Exit::Fatal)?);
+    }
+    let stop = StopAll(Arc::new(clients.iter().map(Client::stop_handle).collect()));
+    // Before any other thread starts, so that every thread inherits the signal mask.
+    stop_on_signals(stop.clone());
+
+    let mut actions = Vec::new();
+    if let Some(command) = args.exec.clone() {
+        let pipe = Pipe::new(
+            "exec",
+            args.queue,
+            None,
+            "a larger --queue holds more; a faster command keeps up",
+        );
+        let thread = worker::spawn(
+            pipe.clone(),
+            worker::Exec::new(command),
+            config.backoff.clone(),
+        );
+        actions.push(Action { pipe, thread });
+    }
+    if let Some(forwarder) = forwarder {
+        let pipe = Pipe::new("forward", args.queue, spool, "--spool PATH keeps them");
+        let thread = worker::spawn(
+            pipe.clone(),
+            worker::Forward::new(forwarder),
+            config.backoff.clone(),
+        );
+        actions.push(Action { pipe, thread });
+    }
+
+    let out = (!args.quiet).then(io::stdout);
+    let mut sink = Sink::new(out, filter, stop.clone());
+    sink.dedupe = args.dedupe.then(|| Dedupe::new(Dedupe::DEFAULT_WINDOW));
+    sink.pipes = actions.iter().map(|a| a.pipe.clone()).collect();
+    sink.max_events = args.max_events;
+    let sink = Arc::new(Mutex::new(sink));
+
+    let several = ids.len() > 1;
+    let (done_tx, done_rx) = mpsc::channel();
+    for (id, mut client) in ids.into_iter().zip(clients) {
+        let sink = sink.clone();
+        let done = done_tx.clone();
+        std::thread::spawn(move || {
+            let label = if several {
+                format!(" on subscription {id}")
+            } else {
+                String::new()
+            };
+            client.on_state(move |change| log_gap(change, &label));
+            let stats = client.stats();
+            let result = client.run(|event| {
+                sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);
+            });
+            let _ = done.send((stats.snapshot(), result));
+        });
+    }
+    drop(done_tx);
+
+    // The first error that retrying cannot fix stops every subscription.
+    let mut first_error = None;
+    let mut totals = [0u64; 5];
+    for (s, result) in done_rx {
+        if let Err(error) = result {
+            if first_error.is_none() {
+                stop.stop();
+                first_error = Some(error);
+            }
+        }
+        for (total, n) in totals.iter_mut().zip([
+            s.connections,
+            s.reconnects,
+            s.heartbeats_sent,
+            s.heartbeats_answered,
+            s.skipped_total(),
+        ]) {
+            *total += n;
+        }
+    }
+    let action_counts = drain(actions);
+
+    let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+    let [connections, reconnects, sent, answered, skipped] = totals;
     log::info!(
-        "summary: {} events written, {} connections, {} reconnects, {} heartbeats sent, {} \
-         answered, {} frames skipped, {} token requests",
-        output.written,
-        s.connections,
-        s.reconnects,
-        s.heartbeats_sent,
-        s.heartbeats_answered,
-        s.skipped_total(),
-        s.token_fetches
+        "summary: {} events written, {connections} connections, {reconnects} reconnects, {sent} \
+         heartbeats sent, {answered} answered, {skipped} frames skipped, {} token requests, {} \
+         events filtered out, {} repeats dropped",
+        sink.passed,
+        tokens.fetches(),
+        sink.filtered_out,
+        sink.duplicates,
     );
-    result.map_err(Exit::Fatal)
+    for (name, c) in action_counts {
+        let line = format!(
+            "summary {name}: {} done, {} of them failed, {} retries, {} spooled, {} dropped",
+            c.delivered, c.failed, c.retries, c.spooled, c.dropped
+        );
+        if c.dropped > 0 {
+            log::error!("{line}");
+        } else {
+            log::info!("{line}");
+        }
+    }
+    match first_error {
+        Some(error) => Err(Exit::Fatal(error)),
+        None => Ok(()),
+    }
+}
+
+/// Gives each action the grace period to finish, then keeps or counts what is left.
+fn drain(actions: Vec<Action>) -> Vec<(&'static str, Counts)> {
+    for action in &actions {
+        action.pipe.close(DRAIN_GRACE);
+    }
+    // A request is bounded by the grace period; a command is not, so do not wait for ever.
+    let give_up = Instant::now() + DRAIN_GRACE + Duration::from_secs(1);
+    actions
+        .into_iter()
+        .map(|action| {
+            while !action.thread.is_finished() && Instant::now() < give_up {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !action.thread.is_finished() {
+                log::error!(
+                    "{}: still busy with one event after the grace period; exiting without it",
+                    action.pipe.name()
+                );
+            }
+            (action.pipe.name(), action.pipe.finish())
+        })
+        .collect()
+}
+
+/// Warns about a gap in the stream after a reconnect: Zoom does not replay missed events.
+fn log_gap(change: &StateChange, label: &str) {
+    if let StateChange::Reconnected { gap_start, gap_end } = change {
+        let secs = gap_end
+            .duration_since(*gap_start)
+            .unwrap_or(Duration::ZERO)
+            .as_secs_f64();
+        log::warn!(
+            "events{label} from {} to {} ({secs:.1} s) may be missing: Zoom does not replay them",
+            utc(*gap_start),
+            utc(*gap_end)
+        );
+    }
 }
 
 fn main() -> ExitCode {
@@ -319,5 +525,38 @@ mod tests {
         assert!(parse(&["--max-events", "many"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["--env-file"]).is_err());
+        let args = parse(&[
+            "--event",
+            "meeting.*",
+            "--event=*.created",
+            "--dedupe",
+            "--exec",
+            "cat",
+            "--forward",
+            "http://127.0.0.1:9/hook",
+            "--spool",
+            "spool.jsonl",
+            "--queue",
+            "10",
+            "-q",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(args.events, ["meeting.*", "*.created"]);
+        assert!(args.dedupe && args.quiet);
+        assert_eq!(args.exec.as_deref(), Some("cat"));
+        assert_eq!(args.queue, 10);
+        assert!(parse(&["--spool", "x"]).unwrap_err().contains("--forward"));
+        assert!(parse(&["--queue", "0"]).is_err());
+        assert!(parse(&["--exec", " "]).is_err());
+    }
+
+    #[test]
+    fn several_subscription_ids() {
+        let ids = |v: &str| subscription_ids(v).ok();
+        assert_eq!(ids("a").unwrap(), ["a"]);
+        assert_eq!(ids(" a, b ,,c ").unwrap(), ["a", "b", "c"]);
+        assert!(ids(" , ").is_none());
+        assert!(ids("a,b,a").is_none());
     }
 }
