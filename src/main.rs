@@ -6,16 +6,18 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, mpsc};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
+#[cfg(feature = "actions")]
 use cli::pipe::{Counts, Pipe, Spool};
 use cli::sink::{Sink, StopAll};
+#[cfg(feature = "actions")]
 use cli::worker;
+#[cfg(feature = "actions")]
 use zoom_ws::webhook::Forwarder;
 use zoom_ws::{Client, Config, Dedupe, Error, EventFilter, Secret, StateChange, TokenSource};
 
-const USAGE: &str = "\
+const USAGE_HEAD: &str = "\
 zoom-ws: receive Zoom event subscriptions over WebSocket; one JSON event per line on stdout.
 
 Usage: zoom-ws [OPTIONS]
@@ -26,6 +28,10 @@ Options:
   --event PATTERN    keep only events whose type matches; repeatable; * matches anything,
                      e.g. --event 'meeting.*' --event '*.created'
   --dedupe           drop an event whose exact JSON was already delivered among the last 4096
+";
+
+#[cfg(feature = "actions")]
+const USAGE_ACTIONS: &str = "\
   --exec CMD         run `sh -c CMD` for each event, one at a time, in order: the event's JSON
                      line on stdin, ZOOM_EVENT and ZOOM_EVENT_TS in the environment
   --forward URL      POST each event to URL as a Zoom webhook (signed when
@@ -34,6 +40,14 @@ Options:
                      until the receiver takes them (also across restarts)
   --queue N          events held in memory per action, default 1000
   -q, --quiet        no event lines on stdout (with --exec or --forward)
+";
+
+#[cfg(not(feature = "actions"))]
+const USAGE_ACTIONS: &str = "\
+  (--exec, --forward, --spool, --queue, --quiet: build with `--features actions`)
+";
+
+const USAGE_TAIL: &str = "\
   -h, --help         show this help
   -V, --version      show the version
 
@@ -94,9 +108,6 @@ impl Default for Args {
 /// a megabyte of memory.
 const DEFAULT_QUEUE: usize = 1000;
 
-/// How long the actions may go on delivering after a stop request.
-const DRAIN_GRACE: Duration = Duration::from_secs(5);
-
 enum Exit {
     Usage(String),
     Fatal(Error),
@@ -117,7 +128,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         };
         match name.as_str() {
             "-h" | "--help" => {
-                print!("{USAGE}");
+                print!("{USAGE_HEAD}{USAGE_ACTIONS}{USAGE_TAIL}");
                 return Ok(None);
             }
             "-V" | "--version" => {
@@ -147,6 +158,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "-q" | "--quiet" => parsed.quiet = true,
             other => return Err(format!("unknown option {other:?}; see --help")),
         }
+    }
+    let wants_actions = parsed.exec.is_some()
+        || parsed.forward.is_some()
+        || parsed.spool.is_some()
+        || parsed.quiet
+        || parsed.queue != DEFAULT_QUEUE;
+    if wants_actions && !cfg!(feature = "actions") {
+        return Err(
+            "--exec, --forward, --spool, --queue and --quiet need zoom-ws built with the \
+                    `actions` feature: cargo install zoom-ws --features actions"
+                .into(),
+        );
     }
     if parsed.spool.is_some() && parsed.forward.is_none() {
         return Err("--spool keeps events for --forward; add --forward URL".into());
@@ -291,36 +314,14 @@ fn stop_on_signals(stop: StopAll) {
     });
 }
 
-/// An action's worker thread and its pipe.
-struct Action {
-    pipe: Arc<Pipe>,
-    thread: JoinHandle<()>,
-}
-
 fn run(args: Args) -> Result<(), Exit> {
     let (config, webhook_secret) = load_config(&args)?;
     let ids = subscription_ids(&config.subscription_id)?;
     let filter = EventFilter::new(args.events.iter().cloned()).map_err(Exit::Fatal)?;
-    let forwarder = match &args.forward {
-        Some(url) => {
-            let forwarder =
-                Forwarder::new(url, webhook_secret.clone(), &config).map_err(Exit::Fatal)?;
-            if !forwarder.signs() {
-                log::info!(
-                    "ZOOM_WEBHOOK_SECRET_TOKEN is not set: events posted to {} are not signed",
-                    forwarder.host()
-                );
-            }
-            Some(forwarder)
-        }
-        None => None,
-    };
-    let spool = match &args.spool {
-        Some(path) => Some(Spool::open(path).map_err(|e| {
-            Exit::Usage(format!("--spool {}: cannot open it: {e}", path.display()))
-        })?),
-        None => None,
-    };
+    #[cfg(feature = "actions")]
+    let prepared = actions::prepare(&args, &config, webhook_secret)?;
+    #[cfg(not(feature = "actions"))]
+    drop(webhook_secret);
 
     let tokens = Arc::new(TokenSource::new(&config).map_err(Exit::Fatal)?);
     let mut clients = Vec::with_capacity(ids.len());
@@ -333,36 +334,16 @@ fn run(args: Args) -> Result<(), Exit> {
     // Before any other thread starts, so that every thread inherits the signal mask.
     stop_on_signals(stop.clone());
 
-    let mut actions = Vec::new();
-    if let Some(command) = args.exec.clone() {
-        let pipe = Pipe::new(
-            "exec",
-            args.queue,
-            None,
-            "a larger --queue holds more; a faster command keeps up",
-        );
-        let thread = worker::spawn(
-            pipe.clone(),
-            worker::Exec::new(command),
-            config.backoff.clone(),
-        );
-        actions.push(Action { pipe, thread });
-    }
-    if let Some(forwarder) = forwarder {
-        let pipe = Pipe::new("forward", args.queue, spool, "--spool PATH keeps them");
-        let thread = worker::spawn(
-            pipe.clone(),
-            worker::Forward::new(forwarder),
-            config.backoff.clone(),
-        );
-        actions.push(Action { pipe, thread });
-    }
-
     let out = (!args.quiet).then(io::stdout);
     let mut sink = Sink::new(out, filter, stop.clone());
     sink.dedupe = args.dedupe.then(|| Dedupe::new(Dedupe::DEFAULT_WINDOW));
-    sink.pipes = actions.iter().map(|a| a.pipe.clone()).collect();
     sink.max_events = args.max_events;
+    #[cfg(feature = "actions")]
+    let actions = actions::spawn(&args, prepared, &config);
+    #[cfg(feature = "actions")]
+    {
+        sink.pipes = actions.iter().map(|a| a.pipe.clone()).collect();
+    }
     let sink = Arc::new(Mutex::new(sink));
 
     let several = ids.len() > 1;
@@ -406,7 +387,8 @@ fn run(args: Args) -> Result<(), Exit> {
             *total += n;
         }
     }
-    let action_counts = drain(actions);
+    #[cfg(feature = "actions")]
+    let action_counts = actions::drain(actions);
 
     let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
     let [connections, reconnects, sent, answered, skipped] = totals;
@@ -419,45 +401,136 @@ fn run(args: Args) -> Result<(), Exit> {
         sink.filtered_out,
         sink.duplicates,
     );
-    for (name, c) in action_counts {
-        let line = format!(
-            "summary {name}: {} done, {} of them failed, {} retries, {} spooled, {} dropped",
-            c.delivered, c.failed, c.retries, c.spooled, c.dropped
-        );
-        if c.dropped > 0 {
-            log::error!("{line}");
-        } else {
-            log::info!("{line}");
-        }
-    }
+    #[cfg(feature = "actions")]
+    actions::log_summary(action_counts);
     match first_error {
         Some(error) => Err(Exit::Fatal(error)),
         None => Ok(()),
     }
 }
 
-/// Gives each action the grace period to finish, then keeps or counts what is left.
-fn drain(actions: Vec<Action>) -> Vec<(&'static str, Counts)> {
-    for action in &actions {
-        action.pipe.close(DRAIN_GRACE);
+/// `--exec`, `--forward` and `--spool`: a worker thread and a pipe per action.
+#[cfg(feature = "actions")]
+mod actions {
+    use std::thread::JoinHandle;
+    use std::time::Instant;
+
+    use super::*;
+
+    /// How long the actions may go on delivering after a stop request.
+    const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+    /// An action's worker thread and its pipe.
+    pub struct Action {
+        pub pipe: Arc<Pipe>,
+        thread: JoinHandle<()>,
     }
-    // A request is bounded by the grace period; a command is not, so do not wait for ever.
-    let give_up = Instant::now() + DRAIN_GRACE + Duration::from_secs(1);
-    actions
-        .into_iter()
-        .map(|action| {
-            while !action.thread.is_finished() && Instant::now() < give_up {
-                std::thread::sleep(Duration::from_millis(10));
+
+    /// What is checked before anything connects: the receiver's URL, the spool file.
+    pub struct Prepared {
+        forwarder: Option<Forwarder>,
+        spool: Option<Spool>,
+    }
+
+    pub fn prepare(
+        args: &Args,
+        config: &Config,
+        webhook_secret: Option<Secret>,
+    ) -> Result<Prepared, Exit> {
+        let forwarder = match &args.forward {
+            Some(url) => {
+                let forwarder = Forwarder::new(url, webhook_secret, config).map_err(Exit::Fatal)?;
+                if !forwarder.signs() {
+                    log::info!(
+                        "ZOOM_WEBHOOK_SECRET_TOKEN is not set: events posted to {} are not signed",
+                        forwarder.host()
+                    );
+                }
+                Some(forwarder)
             }
-            if !action.thread.is_finished() {
-                log::error!(
-                    "{}: still busy with one event after the grace period; exiting without it",
-                    action.pipe.name()
-                );
+            None => None,
+        };
+        let spool = match &args.spool {
+            Some(path) => Some(Spool::open(path).map_err(|e| {
+                Exit::Usage(format!("--spool {}: cannot open it: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        Ok(Prepared { forwarder, spool })
+    }
+
+    /// Starts the workers (after the signal mask is in place, which they inherit).
+    pub fn spawn(args: &Args, prepared: Prepared, config: &Config) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if let Some(command) = args.exec.clone() {
+            let pipe = Pipe::new(
+                "exec",
+                args.queue,
+                None,
+                "a larger --queue holds more; a faster command keeps up",
+            );
+            let thread = worker::spawn(
+                pipe.clone(),
+                worker::Exec::new(command),
+                config.backoff.clone(),
+            );
+            actions.push(Action { pipe, thread });
+        }
+        if let Some(forwarder) = prepared.forwarder {
+            let pipe = Pipe::new(
+                "forward",
+                args.queue,
+                prepared.spool,
+                "--spool PATH keeps them",
+            );
+            let thread = worker::spawn(
+                pipe.clone(),
+                worker::Forward::new(forwarder),
+                config.backoff.clone(),
+            );
+            actions.push(Action { pipe, thread });
+        }
+        actions
+    }
+
+    /// Gives each action the grace period to finish, then keeps or counts what is left.
+    pub fn drain(actions: Vec<Action>) -> Vec<(&'static str, Counts)> {
+        for action in &actions {
+            action.pipe.close(DRAIN_GRACE);
+        }
+        // A request is bounded by the grace period; a command is not, so do not wait for ever.
+        let give_up = Instant::now() + DRAIN_GRACE + Duration::from_secs(1);
+        actions
+            .into_iter()
+            .map(|action| {
+                while !action.thread.is_finished() && Instant::now() < give_up {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if !action.thread.is_finished() {
+                    log::error!(
+                        "{}: still busy with one event after the grace period; exiting without it",
+                        action.pipe.name()
+                    );
+                }
+                (action.pipe.name(), action.pipe.finish())
+            })
+            .collect()
+    }
+
+    /// One summary line per action; an error when anything was dropped.
+    pub fn log_summary(counts: Vec<(&'static str, Counts)>) {
+        for (name, c) in counts {
+            let line = format!(
+                "summary {name}: {} done, {} of them failed, {} retries, {} spooled, {} dropped",
+                c.delivered, c.failed, c.retries, c.spooled, c.dropped
+            );
+            if c.dropped > 0 {
+                log::error!("{line}");
+            } else {
+                log::info!("{line}");
             }
-            (action.pipe.name(), action.pipe.finish())
-        })
-        .collect()
+        }
+    }
 }
 
 /// Warns about a gap in the stream after a reconnect: Zoom does not replay missed events.
@@ -525,6 +598,23 @@ mod tests {
         assert!(parse(&["--max-events", "many"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["--env-file"]).is_err());
+        let args = parse(&["--event", "meeting.*", "--event=*.created", "--dedupe"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(args.events, ["meeting.*", "*.created"]);
+        assert!(args.dedupe);
+        let actions = parse(&["--forward", "http://127.0.0.1:9/hook"]);
+        if cfg!(feature = "actions") {
+            assert!(actions.is_ok());
+        } else {
+            assert!(actions.unwrap_err().contains("--features actions"));
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "actions")]
+    fn action_args() {
+        let parse = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
         let args = parse(&[
             "--event",
             "meeting.*",

@@ -1,7 +1,8 @@
 //! How fast `--forward` relays to a loopback receiver. Not part of the normal run (it prints a
 //! figure, it asserts none beyond completeness):
 //!
-//!     cargo test --release --test relay_throughput -- --ignored --nocapture
+//!     cargo test --release --features actions --test relay_throughput -- --ignored --nocapture
+#![cfg(feature = "actions")]
 
 mod mock;
 mod receiver;

@@ -278,13 +278,7 @@ impl Pipe {
     }
 }
 
-/// `meeting.started (event_ts 1764500000000)`, for log lines.
-pub fn describe(event: &Event) -> String {
-    match event.event_ts() {
-        Some(ts) => format!("{} (event_ts {ts})", event.name()),
-        None => event.name().to_string(),
-    }
-}
+pub use super::sink::describe;
 
 /// A file of events waiting for the receiver, one JSON line each, oldest first.
 ///

@@ -7,7 +7,16 @@ use std::sync::Arc;
 
 use zoom_ws::{Dedupe, Event, EventFilter, StopHandle};
 
+#[cfg(feature = "actions")]
 use super::pipe::Pipe;
+
+/// `meeting.started (event_ts 1764500000000)`, for log lines.
+pub fn describe(event: &Event) -> String {
+    match event.event_ts() {
+        Some(ts) => format!("{} (event_ts {ts})", event.name()),
+        None => event.name().to_string(),
+    }
+}
 
 /// Stops every client at once (one per subscription).
 #[derive(Clone)]
@@ -36,6 +45,7 @@ pub struct Sink<W: Write> {
     /// `--dedupe`.
     pub dedupe: Option<Dedupe>,
     /// `--exec`, `--forward`.
+    #[cfg(feature = "actions")]
     pub pipes: Vec<Arc<Pipe>>,
     /// `--max-events`.
     pub max_events: Option<u64>,
@@ -57,6 +67,7 @@ impl<W: Write> Sink<W> {
             out,
             filter,
             dedupe: None,
+            #[cfg(feature = "actions")]
             pipes: Vec::new(),
             max_events: None,
             stop,
@@ -79,7 +90,7 @@ impl<W: Write> Sink<W> {
         if let Some(dedupe) = self.dedupe.as_mut() {
             if !dedupe.first_time(event.content()) {
                 self.duplicates += 1;
-                log::debug!("dropped a repeat of {}", super::pipe::describe(event));
+                log::debug!("dropped a repeat of {}", describe(event));
                 return;
             }
         }
@@ -96,6 +107,7 @@ impl<W: Write> Sink<W> {
                 return;
             }
         }
+        #[cfg(feature = "actions")]
         for pipe in &self.pipes {
             pipe.push(event);
         }
@@ -163,6 +175,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "actions")]
     fn quiet_still_counts_and_hands_over() {
         let mut sink = sink(&[]);
         sink.out = None;
