@@ -136,7 +136,18 @@ pub fn decode_frame(text: &str) -> Result<Frame<'_>, Skip> {
         content_text(raw).ok_or(Skip::BadEvent)
     });
     match module {
-        "message" if success => Event::from_content(content?).map(Frame::Event),
+        "message" if success => {
+            let content = content?;
+            // Not an event but Zoom's words about the token: report it like any other module.
+            if !looks_like_object(&content) && says_token_invalid(&content) {
+                return Ok(Frame::Other {
+                    module,
+                    success,
+                    content,
+                });
+            }
+            Event::from_content(content).map(Frame::Event)
+        }
         "build_connection" => Ok(Frame::BuildConnection {
             success,
             content: content.unwrap_or_default(),
@@ -162,6 +173,10 @@ fn content_text(raw: &RawValue) -> Option<String> {
     } else {
         Some(text.to_string())
     }
+}
+
+fn looks_like_object(text: &str) -> bool {
+    text.trim_start().starts_with('{')
 }
 
 /// True when `content` says the access token was refused, in any of Zoom's wordings and any case.
