@@ -857,3 +857,37 @@ fn cli_logs_state_changes_at_info_and_each_gap_at_warn() {
         assert!(!stderr.contains(&token[..20]), "token in the logs");
     }
 }
+
+/// A server that takes the TCP connection and then says nothing: the WebSocket handshake is
+/// bounded by the connect timeout, and the client tries again.
+#[test]
+fn server_silent_during_the_handshake_times_out_and_is_retried() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            keep.lock().unwrap().push(conn); // accepted, never answered, never closed
+        }
+    });
+    let mut config = mock.config();
+    config.ws_url = format!("ws://127.0.0.1:{port}/ws");
+    config.connect_timeout = Duration::from_millis(300);
+    let client = spawn_client(config);
+    thread::sleep(Duration::from_millis(1500));
+    let reasons = disconnect_reasons(&client.changes());
+    let (result, took) = client.stop();
+    result.unwrap();
+    assert!(took < Duration::from_secs(1), "stop took {took:?}");
+    assert!(reasons.len() >= 2, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.contains("WebSocket handshake timed out after 0.3 s")),
+        "{reasons:?}"
+    );
+    assert!(held.lock().unwrap().len() >= 2);
+}
