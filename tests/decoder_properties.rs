@@ -107,7 +107,7 @@ fn cases() -> u64 {
 }
 
 fn seed() -> u64 {
-    setting("ZOOM_FUZZ_SEED", 0x5eed_2026_11_30)
+    setting("ZOOM_FUZZ_SEED", 0x5eed_2026_1130)
 }
 
 fn message(event_json: &str) -> String {
