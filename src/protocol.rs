@@ -175,14 +175,16 @@ fn content_text(raw: &RawValue) -> Option<String> {
     }
 }
 
+/// True when `text` could be an event (an object); Zoom's complaints are plain words.
 fn looks_like_object(text: &str) -> bool {
     text.trim_start().starts_with('{')
 }
 
 /// True when `content` says the access token was refused, in any of Zoom's wordings and any case.
 ///
-/// Only frames that are not events are checked (`module` other than `message`, or `success:
-/// false`): an event's own text — a chat message, say — may well contain these words.
+/// Only frames that are not events are checked (a module other than `message`, `success: false`,
+/// or content that is not an object): an event's own text — a chat message, say — may well contain
+/// these words.
 pub fn says_token_invalid(content: &str) -> bool {
     let lower = content.to_ascii_lowercase();
     ["invalid token", "token is invalid", "token is empty"]
@@ -453,6 +455,15 @@ mod tests {
             } => assert!(!success && says_token_invalid(&content)),
             other => panic!("{other:?}"),
         }
+        // A complaint about the token in place of an event is not a malformed event.
+        let frame = r#"{"module":"message","success":true,"content":"token is empty"}"#;
+        match decode_frame(frame).unwrap() {
+            Frame::Other { content, .. } => assert!(says_token_invalid(&content)),
+            other => panic!("{other:?}"),
+        }
+        // An event whose text happens to hold the words is still an event.
+        let chat = message(r#"{"event":"chat_message.sent","payload":{"text":"Invalid Token?"}}"#);
+        assert!(matches!(decode_frame(&chat).unwrap(), Frame::Event(_)));
     }
 
     #[test]
