@@ -225,6 +225,9 @@ enum End {
         reason: String,
         connected_for: Option<Duration>,
         last_received: SystemTime,
+        /// Zoom said the token is no longer valid after it had accepted it (it expired or was
+        /// revoked): throw it away and fetch another, nothing to report.
+        token_refused: bool,
     },
 }
 
@@ -291,6 +294,7 @@ impl Client {
                     reason,
                     connected_for,
                     last_received,
+                    ..
                 }) => {
                     log::info!("disconnected: {reason}");
                     self.tell(StateChange::Disconnected { reason });
@@ -371,10 +375,19 @@ impl Client {
             Err(e) => Err(e),
         };
         self.shared.unregister();
-        if let Err(Error::Rejected { reason }) = &result {
-            return self.token_refused(&token, reason);
+        match &result {
+            Err(Error::Rejected { reason }) => self.token_refused(&token, reason),
+            Ok(End::Lost {
+                token_refused: true,
+                reason,
+                ..
+            }) => {
+                log::info!("{reason}; fetching a new token");
+                self.tokens.invalidate(&token.value);
+                result
+            }
+            _ => result,
         }
-        result
     }
 
     /// A masking key for the Close frame (RFC 6455 wants one the server cannot predict).
@@ -383,17 +396,14 @@ impl Client {
         (bits as u32).to_le_bytes()
     }
 
-    /// Zoom refused the token. A cached one may just have aged: drop it and go again at once. A
-    /// fresh one means the app or the subscription is wrong: report it, and let back-off pace the
-    /// retries.
+    /// Zoom refused the token when connecting. A cached one may just have aged: drop it and
+    /// fetch another. A fresh one means the app or the subscription is wrong: report it (the
+    /// error's message says what to check), and let back-off pace the retries.
     fn token_refused(&mut self, token: &Token, reason: &str) -> Result<End> {
         self.tokens.invalidate(&token.value);
         if token.fresh {
             Err(Error::Rejected {
-                reason: format!(
-                    "{reason} (with a token fetched just now; check that the app is activated \
-                     and the subscription belongs to it)"
-                ),
+                reason: format!("{reason} (with a token fetched just now)"),
             })
         } else {
             log::info!("Zoom refused the cached token ({reason}); fetching a new one");
@@ -401,6 +411,7 @@ impl Client {
                 reason: format!("token refused: {reason}"),
                 connected_for: Some(Duration::ZERO),
                 last_received: SystemTime::now(),
+                token_refused: false,
             })
         }
     }
@@ -422,18 +433,28 @@ impl Client {
         // clock read per frame, not three.
         let mut received = false;
         let mut timer = ReadTimer::default();
-        let mut close_reason: Option<String> = None;
         let tcp = socket.get_ref().tcp().try_clone().ok();
 
         let lost = |reason: String, connected_at: Option<Instant>, last: Instant| {
             Ok(End::Lost {
                 reason,
                 connected_for: connected_at.map(|t| t.elapsed()),
-                last_received: SystemTime::now()
-                    .checked_sub(last.elapsed())
-                    .unwrap_or(SystemTime::UNIX_EPOCH),
+                last_received: wall_time(last),
+                token_refused: false,
             })
         };
+        // Before Zoom accepted the connection, a refused token is an answer to this attempt;
+        // afterwards it means the token aged or was revoked while in use.
+        let refused =
+            |content: String, connected_at: Option<Instant>, last: Instant| match connected_at {
+                None => Err(Error::Rejected { reason: content }),
+                Some(at) => Ok(End::Lost {
+                    reason: format!("token refused: {content}"),
+                    connected_for: Some(at.elapsed()),
+                    last_received: wall_time(last),
+                    token_refused: true,
+                }),
+            };
 
         loop {
             if self.shared.is_stopped() {
@@ -474,11 +495,13 @@ impl Client {
                     }
                     if let tungstenite::Error::Capacity(_) = e {
                         self.stats.skip(Skip::TooLarge);
+                        log::warn!(
+                            "a message exceeded the maximum of {} bytes (ZOOM_MAX_MESSAGE_SIZE); \
+                             dropping the connection",
+                            self.config.max_message_size
+                        );
                     }
-                    let reason = close_reason
-                        .take()
-                        .unwrap_or_else(|| net::describe_ws_error(&e));
-                    return lost(reason, connected_at, last_received);
+                    return lost(net::describe_ws_error(&e), connected_at, last_received);
                 }
             };
             received = true;
@@ -496,7 +519,10 @@ impl Client {
                     continue;
                 }
                 Message::Close(frame) => {
-                    close_reason = Some(match frame {
+                    // Send tungstenite's answer and go: a server that closes may keep the TCP
+                    // connection open, and every moment spent waiting is lost events.
+                    socket.flush().ok();
+                    let reason = match frame {
                         Some(f) if f.reason.is_empty() => {
                             format!("server closed the connection (code {})", u16::from(f.code))
                         }
@@ -506,8 +532,8 @@ impl Client {
                             f.reason
                         ),
                         None => "server closed the connection".to_string(),
-                    });
-                    continue;
+                    };
+                    return lost(reason, connected_at, last_received);
                 }
                 Message::Pong(_) | Message::Frame(_) => continue,
             };
@@ -526,10 +552,10 @@ impl Client {
                 Ok(Frame::BuildConnection {
                     success: false,
                     content,
-                }) => return Err(Error::Rejected { reason: content }),
+                }) => return refused(content, connected_at, last_received),
                 Ok(Frame::Heartbeat { success, content }) => {
                     if !success && protocol::says_token_invalid(&content) {
-                        return Err(Error::Rejected { reason: content });
+                        return refused(content, connected_at, last_received);
                     }
                     Stats::add(&self.stats.heartbeats_answered);
                     log::trace!("heartbeat answered");
@@ -540,7 +566,7 @@ impl Client {
                     content,
                 }) => {
                     if protocol::says_token_invalid(&content) {
-                        return Err(Error::Rejected { reason: content });
+                        return refused(content, connected_at, last_received);
                     }
                     if module == "message" && !success {
                         log::warn!("Zoom reported a failure: {}", shorten(&content));
@@ -587,6 +613,13 @@ impl Client {
             });
         }
     }
+}
+
+/// The wall-clock time of an earlier instant (for gap reports; the loop keeps only instants).
+fn wall_time(instant: Instant) -> SystemTime {
+    SystemTime::now()
+        .checked_sub(instant.elapsed())
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// The first characters of a text, for logs.

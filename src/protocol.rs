@@ -144,7 +144,18 @@ pub fn decode_frame(text: &str) -> Result<Frame<'_>, Skip> {
         Some(raw) => content_text(raw).ok_or(Skip::BadEvent),
     };
     match module {
-        "message" if success => Event::from_content(content?).map(Frame::Event),
+        "message" if success => {
+            let content = content?;
+            // Not an event but Zoom's words about the token: report it like any other module.
+            if !looks_like_object(&content) && says_token_invalid(&content) {
+                return Ok(Frame::Other {
+                    module,
+                    success,
+                    content,
+                });
+            }
+            Event::from_content(content).map(Frame::Event)
+        }
         "build_connection" => Ok(Frame::BuildConnection {
             success,
             content: content.unwrap_or_default(),
@@ -187,6 +198,9 @@ fn decode_message(inside_content: &str) -> Option<Result<Event, Skip>> {
         if envelope.module.is_some() || envelope.success.is_some() || envelope.content.is_some() {
             return None;
         }
+    }
+    if !looks_like_object(&content) {
+        return None;
     }
     Some(Event::from_content(content))
 }
@@ -409,10 +423,16 @@ impl<'de> Deserialize<'de> for EventFields<'de> {
     }
 }
 
+/// True when `text` could be an event (an object); Zoom's complaints are plain words.
+fn looks_like_object(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
 /// True when `content` says the access token was refused, in any of Zoom's wordings and any case.
 ///
-/// Only frames that are not events are checked (`module` other than `message`, or `success:
-/// false`): an event's own text — a chat message, say — may well contain these words.
+/// Only frames that are not events are checked (a module other than `message`, `success: false`,
+/// or content that is not an object): an event's own text — a chat message, say — may well contain
+/// these words.
 pub fn says_token_invalid(content: &str) -> bool {
     let lower = content.to_ascii_lowercase();
     ["invalid token", "token is invalid", "token is empty"]
@@ -494,16 +514,40 @@ impl Event {
     }
 
     /// The event as one compact JSON line (no trailing newline): the received text itself when it
-    /// is already on one line, which is what Zoom sends.
+    /// is already on one line, which is what Zoom sends; otherwise the same text with the
+    /// whitespace between tokens removed. Nothing is re-encoded, so numbers and escapes stay
+    /// exactly as Zoom wrote them.
     pub fn json_line(&self) -> Cow<'_, str> {
         if memchr::memchr2(b'\n', b'\r', self.content.as_bytes()).is_some() {
-            let value: serde_json::Value =
-                serde_json::from_str(&self.content).expect("content was parsed before");
-            Cow::Owned(value.to_string())
+            Cow::Owned(without_whitespace_between_tokens(&self.content))
         } else {
             Cow::Borrowed(&self.content)
         }
     }
+}
+
+/// `json` without the whitespace outside its strings. JSON strings cannot hold a raw line break
+/// (it must be escaped), so the result is one line.
+fn without_whitespace_between_tokens(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl Event {
@@ -615,11 +659,11 @@ mod tests {
             panic!()
         };
         assert_eq!(event.name(), "a.b");
-        assert_eq!(
-            event.json_line(),
-            r#"{"event":"a\u002eb","payload":{}}"#.replace("\\u002e", ".")
-        );
-        assert!(!event.json_line().contains('\n'));
+        // Compact, and exactly as written: the escape stays an escape.
+        assert_eq!(event.json_line(), r#"{"event":"a\u002eb","payload":{}}"#);
+        let spaced = "{ \"event\" : \"x y\\\" \" ,\r\n\t\"n\": 1e999 }";
+        let event = Event::from_content(spaced.to_string()).unwrap();
+        assert_eq!(event.json_line(), r#"{"event":"x y\" ","n":1e999}"#);
     }
 
     #[test]
@@ -657,6 +701,15 @@ mod tests {
             } => assert!(!success && says_token_invalid(&content)),
             other => panic!("{other:?}"),
         }
+        // A complaint about the token in place of an event is not a malformed event.
+        let frame = r#"{"module":"message","success":true,"content":"token is empty"}"#;
+        match decode_frame(frame).unwrap() {
+            Frame::Other { content, .. } => assert!(says_token_invalid(&content)),
+            other => panic!("{other:?}"),
+        }
+        // An event whose text happens to hold the words is still an event.
+        let chat = message(r#"{"event":"chat_message.sent","payload":{"text":"Invalid Token?"}}"#);
+        assert!(matches!(decode_frame(&chat).unwrap(), Frame::Event(_)));
     }
 
     #[test]

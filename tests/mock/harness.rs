@@ -1,8 +1,8 @@
 //! Helpers for the integration tests: a watchdog, a client on a thread, the CLI in a clean
 //! environment.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,8 @@ pub struct Running {
     pub events: std::sync::mpsc::Receiver<zoom_ws::Event>,
     pub states: std::sync::mpsc::Receiver<zoom_ws::StateChange>,
     pub stats: Arc<zoom_ws::Stats>,
+    /// Every state change with the moment the client reported it.
+    pub timeline: Arc<Mutex<Vec<(Instant, zoom_ws::StateChange)>>>,
     join: Option<thread::JoinHandle<zoom_ws::Result<()>>>,
 }
 
@@ -48,7 +50,13 @@ pub fn spawn_client(config: zoom_ws::Config) -> Running {
     let mut client = zoom_ws::Client::new(config).expect("valid config");
     let (event_tx, events) = std::sync::mpsc::channel();
     let (state_tx, states) = std::sync::mpsc::channel();
+    let timeline = Arc::new(Mutex::new(Vec::new()));
+    let record = timeline.clone();
     client.on_state(move |change| {
+        record
+            .lock()
+            .unwrap()
+            .push((Instant::now(), change.clone()));
         let _ = state_tx.send(change.clone());
     });
     let stop = client.stop_handle();
@@ -63,6 +71,7 @@ pub fn spawn_client(config: zoom_ws::Config) -> Running {
         events,
         states,
         stats,
+        timeline,
         join: Some(join),
     }
 }
@@ -97,6 +106,16 @@ impl Running {
                 Err(_) => panic!("no matching state change within {secs} s"),
             }
         }
+    }
+
+    /// The state changes so far, without their times.
+    pub fn changes(&self) -> Vec<zoom_ws::StateChange> {
+        self.timeline
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect()
     }
 
     /// Stops the client and returns what `run` returned and how long stopping took.
@@ -188,4 +207,12 @@ pub fn wait_exit(child: &mut std::process::Child, secs: f64) -> std::process::Ex
         }
         thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// A `ws://` URL on 127.0.0.1 where nothing listens: every connection is refused.
+pub fn refused_ws_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("ws://127.0.0.1:{port}/ws")
 }

@@ -6,7 +6,7 @@
 //! server would have seen. Shared by the integration tests, the demo and the benchmark.
 #![allow(dead_code)]
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,7 +35,8 @@ pub enum Action {
     Text(String),
     /// Raw bytes on the wire (a partial frame, a binary frame, anything).
     Raw(Vec<u8>),
-    /// Bytes in chunks of `chunk`, with `pause` between chunks.
+    /// Bytes in chunks of `chunk`, with `pause` between chunks. Heartbeat answers wait until the
+    /// last chunk is out, so they never land inside the trickled bytes.
     Trickle(Vec<u8>, usize, Duration),
     /// The same bytes `count` times, as fast as the client reads (for floods).
     Repeat(Arc<Vec<u8>>, usize),
@@ -102,6 +103,8 @@ pub struct TokenAnswer {
     pub status: u16,
     pub body: String,
     pub headers: Vec<(String, String)>,
+    /// Wait this long before answering (a slow or hung endpoint).
+    pub delay: Duration,
 }
 
 impl TokenAnswer {
@@ -110,7 +113,13 @@ impl TokenAnswer {
             status,
             body: body.to_string(),
             headers: Vec::new(),
+            delay: Duration::ZERO,
         }
+    }
+    /// The same answer, sent only after `delay`.
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
     }
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -121,6 +130,8 @@ impl TokenAnswer {
 /// A request the token endpoint received.
 #[derive(Clone, Debug)]
 pub struct TokenRequest {
+    /// When the request arrived.
+    pub at: Instant,
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -142,7 +153,8 @@ struct State {
     token_answers: Mutex<VecDeque<TokenAnswer>>,
     token_requests: Mutex<Vec<TokenRequest>>,
     token_lifetime: AtomicU64,
-    issued: Mutex<HashSet<String>>,
+    /// Tokens issued and still valid, with the moment each expires.
+    issued: Mutex<HashMap<String, Instant>>,
     reject_tokens: AtomicBool,
     socket_queries: Mutex<Vec<String>>,
     heartbeats: Mutex<Vec<Instant>>,
@@ -254,7 +266,8 @@ impl MockZoom {
         self.state.token_lifetime.store(secs, Ordering::SeqCst);
     }
 
-    /// Makes every token issued so far invalid (as if it expired).
+    /// Makes every token issued so far invalid (as if it expired). Tokens also expire by
+    /// themselves when their lifetime ([`set_token_lifetime`](Self::set_token_lifetime)) is over.
     pub fn expire_tokens(&self) {
         self.state.issued.lock().unwrap().clear();
     }
@@ -484,6 +497,7 @@ fn serve_token(conn: &mut Conn, head: &Head, state: &State) -> io::Result<()> {
         body.extend_from_slice(&chunk[..n]);
     }
     state.token_requests.lock().unwrap().push(TokenRequest {
+        at: Instant::now(),
         path: head.target.clone(),
         headers: head.headers.clone(),
         body: String::from_utf8_lossy(&body).to_string(),
@@ -492,8 +506,12 @@ fn serve_token(conn: &mut Conn, head: &Head, state: &State) -> io::Result<()> {
     let answer = answer.unwrap_or_else(|| {
         let n = state.next_token.fetch_add(1, Ordering::SeqCst) + 1;
         let token = token_value(n);
-        state.issued.lock().unwrap().insert(token.clone());
         let lifetime = state.token_lifetime.load(Ordering::SeqCst);
+        state
+            .issued
+            .lock()
+            .unwrap()
+            .insert(token.clone(), Instant::now() + Duration::from_secs(lifetime));
         TokenAnswer::status(
             200,
             &format!(
@@ -501,6 +519,7 @@ fn serve_token(conn: &mut Conn, head: &Head, state: &State) -> io::Result<()> {
             ),
         )
     });
+    thread::sleep(answer.delay);
     let mut response = format!(
         "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
         answer.status,
@@ -546,6 +565,7 @@ fn serve_socket(mut conn: Conn, head: Head, state: &Arc<State>) {
         state: state.clone(),
         input: head.rest,
         answering: true,
+        answers_held: None,
         client_gone: false,
     };
     session.play(plan, &token);
@@ -556,6 +576,8 @@ struct Session {
     state: Arc<State>,
     input: Vec<u8>,
     answering: bool,
+    /// While a frame is being trickled: the heartbeat answers owed, sent after its last byte.
+    answers_held: Option<usize>,
     client_gone: bool,
 }
 
@@ -563,7 +585,13 @@ impl Session {
     fn play(&mut self, plan: Plan, token: &str) {
         if !plan.no_greeting {
             let valid = !self.state.reject_tokens.load(Ordering::SeqCst)
-                && self.state.issued.lock().unwrap().contains(token);
+                && self
+                    .state
+                    .issued
+                    .lock()
+                    .unwrap()
+                    .get(token)
+                    .is_some_and(|expires| Instant::now() < *expires);
             let greeting = if token.is_empty() {
                 (false, "token is empty")
             } else if valid {
@@ -596,12 +624,18 @@ impl Session {
                 Action::Raw(bytes) => self.send(&bytes),
                 Action::Trickle(bytes, chunk, pause) => {
                     let mut result = Ok(());
+                    self.answers_held = Some(0);
                     for piece in bytes.chunks(chunk.max(1)) {
                         result = self.send(piece);
                         if result.is_err() {
                             break;
                         }
                         self.poll_for(pause);
+                    }
+                    for _ in 0..self.answers_held.take().unwrap_or(0) {
+                        if result.is_ok() {
+                            result = self.send(&text_frame(HEARTBEAT_ACK));
+                        }
                     }
                     result
                 }
@@ -723,8 +757,12 @@ impl Session {
     fn handle(&mut self, opcode: u8, payload: Vec<u8>) {
         if opcode == 0x1 && payload == HEARTBEAT.as_bytes() {
             self.state.heartbeats.lock().unwrap().push(Instant::now());
-            if self.answering {
-                let _ = self.send(&text_frame(HEARTBEAT_ACK));
+            match (&mut self.answers_held, self.answering) {
+                (_, false) => {}
+                (Some(owed), true) => *owed += 1,
+                (None, true) => {
+                    let _ = self.send(&text_frame(HEARTBEAT_ACK));
+                }
             }
             return;
         }
