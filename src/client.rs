@@ -11,7 +11,7 @@ use tungstenite::{Message, WebSocket};
 
 use crate::auth::{Token, TokenSource};
 use crate::config::{Backoff, Config};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Secs};
 use crate::net::{self, Connector, Stream};
 use crate::protocol::{self, Event, Frame, Skip};
 
@@ -312,7 +312,7 @@ impl Client {
                 Err(e) => self.failed_attempt(e, &mut retry),
             };
             if !delay.is_zero() && !self.shared.is_stopped() {
-                log::info!("backing off for {:.3} s", delay.as_secs_f64());
+                log::info!("backing off for {} ms", delay.as_millis());
                 self.tell(StateChange::BackingOff { delay });
                 self.shared.sleep(delay);
             }
@@ -477,8 +477,8 @@ impl Client {
             let silent_for = now.saturating_duration_since(last_received);
             if silent_for >= dead_after {
                 let reason = format!(
-                    "nothing received for {:.1} s; the connection is dead",
-                    silent_for.as_secs_f64()
+                    "nothing received for {}; the connection is dead",
+                    Secs(silent_for)
                 );
                 return lost(reason, connected_at, last_received);
             }
@@ -558,7 +558,7 @@ impl Client {
                         return refused(content, connected_at, last_received);
                     }
                     Stats::add(&self.stats.heartbeats_answered);
-                    log::trace!("heartbeat answered");
+                    log::debug!("heartbeat answered");
                 }
                 Ok(Frame::Other {
                     module,
@@ -605,8 +605,8 @@ impl Client {
         }
         if let Some(start) = gap_start.take() {
             let end = SystemTime::now();
-            let secs = end.duration_since(start).unwrap_or_default().as_secs_f64();
-            log::info!("reconnected after a gap of {secs:.1} s");
+            let gap = end.duration_since(start).unwrap_or_default();
+            log::info!("reconnected after a gap of {}", Secs(gap));
             self.tell(StateChange::Reconnected {
                 gap_start: start,
                 gap_end: end,
@@ -704,8 +704,10 @@ impl Retry {
             .saturating_mul(1u32 << self.failures.min(20))
             .min(self.policy.max);
         self.failures = self.failures.saturating_add(1);
-        let fraction = (self.next_random() >> 11) as f64 / (1u64 << 53) as f64;
-        nominal / 2 + nominal.mul_f64(fraction / 2.0)
+        // Integer arithmetic: no floating point in the binary for one random draw.
+        let half = nominal.as_nanos() / 2;
+        let jitter = u128::from(self.next_random()) % (half + 1);
+        Duration::from_nanos(u64::try_from(half + jitter).unwrap_or(u64::MAX))
     }
 }
 

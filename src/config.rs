@@ -322,7 +322,8 @@ fn check_scheme(setting: &str, url: &str, schemes: &[&str]) -> Result<()> {
     }
 }
 
-/// Parses a positive number of seconds, fractions allowed ("30", "0.2").
+/// Parses a number of seconds, fractions allowed ("30", "0.2", ".5"), to the nanosecond. Written
+/// with integers: the binary then carries no floating-point parser.
 fn parse_seconds(setting: &str, value: &str) -> Result<Duration> {
     let problem = || {
         Error::config(
@@ -330,11 +331,25 @@ fn parse_seconds(setting: &str, value: &str) -> Result<Duration> {
             format!("must be a number of seconds, not {value:?}"),
         )
     };
-    let secs: f64 = value.trim().parse().map_err(|_| problem())?;
-    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+    let (whole, fraction) = value.trim().split_once('.').unwrap_or((value.trim(), ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
         return Err(problem());
     }
-    Ok(Duration::from_secs_f64(secs))
+    let secs: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| problem())?
+    };
+    if secs > 1_000_000_000 {
+        return Err(problem());
+    }
+    let nanos = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(9)
+        .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+    Ok(Duration::new(secs, nanos))
 }
 
 #[cfg(test)]
@@ -382,6 +397,11 @@ mod tests {
         assert_eq!(config.client_id, "new");
         assert_eq!(config.account_id.as_deref(), Some("acc"));
         assert_eq!(config.heartbeat_interval, Duration::from_millis(200));
+        let seconds = |v| parse_seconds("X", v).unwrap();
+        assert_eq!(seconds("30"), Duration::from_secs(30));
+        assert_eq!(seconds(".5"), Duration::from_millis(500));
+        assert_eq!(seconds("1.25"), Duration::from_millis(1250));
+        assert_eq!(seconds("0.0000000019"), Duration::from_nanos(1));
     }
 
     #[test]
@@ -403,6 +423,12 @@ mod tests {
         };
         assert!(with("ZOOM_HEARTBEAT_INTERVAL", "soon").starts_with("ZOOM_HEARTBEAT_INTERVAL"));
         assert!(with("ZOOM_HEARTBEAT_INTERVAL", "0").starts_with("ZOOM_HEARTBEAT_INTERVAL"));
+        for bad in ["-1", "1e3", "inf", "1.2.3", ".", " 1 5"] {
+            assert!(
+                with("ZOOM_CONNECT_TIMEOUT", bad).starts_with("ZOOM_CONNECT_TIMEOUT"),
+                "{bad}"
+            );
+        }
         assert!(with("ZOOM_WS_URL", "https://x").starts_with("ZOOM_WS_URL must start with ws://"));
         assert!(with("OAUTH_URL", "zoom.us").starts_with("ZOOM_OAUTH_URL"));
     }

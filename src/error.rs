@@ -102,6 +102,18 @@ pub enum Error {
     },
 }
 
+/// A duration shown as seconds with one decimal (`2.5 s`), for messages. Written with integers,
+/// so the binary carries no floating-point formatting.
+#[derive(Clone, Copy, Debug)]
+pub struct Secs(pub Duration);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tenths = (self.0.as_millis() + 50) / 100;
+        write!(f, "{}.{} s", tenths / 10, tenths % 10)
+    }
+}
+
 /// The crate's `Result`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -156,7 +168,7 @@ impl fmt::Display for Error {
             } => write!(f, "token request failed: {detail}"),
             Error::Connect { phase, detail } => write!(f, "{phase} failed: {detail}"),
             Error::Timeout { phase, after } => {
-                write!(f, "{phase} timed out after {:.1} s", after.as_secs_f64())
+                write!(f, "{phase} timed out after {}", Secs(*after))
             }
             Error::UntrustedCertificate { host, detail } => write!(
                 f,
@@ -201,6 +213,16 @@ mod tests {
         assert!(text.contains("ZOOM_CLIENT_SECRET"));
         assert!(e.is_fatal());
         assert!(!Error::connect(Phase::Tls, "reset").is_fatal());
+    }
+
+    #[test]
+    fn seconds_with_one_decimal() {
+        let s = |ms| Secs(Duration::from_millis(ms)).to_string();
+        assert_eq!(s(0), "0.0 s");
+        assert_eq!(s(28), "0.0 s");
+        assert_eq!(s(51), "0.1 s");
+        assert_eq!(s(2_449), "2.4 s");
+        assert_eq!(s(65_000), "65.0 s");
     }
 
     #[test]

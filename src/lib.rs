@@ -71,7 +71,7 @@ pub use auth::{Token, TokenSource};
 pub use client::{Client, StateChange, Stats, StatsSnapshot, StopHandle};
 pub use config::{Backoff, Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL, Secret};
 pub use dedupe::Dedupe;
-pub use error::{Error, Phase, Result};
+pub use error::{Error, Phase, Result, Secs};
 pub use filter::EventFilter;
 pub use protocol::{Event, Skip};
 pub use proxy::ProxyConfig;

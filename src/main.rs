@@ -15,7 +15,7 @@ use cli::sink::{Sink, StopAll};
 use cli::worker;
 #[cfg(feature = "actions")]
 use zoom_ws::webhook::Forwarder;
-use zoom_ws::{Client, Config, Dedupe, Error, EventFilter, Secret, StateChange, TokenSource};
+use zoom_ws::{Client, Config, Dedupe, Error, EventFilter, Secret, Secs, StateChange, TokenSource};
 
 const USAGE_HEAD: &str = "\
 zoom-ws: receive Zoom event subscriptions over WebSocket; one JSON event per line on stdout.
@@ -536,14 +536,12 @@ mod actions {
 /// Warns about a gap in the stream after a reconnect: Zoom does not replay missed events.
 fn log_gap(change: &StateChange, label: &str) {
     if let StateChange::Reconnected { gap_start, gap_end } = change {
-        let secs = gap_end
-            .duration_since(*gap_start)
-            .unwrap_or(Duration::ZERO)
-            .as_secs_f64();
+        let gap = gap_end.duration_since(*gap_start).unwrap_or(Duration::ZERO);
         log::warn!(
-            "events{label} from {} to {} ({secs:.1} s) may be missing: Zoom does not replay them",
+            "events{label} from {} to {} ({}) may be missing: Zoom does not replay them",
             utc(*gap_start),
-            utc(*gap_end)
+            utc(*gap_end),
+            Secs(gap)
         );
     }
 }

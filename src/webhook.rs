@@ -187,7 +187,7 @@ impl Forwarder {
         let host = &self.host;
         match error {
             ureq::Error::Timeout(_) => {
-                format!("{host} did not answer within {:.1} s", bound.as_secs_f64())
+                format!("{host} did not answer within {}", crate::Secs(bound))
             }
             ureq::Error::HostNotFound => format!("host {host} not found"),
             ureq::Error::ConnectionFailed => format!("could not connect to {host}"),

@@ -66,9 +66,9 @@ pub fn spawn(pipe: Arc<Pipe>, mut action: impl Action, backoff: Backoff) -> Join
                             return;
                         }
                         log::warn!(
-                            "{name}: {}: {reason}; attempt {attempt} failed, retrying in {:.1} s",
+                            "{name}: {}: {reason}; attempt {attempt} failed, retrying in {}",
                             describe(&taken.event),
-                            delay.as_secs_f64()
+                            zoom_ws::Secs(delay)
                         );
                         pipe.sleep(delay);
                         delay = (delay * 2).min(backoff.max);
