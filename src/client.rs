@@ -482,9 +482,11 @@ impl Client {
                 );
                 return lost(reason, connected_at, last_received);
             }
+            let wake = next_beat.min(last_received + dead_after);
             if let Some(tcp) = &tcp {
-                timer.arm(tcp, now, next_beat.min(last_received + dead_after));
+                timer.arm(tcp, now, wake);
             }
+            socket.get_mut().wake_by(wake);
 
             let message = match socket.read() {
                 Ok(message) => message,

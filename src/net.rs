@@ -24,10 +24,15 @@ use crate::proxy::{self, ProxyConfig};
 /// before it: a handshake is bounded as a whole, even against a server that answers a byte now
 /// and then. Past the deadline, reads and writes fail with `WouldBlock`, which TLS and
 /// tungstenite report as an interrupted handshake.
+///
+/// After the handshakes, `wake_by` plays the same part for the event loop: a read that would start
+/// after it fails with `WouldBlock` at once, so a frame trickling in byte by byte (each piece
+/// before the read timeout) cannot keep tungstenite reading past the next heartbeat.
 #[derive(Debug)]
 pub(crate) struct Timed {
     tcp: TcpStream,
     deadline: Option<Instant>,
+    wake_by: Option<Instant>,
 }
 
 impl Timed {
@@ -51,6 +56,9 @@ impl Timed {
 impl Read for Timed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.before_io()?;
+        if self.wake_by.is_some_and(|t| Instant::now() >= t) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         self.tcp.read(buf)
     }
 }
@@ -76,6 +84,11 @@ impl Stream {
     /// The TCP socket underneath, for timeouts and shutdown.
     pub(crate) fn tcp(&self) -> &TcpStream {
         &self.timed().tcp
+    }
+
+    /// Makes reads that would start after `at` return `WouldBlock` (see [`Timed`]).
+    pub(crate) fn wake_by(&mut self, at: Instant) {
+        self.timed_mut().wake_by = Some(at);
     }
 
     fn timed(&self) -> &Timed {
@@ -296,6 +309,7 @@ impl Connector {
             Stream::Plain(Timed {
                 tcp,
                 deadline: None,
+                wake_by: None,
             })
         };
         let request = url
@@ -388,6 +402,7 @@ impl Connector {
         let timed = Timed {
             tcp,
             deadline: Some(Instant::now() + self.timeout),
+            wake_by: None,
         };
         let mut result = connector.connect(host, timed);
         loop {

@@ -366,6 +366,37 @@ fn frame_trickled_across_many_read_timeouts_arrives_whole() {
 }
 
 #[test]
+fn heartbeats_stay_on_time_while_a_frame_trickles_faster_than_the_read_timeout() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    let trickled = text_frame(&message_frame(&event_json(1)));
+    // 10 bytes every 25 ms: each piece arrives well before a read would time out, so without a
+    // deadline of its own the client would sit inside one read() for the whole 2+ s.
+    mock.plan(
+        Plan::new()
+            .events(0, 1)
+            .then(Action::Trickle(trickled, 10, Duration::from_millis(25)))
+            .events(2, 1),
+    );
+    let mut config = mock.config();
+    config.heartbeat_interval = Duration::from_millis(300);
+    config.dead_peer_timeout = Some(Duration::from_secs(10));
+    let client = spawn_client(config);
+    let events = client.take(3, 20.0);
+    assert_seqs(&events, 0);
+    assert_eq!(events[1].content(), event_json(1));
+    let beats = mock.heartbeats();
+    assert!(beats.len() >= 6, "{} heartbeats", beats.len());
+    for pair in beats.windows(2) {
+        let gap = pair[1] - pair[0];
+        // Generous slack for a noisy machine; without the deadline the gap is the whole trickle.
+        assert!(gap < Duration::from_millis(700), "heartbeat gap {gap:?}");
+    }
+    assert_eq!(mock.connections(), 1);
+    client.stop().0.unwrap();
+}
+
+#[test]
 fn server_ping_gets_a_pong_with_the_same_payload() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
