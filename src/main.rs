@@ -314,6 +314,35 @@ fn stop_on_signals(stop: StopAll) {
     });
 }
 
+/// `zoom-ws | head -1`: notices at once when the reader of stdout goes away, rather than at the
+/// next event, which may be hours off. poll() reports POLLERR on a pipe whose reader is gone; on a
+/// file or a terminal it never returns, and the thread just waits.
+#[allow(unsafe_code)]
+fn stop_when_stdout_closes(stop: StopAll) {
+    std::thread::spawn(move || {
+        loop {
+            let mut stdout = libc::pollfd {
+                fd: libc::STDOUT_FILENO,
+                events: 0,
+                revents: 0,
+            };
+            // SAFETY: one valid, initialised pollfd.
+            let ready = unsafe { libc::poll(&mut stdout, 1, -1) };
+            if ready > 0 && stdout.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+                log::info!("the reader of stdout is gone; stopping");
+                stop.stop();
+                return;
+            }
+            // No stdout at all (POLLNVAL), or poll() itself failed: nothing to watch.
+            let failed =
+                ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted;
+            if failed || stdout.revents & libc::POLLNVAL != 0 {
+                return;
+            }
+        }
+    });
+}
+
 fn run(args: Args) -> Result<(), Exit> {
     let (config, webhook_secret) = load_config(&args)?;
     let ids = subscription_ids(&config.subscription_id)?;
@@ -333,6 +362,9 @@ fn run(args: Args) -> Result<(), Exit> {
     let stop = StopAll(Arc::new(clients.iter().map(Client::stop_handle).collect()));
     // Before any other thread starts, so that every thread inherits the signal mask.
     stop_on_signals(stop.clone());
+    if !args.quiet {
+        stop_when_stdout_closes(stop.clone());
+    }
 
     let out = (!args.quiet).then(io::stdout);
     let mut sink = Sink::new(out, filter, stop.clone());

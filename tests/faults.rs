@@ -809,6 +809,34 @@ fn cli_exits_0_quietly_when_the_reader_closes_stdout() {
 }
 
 #[test]
+fn cli_exits_at_once_when_the_reader_closes_stdout_even_with_no_further_event() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    // One event, then nothing: the closed pipe must be noticed without a write to fail.
+    mock.plan(Plan::new().events(0, 1));
+    let mut child = cli(&mock)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim_end(), event_json(0));
+    let closed = Instant::now();
+    drop(stdout);
+    let status = mock::wait_exit(&mut child, 10.0);
+    assert!(
+        closed.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        closed.elapsed()
+    );
+    assert_eq!(status.code(), Some(0));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(mock.closed_by_client(), 1, "it closed the socket properly");
+}
+
+#[test]
 fn cli_sigterm_during_a_long_backoff_exits_within_a_second() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
