@@ -130,7 +130,7 @@ pub fn decode_frame(text: &str) -> Result<Frame<'_>, Skip> {
             return decoded.map(Frame::Event);
         }
     }
-    let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|_| Skip::NotJson)?;
+    let envelope: Envelope<'_> = read_fields(text).map_err(|_| Skip::NotJson)?;
     let module = match envelope.module {
         Some(Scalar::Str(Cow::Borrowed(module))) => module,
         // An escaped module name is no module we know.
@@ -194,7 +194,7 @@ fn decode_message(inside_content: &str) -> Option<Result<Event, Skip>> {
     if rest != r#","header":{}}"# && rest != "}" {
         let fields = rest.strip_prefix(',')?;
         let object = format!("{{{fields}");
-        let envelope: Envelope<'_> = serde_json::from_str(&object).ok()?;
+        let envelope: Envelope<'_> = read_fields(&object).ok()?;
         if envelope.module.is_some() || envelope.success.is_some() || envelope.content.is_some() {
             return None;
         }
@@ -337,25 +337,42 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
     }
 }
 
-/// Reads an object's fields in one pass: `pick` is given each key and the map, and takes the
-/// values it wants; the others are skipped.
-fn visit_object<'de, A, T>(
-    mut map: A,
-    mut fields: T,
-    mut pick: impl FnMut(&mut T, &str, &mut A) -> Result<bool, A::Error>,
-) -> Result<T, A::Error>
-where
-    A: MapAccess<'de>,
-{
-    while let Some(key) = map.next_key::<Scalar<'de>>()? {
-        let taken = match &key {
-            Scalar::Str(name) => pick(&mut fields, name, &mut map)?,
-            _ => false,
-        };
-        if !taken {
-            map.next_value::<IgnoredAny>()?;
-        }
+/// An object of which we read a few fields in one pass; the other fields are skipped unbuilt.
+trait Fields<'de>: Default {
+    /// What the object is, for serde's error messages.
+    const WHAT: &'static str;
+    /// Takes the value of `key` from `map` when it is wanted; returns whether it took it.
+    fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
+}
+
+/// The one serde visitor behind every [`Fields`] type.
+struct FieldsVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Fields<'de>> Visitor<'de> for FieldsVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::WHAT)
     }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut fields = T::default();
+        while let Some(key) = map.next_key::<Scalar<'de>>()? {
+            let taken = match &key {
+                Scalar::Str(name) => fields.take(name, &mut map)?,
+                _ => false,
+            };
+            if !taken {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// Parses `json` as an object of type `T`.
+fn read_fields<'de, T: Fields<'de>>(json: &'de str) -> serde_json::Result<T> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let fields = deserializer.deserialize_map(FieldsVisitor(std::marker::PhantomData))?;
+    deserializer.end()?;
     Ok(fields)
 }
 
@@ -367,27 +384,16 @@ struct Envelope<'a> {
     content: Option<&'a RawValue>,
 }
 
-impl<'de> Deserialize<'de> for Envelope<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EnvelopeVisitor;
-        impl<'de> Visitor<'de> for EnvelopeVisitor {
-            type Value = Envelope<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a frame object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Envelope<'de>, A::Error> {
-                visit_object(map, Envelope::default(), |e, key, map| {
-                    match key {
-                        "module" => e.module = Some(map.next_value()?),
-                        "success" => e.success = Some(map.next_value()?),
-                        "content" => e.content = Some(map.next_value()?),
-                        _ => return Ok(false),
-                    }
-                    Ok(true)
-                })
-            }
+impl<'de> Fields<'de> for Envelope<'de> {
+    const WHAT: &'static str = "a frame object";
+    fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "module" => self.module = Some(map.next_value()?),
+            "success" => self.success = Some(map.next_value()?),
+            "content" => self.content = Some(map.next_value()?),
+            _ => return Ok(false),
         }
-        deserializer.deserialize_map(EnvelopeVisitor)
+        Ok(true)
     }
 }
 
@@ -399,27 +405,16 @@ struct EventFields<'a> {
     payload: Option<&'a RawValue>,
 }
 
-impl<'de> Deserialize<'de> for EventFields<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EventVisitor;
-        impl<'de> Visitor<'de> for EventVisitor {
-            type Value = EventFields<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an event object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<EventFields<'de>, A::Error> {
-                visit_object(map, EventFields::default(), |e, key, map| {
-                    match key {
-                        "event" => e.name = Some(map.next_value()?),
-                        "event_ts" => e.event_ts = Some(map.next_value()?),
-                        "payload" => e.payload = Some(map.next_value()?),
-                        _ => return Ok(false),
-                    }
-                    Ok(true)
-                })
-            }
+impl<'de> Fields<'de> for EventFields<'de> {
+    const WHAT: &'static str = "an event object";
+    fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "event" => self.name = Some(map.next_value()?),
+            "event_ts" => self.event_ts = Some(map.next_value()?),
+            "payload" => self.payload = Some(map.next_value()?),
+            _ => return Ok(false),
         }
-        deserializer.deserialize_map(EventVisitor)
+        Ok(true)
     }
 }
 
@@ -456,7 +451,7 @@ pub struct Event {
 impl Event {
     /// Decodes an event from its JSON text (the `content` of a `message` frame, unescaped).
     pub fn from_content(content: String) -> Result<Event, Skip> {
-        let fields: EventFields<'_> = serde_json::from_str(&content).map_err(|_| Skip::BadEvent)?;
+        let fields: EventFields<'_> = read_fields(&content).map_err(|_| Skip::BadEvent)?;
         let offset = |text: &str| {
             let start = text.as_ptr() as usize - content.as_ptr() as usize;
             start..start + text.len()
