@@ -96,8 +96,25 @@ fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
+/// A field of /proc/PID/status (the main thread's view).
 fn status_field(pid: u32, name: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+    task_status_field(&format!("/proc/{pid}/status"), name)
+}
+
+/// Voluntary context switches summed over every thread: each one is a wake-up after sleeping.
+fn wakeups(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("tasks")
+        .filter_map(|task| task.ok())
+        .map(|task| {
+            let path = task.path().join("status");
+            task_status_field(path.to_str().expect("path"), "voluntary_ctxt_switches")
+        })
+        .sum()
+}
+
+fn task_status_field(path: &str, name: &str) -> u64 {
+    std::fs::read_to_string(path)
         .expect("status")
         .lines()
         .find(|l| l.starts_with(name))
@@ -117,10 +134,10 @@ fn idle(binary: &str, seconds: u64) {
     }
     let connected = Instant::now();
     std::thread::sleep(Duration::from_millis(500));
-    let (cpu0, switches0) = (cpu_ticks(pid), status_field(pid, "voluntary_ctxt_switches"));
+    let (cpu0, switches0) = (cpu_ticks(pid), wakeups(pid));
     let measured_from = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds));
-    let (cpu1, switches1) = (cpu_ticks(pid), status_field(pid, "voluntary_ctxt_switches"));
+    let (cpu1, switches1) = (cpu_ticks(pid), wakeups(pid));
     let minutes = measured_from.elapsed().as_secs_f64() / 60.0;
     let rss = status_field(pid, "VmRSS");
     let peak = status_field(pid, "VmHWM");
