@@ -3,7 +3,8 @@
 //! One blocking `ureq` call fetches an OAuth token, one blocking `tungstenite` socket receives the
 //! events, and a single loop drives everything: read with a timeout, send a heartbeat whenever the
 //! interval has passed, hand each event to your closure. No async runtime and no threads of its
-//! own.
+//! own (ureq looks up the token endpoint's address on a short-lived thread, so that the lookup is
+//! bounded by [`Config::connect_timeout`]).
 //!
 //! ```no_run
 //! let config = zoom_ws::Config::from_env()?;      // ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, …
@@ -47,7 +48,8 @@
 //! Logs go through the `log` crate: state changes at `info`, skipped frames at `warn`, details at
 //! `debug`. The client secret, the access token and the socket URL never appear in a log line, an
 //! error or `Debug` output. Two dependencies print secrets at `trace` (see [`logging`]); wrap your
-//! logger in [`logging::SafeLogger`] if you enable `trace` for them.
+//! logger in [`logging::SafeLogger`] if you enable `trace` for them. This crate's release builds
+//! compile `trace` records out altogether (the `log` feature `release_max_level_debug`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

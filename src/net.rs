@@ -423,9 +423,22 @@ impl Connector {
 
 /// A native-tls error, with untrusted certificates told apart so the message can say what to do.
 pub(crate) fn tls_error(host: &str, error: &native_tls::Error) -> Error {
-    let detail = error.to_string();
+    classify_tls_failure(host, error.to_string())
+}
+
+/// Sorts TLS failures by OpenSSL's words: a certificate issued for another name is not a trust
+/// problem (ZOOM_CA_FILE cannot fix it); other verification failures are.
+fn classify_tls_failure(host: &str, detail: String) -> Error {
     let lower = detail.to_ascii_lowercase();
-    if lower.contains("certificate") || lower.contains("verify") {
+    if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
+        Error::connect(
+            Phase::Tls,
+            format!(
+                "{host}: the server's certificate is for another name ({detail}); check the URL, \
+                 and the proxy or gateway in between"
+            ),
+        )
+    } else if lower.contains("certificate") || lower.contains("verify") {
         Error::UntrustedCertificate {
             host: host.to_string(),
             detail,
@@ -507,6 +520,25 @@ pub(crate) fn describe_io(e: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_failures_say_what_to_fix() {
+        let mismatch = classify_tls_failure(
+            "ws.zoom.us",
+            "error:0A000086:SSL routines::certificate verify failed (Hostname mismatch)".into(),
+        );
+        assert!(
+            mismatch.to_string().contains("for another name"),
+            "{mismatch}"
+        );
+        assert!(!mismatch.to_string().contains("ZOOM_CA_FILE"));
+        let untrusted = classify_tls_failure(
+            "ws.zoom.us",
+            "certificate verify failed (unable to get local issuer certificate)".into(),
+        );
+        assert!(matches!(untrusted, Error::UntrustedCertificate { .. }));
+        assert!(untrusted.to_string().contains("ZOOM_CA_FILE"));
+    }
 
     #[test]
     fn targets() {
