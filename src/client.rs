@@ -225,8 +225,8 @@ enum End {
         reason: String,
         connected_for: Option<Duration>,
         last_received: SystemTime,
-        /// Zoom said the token is no longer valid after it had accepted it (it expired or was
-        /// revoked): throw it away and fetch another, nothing to report.
+        /// Zoom refused a token it had accepted before (it expired or was revoked): throw it
+        /// away and reconnect at once with a new one, nothing to report.
         token_refused: bool,
     },
 }
@@ -294,7 +294,7 @@ impl Client {
                     reason,
                     connected_for,
                     last_received,
-                    ..
+                    token_refused,
                 }) => {
                     log::info!("disconnected: {reason}");
                     self.tell(StateChange::Disconnected { reason });
@@ -303,6 +303,10 @@ impl Client {
                     }
                     if connected_for.is_some_and(|d| d >= self.config.backoff.reset_after) {
                         retry.reset();
+                        Duration::ZERO
+                    } else if token_refused {
+                        // An aged token: the next attempt brings a fresh one, and a fresh one
+                        // refused again is an error that backs off, so going at once cannot loop.
                         Duration::ZERO
                     } else {
                         retry.next_delay()
@@ -375,18 +379,26 @@ impl Client {
             Err(e) => Err(e),
         };
         self.shared.unregister();
-        match &result {
-            Err(Error::Rejected { reason }) => self.token_refused(&token, reason),
+        match result {
+            Err(Error::Rejected { reason }) => self.token_refused(&token, &reason),
             Ok(End::Lost {
                 token_refused: true,
                 reason,
-                ..
+                connected_for,
+                last_received,
             }) => {
                 log::info!("{reason}; fetching a new token");
                 self.tokens.invalidate(&token.value);
-                result
+                // Reconnect at once only for a token that had aged in the cache: a token fetched
+                // for this very connection and then refused goes through back-off, never a loop.
+                Ok(End::Lost {
+                    reason,
+                    connected_for,
+                    last_received,
+                    token_refused: !token.fresh,
+                })
             }
-            _ => result,
+            other => other,
         }
     }
 
@@ -411,7 +423,7 @@ impl Client {
                 reason: format!("token refused: {reason}"),
                 connected_for: Some(Duration::ZERO),
                 last_received: SystemTime::now(),
-                token_refused: false,
+                token_refused: true,
             })
         }
     }

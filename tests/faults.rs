@@ -622,6 +622,31 @@ fn expired_cached_token_is_replaced_without_a_fatal_error() {
 }
 
 #[test]
+fn aged_token_is_replaced_at_once_without_a_back_off() {
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new().events(0, 1).sleep(0.5).then(Action::End));
+    mock.plan(Plan::new()); // the attempt with the revoked token, refused at once
+    mock.plan(Plan::new().events(1, 1));
+    let mut config = mock.config();
+    // The first connection counts as healthy, so its loss is followed by an immediate attempt.
+    config.backoff.reset_after = Duration::from_millis(200);
+    let client = spawn_client(config);
+    assert_seqs(&client.take(1, 10.0), 0);
+    mock.expire_tokens();
+    assert_seqs(&client.take(1, 10.0), 1);
+    let changes = client.changes();
+    assert!(
+        !changes
+            .iter()
+            .any(|c| matches!(c, StateChange::BackingOff { .. })),
+        "every second offline loses events: {changes:?}"
+    );
+    assert_eq!(mock.connections(), 3);
+    client.stop().0.unwrap();
+}
+
+#[test]
 fn fresh_token_refused_again_backs_off_and_says_to_check_app_and_subscription() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
