@@ -648,8 +648,9 @@ fn shorten(text: &str) -> &str {
 ///
 /// Linux rounds long socket timeouts up to its timer wheel's granularity (a 30 s timeout was seen
 /// firing 1.6 s late; the error is at most 1/8 of the value). So we aim at 7/8 of the time left and
-/// re-arm for the rest when it fires: a handful of wake-ups per heartbeat, each deadline met within
-/// a few milliseconds. The timeout is changed only when the armed one would overshoot the deadline
+/// re-arm for the rest when it fires, until 200 ms are left: about four wake-ups per 30 s
+/// heartbeat, each heartbeat within about 12 ms of its due time (measured). Stopping the
+/// refinement at 500 ms saves half a wake-up and costs up to 32 ms of lateness (HZ 250). The timeout is changed only when the armed one would overshoot the deadline
 /// or the deadline is close, so a busy stream costs no extra system calls.
 #[derive(Default)]
 struct ReadTimer {
