@@ -413,6 +413,7 @@ fn sigterm_and_sigint_exit_0_within_a_second() {
 
 #[test]
 fn help_and_version() {
+    let _guard = watchdog(30);
     let mock = MockZoom::start();
     let output = cli(&mock).arg("--help").output().unwrap();
     assert_eq!(output.status.code(), Some(0));

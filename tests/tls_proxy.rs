@@ -684,6 +684,7 @@ fn proxy_password_never_appears_at_trace_level() {
 
 #[test]
 fn help_lists_the_network_settings() {
+    let _guard = watchdog(30);
     let mock = MockZoom::start();
     let output = cli(&mock).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
