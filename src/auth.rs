@@ -146,24 +146,10 @@ fn grant_body(account_id: Option<&str>) -> String {
     match account_id {
         Some(account) => format!(
             "grant_type=account_credentials&account_id={}",
-            form_encode(account)
+            crate::net::percent_encode(account)
         ),
         None => "grant_type=client_credentials".to_string(),
     }
-}
-
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn form_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 /// An HTTP agent for requests to `url`: through the proxy unless NO_PROXY exempts its host, with

@@ -224,7 +224,9 @@ pub(crate) fn socket_url(base: &str, subscription_id: &str, token: &str) -> Stri
     url
 }
 
-fn percent_encode(value: &str) -> String {
+/// Percent-encodes everything but RFC 3986's unreserved characters: right for a query value and
+/// for an `application/x-www-form-urlencoded` value alike.
+pub(crate) fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         match byte {
