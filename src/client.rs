@@ -366,7 +366,8 @@ impl Client {
                 let end = self.read_loop(&mut socket, on_event, gap_start);
                 if matches!(end, Ok(End::Stopped)) {
                     // The read half is shut; the write half still carries the Close frame.
-                    let frame = protocol::close_frame(self.retry_mask());
+                    // RFC 6455 wants a masking key the server cannot predict.
+                    let frame = protocol::close_frame((random_seed() as u32).to_le_bytes());
                     let stream = socket.get_mut();
                     stream.write_all(&frame).and_then(|()| stream.flush()).ok();
                 }
@@ -400,12 +401,6 @@ impl Client {
             }
             other => other,
         }
-    }
-
-    /// A masking key for the Close frame (RFC 6455 wants one the server cannot predict).
-    fn retry_mask(&self) -> [u8; 4] {
-        let bits = Retry::new(self.config.backoff.clone()).next_random();
-        (bits as u32).to_le_bytes()
     }
 
     /// Zoom refused the token when connecting. A cached one may just have aged: drop it and
@@ -678,6 +673,14 @@ impl ReadTimer {
     }
 }
 
+/// 64 unpredictable bits: std's `RandomState` keys come from the OS, and each new one differs.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
 /// Delays between attempts: doubling up to a cap, each drawn from the upper half of the nominal
 /// value (see [`Backoff`]).
 struct Retry {
@@ -688,15 +691,10 @@ struct Retry {
 
 impl Retry {
     fn new(policy: Backoff) -> Self {
-        use std::hash::{BuildHasher, Hasher};
-        // std's RandomState is seeded from the OS per process: enough to spread clients apart.
-        let seed = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
         Retry {
             policy,
             failures: 0,
-            rng: seed | 1,
+            rng: random_seed() | 1,
         }
     }
 
