@@ -3,8 +3,6 @@
 
 mod mock;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use mock::{Action, MockZoom, Plan, TokenAnswer, cli, event_json, seq, spawn_client, watchdog};
@@ -380,15 +378,8 @@ fn sigterm_and_sigint_exit_0_within_a_second() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let mock = MockZoom::start();
         mock.plan(Plan::new().events(0, 1));
-        let mut child = cli(&mock)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        assert_eq!(line.trim_end(), event_json(0));
+        let (mut child, _stdout, line) = mock::cli_first_line(&mut cli(&mock));
+        assert_eq!(line, event_json(0));
         let start = Instant::now();
         mock::signal(&child, signal);
         let status = mock::wait_exit(&mut child, 5.0);
@@ -398,13 +389,7 @@ fn sigterm_and_sigint_exit_0_within_a_second() {
             start.elapsed()
         );
         assert_eq!(status.code(), Some(0));
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let stderr = mock::stderr_of(&mut child);
         assert!(stderr.contains("summary: 1 events written"), "{stderr}");
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(mock.closed_by_client(), 1);

@@ -4,7 +4,7 @@
 
 mod mock;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::thread;
@@ -662,13 +662,7 @@ fn fresh_token_refused_again_backs_off_and_says_to_check_app_and_subscription() 
     mock::signal(&child, libc::SIGTERM);
     let status = mock::wait_exit(&mut child, 5.0);
     assert_eq!(status.code(), Some(0));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = mock::stderr_of(&mut child);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains(" ERROR ")).collect();
     assert!(!errors.is_empty(), "{stderr}");
     for line in &errors {
@@ -809,24 +803,11 @@ fn cli_exits_0_quietly_when_the_reader_closes_stdout() {
     let mock = MockZoom::start();
     mock.plan(Plan::new().then(Action::Paced(0, 500, Duration::from_millis(10))));
     // `zoom-ws | head -1`
-    let mut child = cli(&mock)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim_end(), event_json(0));
+    let (mut child, stdout, line) = mock::cli_first_line(&mut cli(&mock));
+    assert_eq!(line, event_json(0));
     drop(stdout);
     let status = mock::wait_exit(&mut child, 10.0);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = mock::stderr_of(&mut child);
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("ERROR"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -839,15 +820,8 @@ fn cli_exits_at_once_when_the_reader_closes_stdout_even_with_no_further_event() 
     let mock = MockZoom::start();
     // One event, then nothing: the closed pipe must be noticed without a write to fail.
     mock.plan(Plan::new().events(0, 1));
-    let mut child = cli(&mock)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim_end(), event_json(0));
+    let (mut child, stdout, line) = mock::cli_first_line(&mut cli(&mock));
+    assert_eq!(line, event_json(0));
     let closed = Instant::now();
     drop(stdout);
     let status = mock::wait_exit(&mut child, 10.0);

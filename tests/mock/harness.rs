@@ -216,3 +216,35 @@ pub fn refused_ws_url() -> String {
     drop(listener);
     format!("ws://127.0.0.1:{port}/ws")
 }
+
+/// Starts the CLI with stdout and stderr piped and waits for its first line on stdout: the child,
+/// the rest of its stdout, and that line (without the newline).
+pub fn cli_first_line(
+    cmd: &mut std::process::Command,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+    String,
+) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn zoom-ws");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("a line on stdout");
+    line.truncate(line.trim_end().len());
+    (child, stdout, line)
+}
+
+/// Everything the child wrote to stderr (after it exited).
+pub fn stderr_of(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).ok();
+    }
+    stderr
+}
