@@ -48,8 +48,9 @@
 //! Logs go through the `log` crate: state changes at `info`, skipped frames at `warn`, details at
 //! `debug`. The client secret, the access token and the socket URL never appear in a log line, an
 //! error or `Debug` output. Two dependencies print secrets at `trace` (see [`logging`]); wrap your
-//! logger in [`logging::SafeLogger`] if you enable `trace` for them. This crate's release builds
-//! compile `trace` records out altogether (the `log` feature `release_max_level_debug`).
+//! logger in [`logging::SafeLogger`] if you enable `trace` for them. (The `zoom-ws` command line,
+//! a package of its own, compiles `trace` records out of its release builds; this library leaves
+//! that choice to your binary, as the `log` crate advises.)
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -58,7 +59,6 @@ mod auth;
 mod client;
 mod config;
 mod dedupe;
-pub mod dotenv;
 mod error;
 mod filter;
 pub mod logging;

@@ -3,6 +3,10 @@
 
 use libfuzzer_sys::fuzz_target;
 
+// The reader is part of the CLI binary: compile its file into this target.
+#[path = "../../cli/src/dotenv.rs"]
+mod dotenv;
+
 fuzz_target!(|text: &str| {
-    let _ = zoom_ws::dotenv::parse(text);
+    let _ = dotenv::parse(text);
 });

@@ -19,9 +19,21 @@ pub fn test_identity() -> native_tls::Identity {
     .expect("test identity")
 }
 
+/// `tests/certs` of the repository, whichever of its packages runs the tests (the library at the
+/// root, the CLI in `cli/`).
+pub fn certs_dir() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let here = manifest.join("tests/certs");
+    if here.is_dir() {
+        here
+    } else {
+        manifest.join("../tests/certs")
+    }
+}
+
 /// The test CA, as a path for `ZOOM_CA_FILE`.
 pub fn test_ca_file() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/ca.pem"))
+    certs_dir().join("ca.pem")
 }
 
 /// How the proxy answers a CONNECT.

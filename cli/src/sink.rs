@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use zoom_ws::{Dedupe, Event, EventFilter, StopHandle};
 
-#[cfg(feature = "actions")]
-use super::pipe::Pipe;
+use crate::outputs::pipe::Pipe;
 
 /// `meeting.started (event_ts 1764500000000)`, for log lines.
 pub fn describe(event: &Event) -> String {
@@ -45,7 +44,6 @@ pub struct Sink<W: Write> {
     /// `--dedupe`.
     pub dedupe: Option<Dedupe>,
     /// `--exec`, `--forward`.
-    #[cfg(feature = "actions")]
     pub pipes: Vec<Arc<Pipe>>,
     /// `--max-events`.
     pub max_events: Option<u64>,
@@ -67,7 +65,6 @@ impl<W: Write> Sink<W> {
             out,
             filter,
             dedupe: None,
-            #[cfg(feature = "actions")]
             pipes: Vec::new(),
             max_events: None,
             stop,
@@ -107,7 +104,6 @@ impl<W: Write> Sink<W> {
                 return;
             }
         }
-        #[cfg(feature = "actions")]
         for pipe in &self.pipes {
             pipe.push(event);
         }
@@ -175,7 +171,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg(feature = "actions")]
     fn quiet_still_counts_and_hands_over() {
         let mut sink = sink(&[]);
         sink.out = None;

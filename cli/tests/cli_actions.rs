@@ -1,8 +1,6 @@
 //! From events to action, through the real CLI against the mock Zoom: `--event` filters,
 //! `--exec`, the signed `--forward` relay with its queue and spool, several subscriptions and
-//! `--dedupe`. The actions (`--exec`, `--forward`, `--spool`) are tested when the `actions`
-//! feature is on (`cargo test --all-features`); without it, that they are refused clearly.
-#![cfg_attr(not(feature = "actions"), allow(dead_code, unused_imports))]
+//! `--dedupe`.
 
 mod mock;
 mod receiver;
@@ -184,15 +182,6 @@ fn event_patterns_keep_only_matching_events() {
 }
 
 #[test]
-fn filters_are_usable_from_the_library() {
-    let filter = zoom_ws::EventFilter::new(["meeting.*", "*.created"]).unwrap();
-    let event = zoom_ws::Event::from_content(named_event("user.created", 1)).unwrap();
-    assert!(filter.matches(event.name()));
-    assert!(!filter.matches("recording.completed"));
-}
-
-#[test]
-#[cfg(feature = "actions")]
 fn exec_sees_the_event_on_stdin_and_in_its_environment_and_a_failure_does_not_stop_the_stream() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
@@ -254,7 +243,6 @@ test "$ZOOM_EVENT_TS" != 1764500000002"#;
 }
 
 #[test]
-#[cfg(feature = "actions")]
 fn a_slow_command_does_not_delay_heartbeats() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
@@ -275,7 +263,6 @@ fn a_slow_command_does_not_delay_heartbeats() {
 }
 
 #[test]
-#[cfg(feature = "actions")]
 fn forward_posts_each_event_signed_like_zoom_and_the_receiver_verifies_every_one() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
@@ -327,7 +314,6 @@ fn forward_posts_each_event_signed_like_zoom_and_the_receiver_verifies_every_one
 }
 
 #[test]
-#[cfg(feature = "actions")]
 fn unsigned_without_a_secret_token_and_refusals_are_logged_not_retried() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
@@ -366,7 +352,6 @@ fn unsigned_without_a_secret_token_and_refusals_are_logged_not_retried() {
 }
 
 #[test]
-#[cfg(feature = "actions")]
 fn relay_receiver_down_then_failing_then_slow_then_back_every_event_once_in_order() {
     let _guard = watchdog(60);
     let mock = MockZoom::start();
@@ -419,7 +404,6 @@ fn relay_receiver_down_then_failing_then_slow_then_back_every_event_once_in_orde
 }
 
 #[test]
-#[cfg(feature = "actions")]
 fn without_a_spool_a_full_queue_drops_the_oldest_and_says_so() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
@@ -460,7 +444,6 @@ fn without_a_spool_a_full_queue_drops_the_oldest_and_says_so() {
 }
 
 #[test]
-#[cfg(feature = "actions")]
 fn undelivered_events_wait_in_the_spool_and_the_next_run_sends_them_first() {
     let _guard = watchdog(60);
     let receiver = Receiver::start(Some(SECRET_TOKEN));
@@ -516,7 +499,6 @@ fn undelivered_events_wait_in_the_spool_and_the_next_run_sends_them_first() {
 }
 
 #[test]
-#[cfg(feature = "actions")]
 fn two_subscriptions_share_one_token_and_dedupe_delivers_each_event_once() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
@@ -602,7 +584,6 @@ fn a_fatal_error_on_one_subscription_stops_them_all() {
 }
 
 #[test]
-#[cfg(feature = "actions")]
 fn bad_action_options_are_usage_errors_that_name_the_fix() {
     let _guard = watchdog(30);
     let mock = MockZoom::start();
@@ -628,23 +609,5 @@ fn bad_action_options_are_usage_errors_that_name_the_fix() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("ZOOM_SUBSCRIPTION_ID"));
-    assert_eq!(mock.connections(), 0);
-}
-
-#[test]
-#[cfg(not(feature = "actions"))]
-fn actions_without_the_feature_are_refused_with_the_way_to_get_them() {
-    let _guard = watchdog(30);
-    let mock = MockZoom::start();
-    for args in [
-        &["--forward", "http://127.0.0.1:9/hook"][..],
-        &["--exec", "cat"],
-        &["--quiet"],
-    ] {
-        let output = cli(&mock).args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains("--features actions"), "{args:?}: {stderr}");
-    }
     assert_eq!(mock.connections(), 0);
 }

@@ -1,8 +1,7 @@
 //! How fast `--forward` relays to a loopback receiver. Not part of the normal run (it prints a
 //! figure, it asserts none beyond completeness):
 //!
-//!     cargo test --release --features actions --test relay_throughput -- --ignored --nocapture
-#![cfg(feature = "actions")]
+//!     cargo test --release -p zoom-ws-cli --test relay_throughput -- --ignored --nocapture
 
 mod mock;
 mod receiver;

@@ -278,7 +278,7 @@ impl Pipe {
     }
 }
 
-pub use super::sink::describe;
+pub use crate::sink::describe;
 
 /// A file of events waiting for the receiver, one JSON line each, oldest first.
 ///

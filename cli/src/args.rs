@@ -1,0 +1,224 @@
+//! The command line: what was asked for. Read with `lexopt` over `args_os`, so an argument that
+//! is not UTF-8 is a clear usage error, never a panic.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use lexopt::prelude::*;
+
+/// Events held in memory per action: at Zoom's rates, minutes of a stalled receiver, and about
+/// a megabyte of memory.
+pub const DEFAULT_QUEUE: usize = 1000;
+
+/// What the command line asked for.
+#[derive(Debug)]
+pub struct Args {
+    /// `--env-file`: read instead of `./.env`, and required to exist.
+    pub env_file: Option<PathBuf>,
+    /// `--max-events`.
+    pub max_events: Option<u64>,
+    /// `--event` patterns, in order.
+    pub events: Vec<String>,
+    /// `--dedupe`.
+    pub dedupe: bool,
+    /// `--exec`.
+    pub exec: Option<String>,
+    /// `--forward`.
+    pub forward: Option<String>,
+    /// `--spool`.
+    pub spool: Option<PathBuf>,
+    /// `--queue`.
+    pub queue: usize,
+    /// `--quiet`.
+    pub quiet: bool,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            env_file: None,
+            max_events: None,
+            events: Vec::new(),
+            dedupe: false,
+            exec: None,
+            forward: None,
+            spool: None,
+            queue: DEFAULT_QUEUE,
+            quiet: false,
+        }
+    }
+}
+
+/// What to do.
+#[derive(Debug)]
+pub enum Command {
+    /// Receive events.
+    Run(Args),
+    /// Print the help text.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// Reads the arguments (without the program name). The error is a sentence for stderr.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut parsed = Args::default();
+    while let Some(arg) = parser.next().map_err(describe)? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Long("env-file") => parsed.env_file = Some(value(&mut parser)?.into()),
+            Long("max-events") => {
+                let v = text(&mut parser, "--max-events")?;
+                let n = v.parse().ok();
+                parsed.max_events =
+                    Some(n.ok_or(format!("--max-events needs a whole number, not {v:?}"))?);
+            }
+            Long("event") => parsed.events.push(text(&mut parser, "--event")?),
+            Long("dedupe") => parsed.dedupe = true,
+            Long("exec") => parsed.exec = Some(text(&mut parser, "--exec")?),
+            Long("forward") => parsed.forward = Some(text(&mut parser, "--forward")?),
+            Long("spool") => parsed.spool = Some(value(&mut parser)?.into()),
+            Long("queue") => {
+                let v = text(&mut parser, "--queue")?;
+                let n = v.parse().ok().filter(|&n: &usize| n > 0);
+                parsed.queue =
+                    n.ok_or(format!("--queue needs a whole number above 0, not {v:?}"))?;
+            }
+            Short('q') | Long("quiet") => parsed.quiet = true,
+            _ => return Err(describe(arg.unexpected())),
+        }
+    }
+    if parsed.spool.is_some() && parsed.forward.is_none() {
+        return Err("--spool keeps events for --forward; add --forward URL".into());
+    }
+    if parsed.exec.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return Err("--exec needs a command, such as --exec 'jq -c .payload >> events.log'".into());
+    }
+    Ok(Command::Run(parsed))
+}
+
+/// The value of the option just read, as the OS gave it (for paths).
+fn value(parser: &mut lexopt::Parser) -> Result<OsString, String> {
+    parser.value().map_err(describe)
+}
+
+/// The value of the option just read, which must be text.
+fn text(parser: &mut lexopt::Parser, option: &str) -> Result<String, String> {
+    value(parser)?
+        .into_string()
+        .map_err(|v| format!("{option} needs UTF-8 text, not {v:?}"))
+}
+
+/// lexopt's errors, in the words of our other messages.
+fn describe(error: lexopt::Error) -> String {
+    match error {
+        lexopt::Error::MissingValue {
+            option: Some(option),
+        } => format!("{option} needs a value"),
+        lexopt::Error::UnexpectedArgument(v) => {
+            format!("unexpected argument {v:?} (zoom-ws takes options only); see --help")
+        }
+        other => format!("{other}; see --help"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(a: &[&str]) -> Result<Option<Args>, String> {
+        match super::parse(a.iter().map(OsString::from))? {
+            Command::Run(args) => Ok(Some(args)),
+            Command::Help | Command::Version => Ok(None),
+        }
+    }
+
+    #[test]
+    fn args() {
+        let args = parse(&["--max-events", "3", "--env-file=x.env"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(args.max_events, Some(3));
+        assert_eq!(args.env_file, Some(PathBuf::from("x.env")));
+        assert!(parse(&["--max-events", "many"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--env-file"]).is_err());
+        let args = parse(&["--event", "meeting.*", "--event=*.created", "--dedupe"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(args.events, ["meeting.*", "*.created"]);
+        assert!(args.dedupe);
+        assert!(parse(&["--forward", "http://127.0.0.1:9/hook"]).is_ok());
+    }
+
+    #[test]
+    fn action_args() {
+        let args = parse(&[
+            "--event",
+            "meeting.*",
+            "--event=*.created",
+            "--dedupe",
+            "--exec",
+            "cat",
+            "--forward",
+            "http://127.0.0.1:9/hook",
+            "--spool",
+            "spool.jsonl",
+            "--queue",
+            "10",
+            "-q",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(args.events, ["meeting.*", "*.created"]);
+        assert!(args.dedupe && args.quiet);
+        assert_eq!(args.exec.as_deref(), Some("cat"));
+        assert_eq!(args.queue, 10);
+        assert!(parse(&["--spool", "x"]).unwrap_err().contains("--forward"));
+        assert!(parse(&["--queue", "0"]).is_err());
+        assert!(parse(&["--exec", " "]).is_err());
+    }
+
+    #[test]
+    fn errors_name_the_option_and_the_fix() {
+        assert_eq!(parse(&["--exec"]).unwrap_err(), "--exec needs a value");
+        let bogus = parse(&["--bogus"]).unwrap_err();
+        assert!(
+            bogus.contains("--bogus") && bogus.contains("--help"),
+            "{bogus}"
+        );
+        let stray = parse(&["meeting.*"]).unwrap_err();
+        assert!(
+            stray.contains("meeting.*") && stray.contains("options only"),
+            "{stray}"
+        );
+        let flag = parse(&["--dedupe=yes"]).unwrap_err();
+        assert!(flag.contains("--dedupe"), "{flag}");
+        assert!(matches!(
+            super::parse([OsString::from("--help")]),
+            Ok(Command::Help)
+        ));
+        assert!(matches!(
+            super::parse([OsString::from("-V")]),
+            Ok(Command::Version)
+        ));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn an_argument_that_is_not_utf8_is_an_error_not_a_panic() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(b"meeting.\xff".to_vec());
+        let err = super::parse([OsString::from("--event"), bad()]).unwrap_err();
+        assert!(err.contains("--event needs UTF-8 text"), "{err}");
+        assert!(super::parse([bad()]).is_err());
+        // A path need not be UTF-8.
+        let Command::Run(args) = super::parse([OsString::from("--env-file"), bad()]).unwrap()
+        else {
+            panic!("not a run");
+        };
+        assert_eq!(args.env_file, Some(PathBuf::from(bad())));
+    }
+}

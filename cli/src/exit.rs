@@ -1,0 +1,37 @@
+//! How a run ends, and the exit status that says so: 0 stopped cleanly, 2 usage or
+//! configuration error, 3 credentials rejected by Zoom, 1 any other fatal error.
+
+use std::process::ExitCode;
+
+use zoom_ws::Error;
+
+/// Exit status of a usage or configuration error.
+pub const USAGE: u8 = 2;
+
+/// Why a run could not go on.
+pub enum Exit {
+    /// The command line or a setting is wrong: the message says what to fix.
+    Usage(String),
+    /// An error from the library that retrying cannot fix.
+    Fatal(Error),
+}
+
+impl Exit {
+    /// Logs the reason and gives the exit status.
+    pub fn report(self) -> ExitCode {
+        match self {
+            Exit::Usage(message) => {
+                log::error!("{message}");
+                ExitCode::from(USAGE)
+            }
+            Exit::Fatal(error) => {
+                log::error!("{error}");
+                ExitCode::from(match error {
+                    Error::Config { .. } => USAGE,
+                    Error::Credentials { .. } => 3,
+                    _ => 1,
+                })
+            }
+        }
+    }
+}

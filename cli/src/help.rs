@@ -1,0 +1,47 @@
+//! The text of `zoom-ws --help`: the options, the settings and the exit status, in one place.
+
+/// What `--help` prints.
+pub const USAGE: &str = "\
+zoom-ws: receive Zoom event subscriptions over WebSocket; one JSON event per line on stdout.
+
+Usage: zoom-ws [OPTIONS]
+
+Options:
+  --env-file PATH    read settings from PATH (default: ./.env when it exists)
+  --max-events N     exit after N events (counted after --event and --dedupe)
+  --event PATTERN    keep only events whose type matches; repeatable; * matches anything,
+                     e.g. --event 'meeting.*' --event '*.created'
+  --dedupe           drop an event whose exact JSON was already delivered among the last 4096
+  --exec CMD         run `sh -c CMD` for each event, one at a time, in order: the event's JSON
+                     line on stdin, ZOOM_EVENT and ZOOM_EVENT_TS in the environment
+  --forward URL      POST each event to URL as a Zoom webhook (signed when
+                     ZOOM_WEBHOOK_SECRET_TOKEN is set); retried on network errors and 5xx
+  --spool PATH       with --forward: keep events that do not fit the queue in PATH, in order,
+                     until the receiver takes them (also across restarts)
+  --queue N          events held in memory per action, default 1000
+  -q, --quiet        no event lines on stdout (with --exec or --forward)
+  -h, --help         show this help
+  -V, --version      show the version
+
+Settings (environment, or the .env file; the environment wins):
+  ZOOM_CLIENT_ID or CLIENT_USERNAME          OAuth client id (required)
+  ZOOM_CLIENT_SECRET or CLIENT_PASSWORD      OAuth client secret (required)
+  ZOOM_SUBSCRIPTION_ID or SUBSCRIPTION_ID    event subscription id (required); several,
+                                             comma-separated: one connection each
+  ZOOM_ACCOUNT_ID                            use account_credentials (Server-to-Server apps)
+  ZOOM_OAUTH_URL or OAUTH_URL                default https://zoom.us/oauth/token
+  ZOOM_WS_URL or WS_URL                      default wss://ws.zoom.us/ws
+  ZOOM_HEARTBEAT_INTERVAL                    seconds, default 30
+  ZOOM_DEAD_PEER_TIMEOUT                     seconds, default 2 intervals + 5
+  ZOOM_CONNECT_TIMEOUT                       seconds per connection step, default 10
+  ZOOM_BACKOFF_INITIAL, ZOOM_BACKOFF_MAX     reconnect delays in seconds, default 1 and 60
+  ZOOM_MAX_MESSAGE_SIZE                      bytes, default 1048576
+  ZOOM_CA_FILE                               PEM file of CA certificates trusted besides the system's
+  HTTPS_PROXY, https_proxy, ALL_PROXY        http://[user:password@]host[:port] for both connections
+  NO_PROXY or no_proxy                       hosts reached directly: host[:port], .domain, * (comma list)
+  ZOOM_WEBHOOK_SECRET_TOKEN                  signs --forward posts like Zoom's webhooks
+  RUST_LOG                                   log level on stderr, default info
+
+Exit status: 0 stopped (signal or --max-events), 2 usage or configuration error,
+3 credentials rejected by Zoom, 1 any other error.
+";

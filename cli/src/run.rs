@@ -1,0 +1,127 @@
+//! One run: the settings checked, one client per subscription, each on its own thread, all
+//! feeding one sink; then the summary and the first error that retrying could not fix.
+
+use std::io;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use zoom_ws::{Client, Dedupe, EventFilter, Secs, StateChange, StatsSnapshot, TokenSource};
+
+use crate::args::Args;
+use crate::exit::Exit;
+use crate::logging::utc;
+use crate::outputs;
+use crate::settings;
+use crate::signals;
+use crate::sink::{Sink, StopAll};
+
+/// Runs until stopped (a signal, `--max-events`, stdout closed) or a fatal error.
+pub fn run(args: Args) -> Result<(), Exit> {
+    let (config, webhook_secret) = settings::load(&args)?;
+    let ids = settings::subscription_ids(&config.subscription_id)?;
+    let filter = EventFilter::new(args.events.iter().cloned()).map_err(Exit::Fatal)?;
+    let prepared = outputs::prepare(&args, &config, webhook_secret)?;
+
+    let tokens = Arc::new(TokenSource::new(&config).map_err(Exit::Fatal)?);
+    let mut clients = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let mut config = config.clone();
+        config.subscription_id = id.clone();
+        clients.push(Client::with_tokens(config, tokens.clone()).map_err(Exit::Fatal)?);
+    }
+    let stop = StopAll(Arc::new(clients.iter().map(Client::stop_handle).collect()));
+    // Before any other thread starts, so that every thread inherits the signal mask.
+    signals::stop_on_signals(stop.clone());
+    if !args.quiet {
+        signals::stop_when_stdout_closes(stop.clone());
+    }
+
+    let out = (!args.quiet).then(io::stdout);
+    let mut sink = Sink::new(out, filter, stop.clone());
+    sink.dedupe = args.dedupe.then(|| Dedupe::new(Dedupe::DEFAULT_WINDOW));
+    sink.max_events = args.max_events;
+    let actions = outputs::spawn(&args, prepared, &config);
+    sink.pipes = actions.iter().map(|a| a.pipe.clone()).collect();
+    let sink = Arc::new(Mutex::new(sink));
+
+    let several = ids.len() > 1;
+    let (done_tx, done_rx) = mpsc::channel();
+    for (id, mut client) in ids.into_iter().zip(clients) {
+        let sink = sink.clone();
+        let done = done_tx.clone();
+        std::thread::spawn(move || {
+            let label = if several {
+                format!(" on subscription {id}")
+            } else {
+                String::new()
+            };
+            client.on_state(move |change| log_gap(change, &label));
+            let stats = client.stats();
+            let result = client.run(|event| {
+                sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);
+            });
+            let _ = done.send((stats.snapshot(), result));
+        });
+    }
+    drop(done_tx);
+
+    // The first error that retrying cannot fix stops every subscription.
+    let mut first_error = None;
+    let mut snapshots = Vec::new();
+    for (snapshot, result) in done_rx {
+        if let Err(error) = result {
+            if first_error.is_none() {
+                stop.stop();
+                first_error = Some(error);
+            }
+        }
+        snapshots.push(snapshot);
+    }
+    let action_counts = outputs::drain(actions);
+
+    let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+    log_summary(&snapshots, &sink, tokens.fetches());
+    outputs::log_summary(action_counts);
+    match first_error {
+        Some(error) => Err(Exit::Fatal(error)),
+        None => Ok(()),
+    }
+}
+
+/// The exit summary: the counters of every subscription added up, and the sink's.
+fn log_summary<W: io::Write>(snapshots: &[StatsSnapshot], sink: &Sink<W>, token_requests: u64) {
+    let mut totals = [0u64; 5];
+    for s in snapshots {
+        for (total, n) in totals.iter_mut().zip([
+            s.connections,
+            s.reconnects,
+            s.heartbeats_sent,
+            s.heartbeats_answered,
+            s.skipped_total(),
+        ]) {
+            *total += n;
+        }
+    }
+    let [connections, reconnects, sent, answered, skipped] = totals;
+    log::info!(
+        "summary: {} events written, {connections} connections, {reconnects} reconnects, {sent} \
+         heartbeats sent, {answered} answered, {skipped} frames skipped, {token_requests} token \
+         requests, {} events filtered out, {} repeats dropped",
+        sink.passed,
+        sink.filtered_out,
+        sink.duplicates,
+    );
+}
+
+/// Warns about a gap in the stream after a reconnect: Zoom does not replay missed events.
+fn log_gap(change: &StateChange, label: &str) {
+    if let StateChange::Reconnected { gap_start, gap_end } = change {
+        let gap = gap_end.duration_since(*gap_start).unwrap_or(Duration::ZERO);
+        log::warn!(
+            "events{label} from {} to {} ({}) may be missing: Zoom does not replay them",
+            utc(*gap_start),
+            utc(*gap_end),
+            Secs(gap)
+        );
+    }
+}
