@@ -29,7 +29,8 @@ impl StopAll {
         }
     }
 
-    /// True once a stop was asked for.
+    /// True once a stop was asked for (a second signal exits at once).
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub fn is_stopped(&self) -> bool {
         self.0.iter().any(StopHandle::is_stopped)
     }

@@ -210,3 +210,25 @@ fn help_and_version() {
     let output = cli(&mock).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("zoom-ws "));
 }
+
+#[test]
+#[cfg(unix)]
+fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let _guard = watchdog(30);
+    let mock = MockZoom::start();
+    let bad = std::ffi::OsStr::from_bytes(b"meeting.\xff");
+    let output = cli(&mock).arg("--event").arg(bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--event needs UTF-8 text"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let output = cli(&mock).arg("--bogus").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--bogus") && stderr.contains("--help"),
+        "{stderr}"
+    );
+    assert_eq!(mock.connections(), 0);
+}
