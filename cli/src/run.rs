@@ -44,26 +44,7 @@ pub fn run(args: Args) -> Result<(), Exit> {
     sink.pipes = actions.iter().map(|a| a.pipe.clone()).collect();
     let sink = Arc::new(Mutex::new(sink));
 
-    let several = ids.len() > 1;
-    let (done_tx, done_rx) = mpsc::channel();
-    for (id, mut client) in ids.into_iter().zip(clients) {
-        let sink = sink.clone();
-        let done = done_tx.clone();
-        std::thread::spawn(move || {
-            let label = if several {
-                format!(" on subscription {id}")
-            } else {
-                String::new()
-            };
-            client.on_state(move |change| log_gap(change, &label));
-            let stats = client.stats();
-            let result = client.run(|event| {
-                sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);
-            });
-            let _ = done.send((stats.snapshot(), result));
-        });
-    }
-    drop(done_tx);
+    let done_rx = start(ids, clients, &sink);
 
     // The first error that retrying cannot fix stops every subscription.
     let mut first_error = None;
@@ -86,6 +67,37 @@ pub fn run(args: Args) -> Result<(), Exit> {
         Some(error) => Err(Exit::Fatal(error)),
         None => Ok(()),
     }
+}
+
+/// What a subscription's thread reports when its client returns.
+type Done = (StatsSnapshot, zoom_ws::Result<()>);
+
+/// Starts one thread per subscription, each running its client into the shared sink.
+fn start<W: io::Write + Send + 'static>(
+    ids: Vec<String>,
+    clients: Vec<Client>,
+    sink: &Arc<Mutex<Sink<W>>>,
+) -> mpsc::Receiver<Done> {
+    let several = ids.len() > 1;
+    let (done_tx, done_rx) = mpsc::channel();
+    for (id, mut client) in ids.into_iter().zip(clients) {
+        let sink = sink.clone();
+        let done = done_tx.clone();
+        std::thread::spawn(move || {
+            let label = if several {
+                format!(" on subscription {id}")
+            } else {
+                String::new()
+            };
+            client.on_state(move |change| log_gap(change, &label));
+            let stats = client.stats();
+            let result = client.run(|event| {
+                sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);
+            });
+            let _ = done.send((stats.snapshot(), result));
+        });
+    }
+    done_rx
 }
 
 /// The exit summary: the counters of every subscription added up, and the sink's.
