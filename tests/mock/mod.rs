@@ -3,7 +3,8 @@
 //!
 //! Each socket connection plays a [`Plan`] (the next queued one, or the default: accept, answer
 //! heartbeats, stay open). Everything the client sends is recorded, so tests assert on what a real
-//! server would have seen. Shared by the integration tests, the demo and the benchmark.
+//! server would have seen. Shared by the integration tests (the library's here, the CLI's in
+//! `cli/tests`), the demo and the benchmark.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
