@@ -55,6 +55,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+pub mod check;
 mod client;
 mod config;
 mod dedupe;
