@@ -11,6 +11,7 @@
 //! | `ZOOM_CLIENT_ID`, `ZOOM_ACCOUNT_ID`, each subscription id | 1 to [`MAX_ID_LEN`] letters, digits, `-`, `_`, `.` |
 //! | `ZOOM_CLIENT_SECRET` | 1 to [`MAX_SECRET_LEN`] printable ASCII characters, no spaces |
 //! | `ZOOM_SUBSCRIPTION_ID` | up to [`MAX_SUBSCRIPTIONS`] ids, comma-separated, each once |
+//! | `HTTPS_PROXY` | a host as above; user name and password up to [`MAX_SECRET_LEN`] bytes each |
 //!
 //! `http://` and `ws://` reach only loopback hosts unless `ZOOM_ALLOW_INSECURE=1`.
 
@@ -88,14 +89,19 @@ pub fn url<'a>(setting: &str, value: &'a str, schemes: &[&str]) -> Result<Url<'a
     } else {
         "https://zoom.us/oauth/token"
     };
-    let fail = |problem: String| Error::config(setting, format!("{problem}, e.g. {example}"));
+    let fail = |problem: String| {
+        Error::config(
+            setting,
+            format!("{problem}; a valid one looks like {example}"),
+        )
+    };
     if value.len() > MAX_URL_LEN {
         return Err(fail(format!(
             "is {} bytes long; at most {MAX_URL_LEN} are accepted",
             value.len()
         )));
     }
-    printable(value).map_err(|p| fail(format!("{p}; a URL must be written")))?;
+    printable(value).map_err(fail)?;
     let (scheme, rest) = value
         .split_once("://")
         .filter(|(s, _)| schemes.iter().any(|k| s.eq_ignore_ascii_case(k)))
@@ -321,9 +327,10 @@ pub fn secret(setting: &str, value: &str) -> Result<()> {
 /// twice.
 pub fn subscription_ids(value: &str) -> Result<Vec<&str>> {
     const SETTING: &str = "ZOOM_SUBSCRIPTION_ID";
+    // Only spaces are trimmed: a line break or tab is refused with the id around it.
     let ids: Vec<&str> = value
         .split(',')
-        .map(str::trim)
+        .map(|id| id.trim_matches(' '))
         .filter(|id| !id.is_empty())
         .collect();
     if ids.is_empty() {
@@ -429,6 +436,13 @@ pub fn config(c: &Config) -> Result<()> {
         }
     }
     if let Some(proxy) = &c.proxy {
+        let (user, password) = (proxy.username.expose(), proxy.password.expose());
+        if user.len().max(password.len()) > MAX_SECRET_LEN {
+            return Err(Error::config(
+                "HTTPS_PROXY",
+                format!("has a user name or password over {MAX_SECRET_LEN} bytes long"),
+            ));
+        }
         let host = proxy.host.as_str();
         if host.parse::<Ipv6Addr>().is_err() {
             check_host(host).map_err(|p| {

@@ -11,11 +11,14 @@ use std::time::{Duration, SystemTime};
 #[cfg(feature = "actions")]
 use cli::pipe::{Counts, Pipe, Spool};
 use cli::sink::{Sink, StopAll};
+use cli::startup;
 #[cfg(feature = "actions")]
 use cli::worker;
 #[cfg(feature = "actions")]
 use zoom_ws::webhook::Forwarder;
-use zoom_ws::{Client, Config, Dedupe, Error, EventFilter, Secret, Secs, StateChange, TokenSource};
+use zoom_ws::{
+    Client, Config, Dedupe, Error, EventFilter, Secret, Secs, StateChange, TokenSource, check,
+};
 
 const USAGE_HEAD: &str = "\
 zoom-ws: receive Zoom event subscriptions over WebSocket; one JSON event per line on stdout.
@@ -25,14 +28,15 @@ Usage: zoom-ws [OPTIONS]
 Options:
   --env-file PATH    read settings from PATH (default: ./.env when it exists)
   --max-events N     exit after N events (counted after --event and --dedupe)
-  --event PATTERN    keep only events whose type matches; repeatable; * matches anything,
-                     e.g. --event 'meeting.*' --event '*.created'
+  --event PATTERN    keep only events whose type matches; repeatable or comma-separated;
+                     * matches anything, e.g. --event 'meeting.*,*.created'
   --dedupe           drop an event whose exact JSON was already delivered among the last 4096
 ";
 
 #[cfg(feature = "actions")]
-const USAGE_ACTIONS: &str = "\
-  --exec CMD         run `sh -c CMD` for each event, one at a time, in order: the event's JSON
+// Each string starts on its quote's line: a `"\` continuation would strip the first indent.
+const USAGE_ACTIONS: &str =
+    "  --exec CMD         run `sh -c CMD` for each event, one at a time, in order: the event's JSON
                      line on stdin, ZOOM_EVENT and ZOOM_EVENT_TS in the environment
   --forward URL      POST each event to URL as a Zoom webhook (signed when
                      ZOOM_WEBHOOK_SECRET_TOKEN is set); retried on network errors and 5xx
@@ -43,22 +47,24 @@ const USAGE_ACTIONS: &str = "\
 ";
 
 #[cfg(not(feature = "actions"))]
-const USAGE_ACTIONS: &str = "\
-  (--exec, --forward, --spool, --queue, --quiet: build with `--features actions`)
+const USAGE_ACTIONS: &str =
+    "  (--exec, --forward, --spool, --queue, --quiet: build with `--features actions`)
 ";
 
-const USAGE_TAIL: &str = "\
-  -h, --help         show this help
+const USAGE_TAIL: &str = "  -h, --help         show this help
   -V, --version      show the version
 
 Settings (environment, or the .env file; the environment wins):
   ZOOM_CLIENT_ID or CLIENT_USERNAME          OAuth client id (required)
   ZOOM_CLIENT_SECRET or CLIENT_PASSWORD      OAuth client secret (required)
-  ZOOM_SUBSCRIPTION_ID or SUBSCRIPTION_ID    event subscription id (required); several,
+  ZOOM_SUBSCRIPTION_ID or SUBSCRIPTION_ID    event subscription id (required unless
+                                             ZOOM_WS_URL has ?subscriptionId=); several,
                                              comma-separated: one connection each
   ZOOM_ACCOUNT_ID                            use account_credentials (Server-to-Server apps)
   ZOOM_OAUTH_URL or OAUTH_URL                default https://zoom.us/oauth/token
   ZOOM_WS_URL or WS_URL                      default wss://ws.zoom.us/ws
+  ZOOM_ALLOW_INSECURE                        1: allow http:// and ws:// to other hosts than
+                                             this one (secrets then travel in clear)
   ZOOM_HEARTBEAT_INTERVAL                    seconds, default 30
   ZOOM_DEAD_PEER_TIMEOUT                     seconds, default 2 intervals + 5
   ZOOM_CONNECT_TIMEOUT                       seconds per connection step, default 10
@@ -138,12 +144,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--env-file" => parsed.env_file = Some(value("--env-file")?),
             "--max-events" => {
                 let v = value("--max-events")?;
-                parsed.max_events = Some(
-                    v.parse()
-                        .map_err(|_| format!("--max-events needs a whole number, not {v:?}"))?,
-                );
+                parsed.max_events = Some(v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!("--max-events needs a whole number above 0, not {v:?}")
+                })?);
             }
-            "--event" => parsed.events.push(value("--event")?),
+            "--event" => parsed
+                .events
+                .extend(startup::event_patterns(&value("--event")?)?),
             "--dedupe" => parsed.dedupe = true,
             "--exec" => parsed.exec = Some(value("--exec")?),
             "--forward" => parsed.forward = Some(value("--forward")?),
@@ -189,11 +196,22 @@ fn load_config(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
     };
     let file_pairs = match std::fs::read_to_string(path) {
         Ok(text) => {
+            log::info!("{}", startup::env_file_note(path.as_ref(), true));
             zoom_ws::dotenv::parse(&text).map_err(|e| Exit::Usage(format!("{path}: {e}")))?
         }
-        Err(e) if !required && e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) if !required && e.kind() == io::ErrorKind::NotFound => {
+            log::info!("{}", startup::env_file_note(path.as_ref(), false));
+            Vec::new()
+        }
         Err(e) => return Err(Exit::Usage(format!("cannot read {path}: {e}"))),
     };
+    let env_names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    let file_names: Vec<String> = file_pairs.iter().map(|(name, _)| name.clone()).collect();
+    for warning in startup::unknown_setting_warnings(&env_names, &file_names, path) {
+        log::warn!("{warning}");
+    }
     let lookup = |name: &str| {
         std::env::var(name)
             .ok()
@@ -207,6 +225,12 @@ fn load_config(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
             })
     };
     let config = Config::from_lookup(lookup).map_err(Exit::Fatal)?;
+    if config.allow_insecure {
+        log::warn!(
+            "ZOOM_ALLOW_INSECURE=1: http:// and ws:// are allowed to any host; the client secret \
+             and the access token may cross the network in clear"
+        );
+    }
     let webhook_secret = lookup("ZOOM_WEBHOOK_SECRET_TOKEN")
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
@@ -216,27 +240,8 @@ fn load_config(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
 
 /// `ZOOM_SUBSCRIPTION_ID` may list several ids, comma-separated.
 fn subscription_ids(value: &str) -> Result<Vec<String>, Exit> {
-    let ids: Vec<String> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(str::to_string)
-        .collect();
-    if ids.is_empty() {
-        return Err(Exit::Usage(
-            "ZOOM_SUBSCRIPTION_ID holds no subscription id; give one, or several separated by \
-             commas"
-                .into(),
-        ));
-    }
-    for (i, id) in ids.iter().enumerate() {
-        if ids[..i].contains(id) {
-            return Err(Exit::Usage(format!(
-                "ZOOM_SUBSCRIPTION_ID lists {id} twice; one subscription should have one consumer"
-            )));
-        }
-    }
-    Ok(ids)
+    let ids = check::subscription_ids(value).map_err(Exit::Fatal)?;
+    Ok(ids.into_iter().map(str::to_string).collect())
 }
 
 fn init_logging() {
@@ -385,7 +390,7 @@ fn run(args: Args) -> Result<(), Exit> {
         let done = done_tx.clone();
         std::thread::spawn(move || {
             let label = if several {
-                format!(" on subscription {id}")
+                format!(" on subscription {}", check::escaped(&id))
             } else {
                 String::new()
             };
@@ -475,7 +480,7 @@ mod actions {
                 if !forwarder.signs() {
                     log::info!(
                         "ZOOM_WEBHOOK_SECRET_TOKEN is not set: events posted to {} are not signed",
-                        forwarder.host()
+                        zoom_ws::check::escaped(forwarder.host())
                     );
                 }
                 Some(forwarder)
@@ -583,7 +588,7 @@ fn main() -> ExitCode {
         Ok(Some(args)) => args,
         Ok(None) => return ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("zoom-ws: {message}");
+            eprintln!("zoom-ws: {}", check::escaped(&message));
             return ExitCode::from(2);
         }
     };
@@ -591,7 +596,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Exit::Usage(message)) => {
-            log::error!("{message}");
+            log::error!("{}", check::escaped(&message));
             ExitCode::from(2)
         }
         Err(Exit::Fatal(error)) => {

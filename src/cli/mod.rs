@@ -12,5 +12,6 @@
 #[cfg(feature = "actions")]
 pub mod pipe;
 pub mod sink;
+pub mod startup;
 #[cfg(feature = "actions")]
 pub mod worker;
