@@ -127,10 +127,10 @@ fn serve(mut tcp: TcpStream, state: &State, done: &AtomicBool, answer: bool) {
             }
             Err(_) => {}
         }
-        while answer {
-            let Some(request) = take_request(&mut pending) else {
-                break;
-            };
+        if !answer {
+            continue;
+        }
+        while let Some(request) = take_request(&mut pending) {
             let head = String::from_utf8_lossy(&request).to_string();
             state.requests.lock().unwrap().push(request);
             let reply = if head.starts_with("CONNECT ") {
