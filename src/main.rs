@@ -196,22 +196,17 @@ fn load_config(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
     };
     let file_pairs = match std::fs::read_to_string(path) {
         Ok(text) => {
-            log::info!("{}", startup::env_file_note(path.as_ref(), true));
-            zoom_ws::dotenv::parse(&text).map_err(|e| Exit::Usage(format!("{path}: {e}")))?
+            let pairs = zoom_ws::dotenv::parse(&text);
+            let pairs = pairs.map_err(|e| Exit::Usage(format!("{path}: {e}")))?;
+            startup::announce(path, true, &pairs);
+            pairs
         }
         Err(e) if !required && e.kind() == io::ErrorKind::NotFound => {
-            log::info!("{}", startup::env_file_note(path.as_ref(), false));
+            startup::announce(path, false, &[]);
             Vec::new()
         }
         Err(e) => return Err(Exit::Usage(format!("cannot read {path}: {e}"))),
     };
-    let env_names: Vec<String> = std::env::vars_os()
-        .filter_map(|(name, _)| name.into_string().ok())
-        .collect();
-    let file_names: Vec<String> = file_pairs.iter().map(|(name, _)| name.clone()).collect();
-    for warning in startup::unknown_setting_warnings(&env_names, &file_names, path) {
-        log::warn!("{warning}");
-    }
     let lookup = |name: &str| {
         std::env::var(name)
             .ok()

@@ -70,47 +70,54 @@ pub fn allow_insecure(value: Option<&str>) -> Result<bool> {
 
 /// A client id, account id or subscription id: 1 to [`MAX_ID_LEN`] of `[A-Za-z0-9._-]`.
 pub fn id(setting: &str, value: &str) -> Result<()> {
-    let fail = |problem: String| {
-        Error::config(
-            setting,
-            format!(
-                "{problem}; an id is 1 to {MAX_ID_LEN} letters, digits, '-', '_' or '.', as \
-                 shown in the Zoom Marketplace (e.g. Fc5-c8kqSzO2yj6Zyvce1A)"
-            ),
-        )
+    let bad = value
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+    if !value.is_empty() && value.len() <= MAX_ID_LEN && bad.is_none() {
+        return Ok(());
+    }
+    let problem = match bad {
+        Some(i) if value.len() <= MAX_ID_LEN => {
+            let c = value[i..].chars().next().unwrap_or(' ');
+            format!("holds {} at byte {i}", escaped_char(c))
+        }
+        _ => size_problem(value),
     };
-    if value.is_empty() {
-        return Err(fail("is empty".into()));
-    }
-    if value.len() > MAX_ID_LEN {
-        return Err(fail(format!("is {} bytes long", value.len())));
-    }
-    match value
-        .char_indices()
-        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-    {
-        Some((i, c)) => Err(fail(format!("holds {} at byte {i}", escaped_char(c)))),
-        None => Ok(()),
-    }
+    Err(Error::config(
+        setting,
+        format!(
+            "{problem}; an id is 1 to {MAX_ID_LEN} letters, digits, '-', '_' or '.', as shown in \
+             the Zoom Marketplace (e.g. Fc5-c8kqSzO2yj6Zyvce1A)"
+        ),
+    ))
 }
 
 /// A client secret: 1 to [`MAX_SECRET_LEN`] printable ASCII characters. Errors never show it.
 pub fn secret(setting: &str, value: &str) -> Result<()> {
-    let rule = format!(
-        "a secret is 1 to {MAX_SECRET_LEN} printable ASCII characters without spaces, as shown \
-         in the Zoom Marketplace (Zoom's are 32 letters and digits)"
-    );
-    if value.len() > MAX_SECRET_LEN {
-        let problem = format!("is {} bytes long; {rule}", value.len());
-        return Err(Error::config(setting, problem));
+    let bad = value.bytes().position(|b| !b.is_ascii_graphic());
+    if !value.is_empty() && value.len() <= MAX_SECRET_LEN && bad.is_none() {
+        return Ok(());
     }
-    match value.bytes().position(|b| !b.is_ascii_graphic()) {
-        Some(i) => Err(Error::config(
-            setting,
-            format!("holds a space, control or non-ASCII character at byte {i}; {rule}"),
-        )),
-        None if value.is_empty() => Err(Error::config(setting, format!("is empty; {rule}"))),
-        None => Ok(()),
+    let problem = match bad {
+        Some(i) if value.len() <= MAX_SECRET_LEN => {
+            format!("holds a space, control or non-ASCII character at byte {i}")
+        }
+        _ => size_problem(value),
+    };
+    Err(Error::config(
+        setting,
+        format!(
+            "{problem}; a secret is 1 to {MAX_SECRET_LEN} printable ASCII characters without \
+             spaces, as shown in the Zoom Marketplace (Zoom's are 32 letters and digits)"
+        ),
+    ))
+}
+
+#[cold]
+fn size_problem(value: &str) -> String {
+    match value.len() {
+        0 => "is empty".into(),
+        n => format!("is {n} bytes long"),
     }
 }
 
@@ -174,11 +181,12 @@ pub fn url_subscription<'a>(ws: &Url<'a>) -> Result<Option<&'a str>> {
         }
     }
     if let Some(sub) = found {
-        id("ZOOM_WS_URL", sub).map_err(|e| match e {
-            Error::Config { setting, problem } => {
-                Error::config(setting, format!("has a subscriptionId that {problem}"))
-            }
-            other => other,
+        id("ZOOM_WS_URL", sub).map_err(|_| {
+            Error::config(
+                "ZOOM_WS_URL",
+                "has a subscriptionId that is not 1 to 128 letters, digits, '-', '_' or '.', \
+                 e.g. wss://ws.zoom.us/ws?subscriptionId=Fc5-c8kqSzO2yj6Zyvce1A",
+            )
         })?;
     }
     Ok(found)
@@ -221,7 +229,7 @@ pub fn config(c: &Config) -> Result<()> {
                 format!(
                     "({}) and the subscriptionId in ZOOM_WS_URL ({in_url}) differ; give the id \
                      in one of them, or the same one in both",
-                    ids.join(",")
+                    escaped(&c.subscription_id)
                 ),
             ));
         }

@@ -13,7 +13,7 @@ pub const MAX_URL_LEN: usize = 2048;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Url<'a> {
     /// The scheme, lowercase, without `://`.
-    pub scheme: String,
+    pub scheme: &'static str,
     /// The host, without IPv6 brackets.
     pub host: &'a str,
     /// The port, defaulted by scheme.
@@ -31,40 +31,43 @@ impl<'a> Url<'a> {
 
     /// True for `http` and `ws`.
     pub fn is_cleartext(&self) -> bool {
-        matches!(self.scheme.as_str(), "http" | "ws")
+        matches!(self.scheme, "http" | "ws")
     }
 }
 
 /// Parses `value` strictly: one of `schemes` (`"wss"`, …), a host, an optional port, and a path of
 /// printable ASCII. Errors name `setting` and never quote the value.
-pub fn url<'a>(setting: &str, value: &'a str, schemes: &[&str]) -> Result<Url<'a>> {
-    let listed = schemes
-        .iter()
-        .map(|s| format!("{s}://"))
-        .collect::<Vec<_>>();
-    let example = if schemes.contains(&"wss") {
-        "wss://ws.zoom.us/ws"
-    } else {
-        "https://zoom.us/oauth/token"
-    };
+pub fn url<'a>(setting: &str, value: &'a str, schemes: &[&'static str]) -> Result<Url<'a>> {
     let fail = |problem: String| {
+        let example = if schemes.contains(&"wss") {
+            "wss://ws.zoom.us/ws"
+        } else {
+            "https://zoom.us/oauth/token"
+        };
         Error::config(
             setting,
             format!("{problem}; a valid one looks like {example}"),
         )
     };
     if value.len() > MAX_URL_LEN {
-        return Err(fail(format!(
+        let problem = format!(
             "is {} bytes long; at most {MAX_URL_LEN} are accepted",
             value.len()
-        )));
+        );
+        return Err(fail(problem));
     }
-    printable(value).map_err(fail)?;
+    if let Some(i) = value.bytes().position(|b| !b.is_ascii_graphic()) {
+        return Err(fail(bad_char(value, i)));
+    }
     let (scheme, rest) = value
         .split_once("://")
-        .filter(|(s, _)| schemes.iter().any(|k| s.eq_ignore_ascii_case(k)))
-        .ok_or_else(|| fail(format!("must start with {}", listed.join(" or "))))?;
-    let scheme = scheme.to_ascii_lowercase();
+        .and_then(|(s, rest)| Some((*schemes.iter().find(|k| s.eq_ignore_ascii_case(k))?, rest)))
+        .ok_or_else(|| {
+            fail(format!(
+                "must start with {}:// or {}://",
+                schemes[0], schemes[1]
+            ))
+        })?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
     if authority.contains('@') {
@@ -74,24 +77,21 @@ pub fn url<'a>(setting: &str, value: &'a str, schemes: &[&str]) -> Result<Url<'a
                 .into(),
         ));
     }
-    let default_port = if matches!(scheme.as_str(), "https" | "wss") {
-        443
-    } else {
-        80
-    };
+    let default_port = if scheme.ends_with('s') { 443 } else { 80 };
     let (host, port) = host_port(authority, default_port).map_err(fail)?;
-    if let Some((i, c)) = path.char_indices().find(|&(_, c)| !url_char(c)) {
-        return Err(fail(format!(
-            "holds {} at byte {i}, which a URL cannot carry as it is; percent-encode it ({})",
-            escaped_char(c),
-            percent(c)
-        )));
-    }
-    if let Some(i) = broken_escape(path) {
-        return Err(fail(format!(
-            "has a % at byte {} that is not followed by two hex digits; write %25 for a %",
-            end + i
-        )));
+    let bytes = path.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#%".contains(&b)) {
+            return Err(fail(bad_char(path, i)));
+        }
+        let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+        if b == b'%' && !(hex(i + 1) && hex(i + 2)) {
+            let problem = format!(
+                "has a % at byte {} that is not followed by two hex digits; write %25 for a %",
+                end + i
+            );
+            return Err(fail(problem));
+        }
     }
     Ok(Url {
         scheme,
@@ -101,41 +101,29 @@ pub fn url<'a>(setting: &str, value: &'a str, schemes: &[&str]) -> Result<Url<'a
     })
 }
 
-/// Refuses control characters, spaces and non-ASCII, naming the first and where it is.
-fn printable(value: &str) -> std::result::Result<(), String> {
-    match value.char_indices().find(|&(_, c)| !c.is_ascii_graphic()) {
-        None => Ok(()),
-        Some((i, c)) if c.is_control() => Err(format!(
-            "holds the control character {} at byte {i}",
-            escaped_char(c)
-        )),
-        Some((i, c)) if c.is_ascii() || c.is_whitespace() => Err(format!(
-            "holds a space at byte {i}; percent-encode it ({})",
-            percent(c)
-        )),
-        Some((i, c)) => Err(format!(
-            "holds the non-ASCII character {} at byte {i}; percent-encode it ({}), or write a \
-             host name in its xn-- form",
-            escaped_char(c),
-            percent(c)
-        )),
-    }
-}
-
-/// RFC 3986 characters allowed after the authority: unreserved, sub-delims, `:@/?#%`.
-fn url_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/?#%".contains(c)
-}
-
-/// The byte offset of a `%` not followed by two hex digits.
-fn broken_escape(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    (0..bytes.len()).find(|&i| {
-        bytes[i] == b'%'
-            && !bytes
-                .get(i + 1..i + 3)
-                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-    })
+/// What is wrong with the character at byte `i` of `text`, and how to write it instead.
+#[cold]
+#[inline(never)]
+pub(crate) fn bad_char(text: &str, i: usize) -> String {
+    let c = text[i..].chars().next().unwrap_or(' ');
+    let mut buf = [0; 4];
+    let encoded: String = c
+        .encode_utf8(&mut buf)
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    let (what, hint) = match c {
+        ' ' => ("a space", ""),
+        c if c.is_control() => ("the control character", ""),
+        c if c.is_ascii() => ("the character", ", which a URL cannot carry as it is"),
+        _ => ("the non-ASCII character", " (a host name: its xn-- form)"),
+    };
+    let shown = if c == ' ' {
+        String::new()
+    } else {
+        format!(" {}", escaped_char(c))
+    };
+    format!("holds {what}{shown} at byte {i}{hint}; percent-encode it ({encoded})")
 }
 
 /// `host[:port]` or `[v6][:port]`, strictly.
@@ -185,10 +173,10 @@ pub(crate) fn check_host(host: &str) -> std::result::Result<(), String> {
     if host.parse::<Ipv6Addr>().is_ok() {
         return Err("has an IPv6 address without [ ] around it".into());
     }
-    match host
-        .chars()
-        .find(|&c| !(c.is_ascii_alphanumeric() || "-._".contains(c)))
-    {
+    let bad = host
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"-._".contains(&b)));
+    match bad.and_then(|i| host[i..].chars().next()) {
         Some(c) => Err(format!(
             "has {} in its host name; a host is letters, digits, '.', '-' and '_', or an IP \
              address",
@@ -221,15 +209,6 @@ pub fn cleartext(setting: &str, url: &Url<'_>, allow_insecure: bool, what: &str)
             url.scheme
         ),
     ))
-}
-
-/// A character percent-encoded as UTF-8: `%C3%A9`.
-fn percent(c: char) -> String {
-    let mut buf = [0; 4];
-    c.encode_utf8(&mut buf)
-        .bytes()
-        .map(|b| format!("%{b:02X}"))
-        .collect()
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use zoom_ws::check::{escaped, unknown_settings};
 
 /// The info line about the `.env` file: its full path, or where none was found.
 pub fn env_file_note(path: &Path, found: bool) -> String {
-    let full = std::fs::canonicalize(path)
-        .or_else(|_| std::path::absolute(path))
-        .unwrap_or_else(|_| path.to_path_buf());
+    let full = match std::env::current_dir() {
+        Ok(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_path_buf(),
+    };
     let shown = full.display().to_string();
     if found {
         format!("settings: reading {}", escaped(&shown))
@@ -21,25 +22,42 @@ pub fn env_file_note(path: &Path, found: bool) -> String {
     }
 }
 
+/// Logs which `.env` was read (or where none was found) and a warning per `ZOOM_*` name that
+/// zoom-ws does not know, in the environment or in the file.
+pub fn announce(path: &str, found: bool, dotenv: &[(String, String)]) {
+    log::info!("{}", env_file_note(path.as_ref(), found));
+    let env: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    for warning in unknown_setting_warnings(&env, dotenv, path) {
+        log::warn!("{warning}");
+    }
+}
+
 /// One warning per `ZOOM_*` name zoom-ws does not know, in the environment or in the `.env` file
 /// (`file` names it), with the nearest known name when one is close.
-pub fn unknown_setting_warnings(env: &[String], dotenv: &[String], file: &str) -> Vec<String> {
-    let names = env.iter().chain(dotenv).map(String::as_str);
-    unknown_settings(names)
+pub fn unknown_setting_warnings(
+    env: &[String],
+    dotenv: &[(String, String)],
+    file: &str,
+) -> Vec<String> {
+    let names = env.iter().chain(dotenv.iter().map(|(name, _)| name));
+    unknown_settings(names.map(String::as_str))
         .into_iter()
         .map(|(name, nearest)| {
             let place = if env.iter().any(|n| n == name) {
-                "the environment".to_string()
+                "the environment"
             } else {
-                escaped(file).to_string()
+                file
             };
-            let hint = match nearest {
-                Some(known) => format!("; did you mean {known}?"),
-                None => String::new(),
+            let (hint, known, end) = match nearest {
+                Some(known) => ("; did you mean ", known, "?"),
+                None => ("", "", ""),
             };
             format!(
-                "{} (in {place}) is not a zoom-ws setting and is ignored{hint}",
-                escaped(name)
+                "{} (in {}) is not a zoom-ws setting and is ignored{hint}{known}{end}",
+                escaped(name),
+                escaped(place),
             )
         })
         .collect()
@@ -76,7 +94,10 @@ mod tests {
     #[test]
     fn warnings_name_the_place_and_the_nearest_name() {
         let env = vec!["ZOOM_CLIENTID".to_string(), "HOME".to_string()];
-        let file = vec!["ZOOM_ACOUNT_ID".to_string(), "ZOOM_CLIENTID".to_string()];
+        let file = vec![
+            ("ZOOM_ACOUNT_ID".to_string(), "a".to_string()),
+            ("ZOOM_CLIENTID".to_string(), "b".to_string()),
+        ];
         let lines = unknown_setting_warnings(&env, &file, "/srv/app/.env");
         assert_eq!(
             lines,
