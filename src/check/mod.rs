@@ -255,34 +255,29 @@ pub fn config(c: &Config) -> Result<()> {
     Ok(())
 }
 
-/// The `ZOOM_*` names among `names` that zoom-ws does not know, each once, in order, with the
-/// nearest known name when one is close (a typo such as `ZOOM_CLIENTID`).
-pub fn unknown_settings<'a>(
-    names: impl IntoIterator<Item = &'a str>,
-) -> Vec<(&'a str, Option<&'static str>)> {
-    let mut unknown: Vec<(&str, Option<&'static str>)> = Vec::new();
-    for name in names {
-        let upper = name.to_ascii_uppercase();
-        let known = KNOWN_SETTINGS.contains(&name);
-        if !upper.starts_with("ZOOM_") || known || unknown.iter().any(|(n, _)| *n == name) {
-            continue;
-        }
-        unknown.push((name, nearest(&upper)));
-    }
-    unknown
-}
-
-/// The known name closest to `name` (uppercase), when at most a third of it differs.
-fn nearest(name: &str) -> Option<&'static str> {
-    if name.len() > 64 {
+/// Whether `name` is a `ZOOM_*` name zoom-ws does not know: `None` when it is known (or not a
+/// `ZOOM_*` name), else `Some` of the nearest known name when one is close (a typo such as
+/// `ZOOM_CLIENTID`).
+pub fn unknown_setting(name: &str) -> Option<Option<&'static str>> {
+    let zoom = name
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("ZOOM_"));
+    if !zoom || KNOWN_SETTINGS.contains(&name) {
         return None;
     }
-    KNOWN_SETTINGS
-        .iter()
-        .map(|known| (edit_distance(name, known), *known))
-        .filter(|&(d, _)| d <= 3.max(name.len() / 6) && d * 3 <= name.len())
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, known)| known)
+    if name.len() > 64 {
+        return Some(None);
+    }
+    let upper = name.to_ascii_uppercase();
+    let mut best: Option<(usize, &'static str)> = None;
+    for known in KNOWN_SETTINGS {
+        let d = edit_distance(&upper, known);
+        // At most a third of the name differs, and at most three edits (more for long names).
+        if d <= 3.max(upper.len() / 6) && d * 3 <= upper.len() && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, known));
+        }
+    }
+    Some(best.map(|(_, known)| known))
 }
 
 /// Levenshtein distance over bytes.
@@ -353,24 +348,23 @@ mod tests {
 
     #[test]
     fn unknown_names_and_their_nearest() {
-        let found = unknown_settings([
-            "ZOOM_CLIENTID",
-            "ZOOM_ACOUNT_ID",
-            "zoom_ws_url",
-            "ZOOM_CLIENT_ID",
-            "PATH",
-            "ZOOM_SOMETHING_ELSE_ENTIRELY",
-            "ZOOM_CLIENTID",
-        ]);
         assert_eq!(
-            found,
-            [
-                ("ZOOM_CLIENTID", Some("ZOOM_CLIENT_ID")),
-                ("ZOOM_ACOUNT_ID", Some("ZOOM_ACCOUNT_ID")),
-                ("zoom_ws_url", Some("ZOOM_WS_URL")),
-                ("ZOOM_SOMETHING_ELSE_ENTIRELY", None),
-            ]
+            unknown_setting("ZOOM_CLIENTID"),
+            Some(Some("ZOOM_CLIENT_ID"))
         );
+        assert_eq!(
+            unknown_setting("ZOOM_ACOUNT_ID"),
+            Some(Some("ZOOM_ACCOUNT_ID"))
+        );
+        assert_eq!(unknown_setting("zoom_ws_url"), Some(Some("ZOOM_WS_URL")));
+        assert_eq!(unknown_setting("ZOOM_SOMETHING_ELSE_ENTIRELY"), Some(None));
+        assert_eq!(
+            unknown_setting(&format!("ZOOM_{}", "X".repeat(100))),
+            Some(None)
+        );
+        assert_eq!(unknown_setting("ZOOM_CLIENT_ID"), None);
+        assert_eq!(unknown_setting("PATH"), None);
+        assert_eq!(unknown_setting("ZOOM"), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

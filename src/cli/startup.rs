@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use zoom_ws::check::{escaped, unknown_settings};
+use zoom_ws::check::{escaped, unknown_setting};
 
 /// The info line about the `.env` file: its full path, or where none was found.
 pub fn env_file_note(path: &Path, found: bool) -> String {
@@ -26,41 +26,37 @@ pub fn env_file_note(path: &Path, found: bool) -> String {
 /// zoom-ws does not know, in the environment or in the file.
 pub fn announce(path: &str, found: bool, dotenv: &[(String, String)]) {
     log::info!("{}", env_file_note(path.as_ref(), found));
-    let env: Vec<String> = std::env::vars_os()
-        .filter_map(|(name, _)| name.into_string().ok())
-        .collect();
-    for warning in unknown_setting_warnings(&env, dotenv, path) {
-        log::warn!("{warning}");
+    for (name, _) in std::env::vars_os() {
+        if let Some(warning) = name
+            .to_str()
+            .and_then(|n| unknown_warning(n, "the environment"))
+        {
+            log::warn!("{warning}");
+        }
+    }
+    for (i, (name, _)) in dotenv.iter().enumerate() {
+        let repeated = dotenv[..i].iter().any(|(earlier, _)| earlier == name);
+        if repeated || std::env::var_os(name).is_some() {
+            continue;
+        }
+        if let Some(warning) = unknown_warning(name, path) {
+            log::warn!("{warning}");
+        }
     }
 }
 
-/// One warning per `ZOOM_*` name zoom-ws does not know, in the environment or in the `.env` file
-/// (`file` names it), with the nearest known name when one is close.
-pub fn unknown_setting_warnings(
-    env: &[String],
-    dotenv: &[(String, String)],
-    file: &str,
-) -> Vec<String> {
-    let names = env.iter().chain(dotenv.iter().map(|(name, _)| name));
-    unknown_settings(names.map(String::as_str))
-        .into_iter()
-        .map(|(name, nearest)| {
-            let place = if env.iter().any(|n| n == name) {
-                "the environment"
-            } else {
-                file
-            };
-            let (hint, known, end) = match nearest {
-                Some(known) => ("; did you mean ", known, "?"),
-                None => ("", "", ""),
-            };
-            format!(
-                "{} (in {}) is not a zoom-ws setting and is ignored{hint}{known}{end}",
-                escaped(name),
-                escaped(place),
-            )
-        })
-        .collect()
+/// The warning for `name` (found in `place`) when it is a `ZOOM_*` name zoom-ws does not know,
+/// with the nearest known name when one is close.
+pub fn unknown_warning(name: &str, place: &str) -> Option<String> {
+    let (hint, known, end) = match unknown_setting(name)? {
+        Some(known) => ("; did you mean ", known, "?"),
+        None => ("", "", ""),
+    };
+    Some(format!(
+        "{} (in {}) is not a zoom-ws setting and is ignored{hint}{known}{end}",
+        escaped(name),
+        escaped(place),
+    ))
 }
 
 /// An `--event` value: one pattern or a comma-separated list (as gh and the Stripe CLI take).
@@ -93,20 +89,15 @@ mod tests {
 
     #[test]
     fn warnings_name_the_place_and_the_nearest_name() {
-        let env = vec!["ZOOM_CLIENTID".to_string(), "HOME".to_string()];
-        let file = vec![
-            ("ZOOM_ACOUNT_ID".to_string(), "a".to_string()),
-            ("ZOOM_CLIENTID".to_string(), "b".to_string()),
-        ];
-        let lines = unknown_setting_warnings(&env, &file, "/srv/app/.env");
         assert_eq!(
-            lines,
-            [
-                "ZOOM_CLIENTID (in the environment) is not a zoom-ws setting and is ignored; did \
-                 you mean ZOOM_CLIENT_ID?",
-                "ZOOM_ACOUNT_ID (in /srv/app/.env) is not a zoom-ws setting and is ignored; did \
-                 you mean ZOOM_ACCOUNT_ID?",
-            ]
+            unknown_warning("ZOOM_ACOUNT_ID", "/srv/app/.env").unwrap(),
+            "ZOOM_ACOUNT_ID (in /srv/app/.env) is not a zoom-ws setting and is ignored; did you \
+             mean ZOOM_ACCOUNT_ID?"
         );
+        assert_eq!(
+            unknown_warning("ZOOM_X\n", "the environment").unwrap(),
+            "ZOOM_X\\n (in the environment) is not a zoom-ws setting and is ignored"
+        );
+        assert_eq!(unknown_warning("ZOOM_CLIENT_ID", "x"), None);
     }
 }
