@@ -59,6 +59,8 @@ impl std::fmt::Debug for TokenSource {
 impl TokenSource {
     /// A token source for these credentials. Sends nothing yet.
     pub fn new(config: &Config) -> Result<Self> {
+        // Nothing is sent for settings that could not work (or could inject a header).
+        config.validate()?;
         let credentials = format!("{}:{}", config.client_id, config.client_secret.expose());
         let authorization = Secret::new(format!(
             "Basic {}",

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::check;
 use crate::error::{Error, Result};
 use crate::proxy::{self, NO_PROXY_VARIABLES, PROXY_VARIABLES, ProxyConfig};
 
@@ -142,6 +143,9 @@ pub struct Config {
     /// Hosts reached directly even when `proxy` is set (`NO_PROXY` or `no_proxy`): names (which
     /// match their subdomains too), IP addresses, optional `:port`, or `*` for all.
     pub no_proxy: Vec<String>,
+    /// Allow `http://` and `ws://` to hosts other than this machine, so the client secret and the
+    /// access token cross the network in clear (`ZOOM_ALLOW_INSECURE=1`; default: refused).
+    pub allow_insecure: bool,
 }
 
 impl fmt::Debug for Config {
@@ -161,6 +165,7 @@ impl fmt::Debug for Config {
             .field("ca_file", &self.ca_file)
             .field("proxy", &self.proxy)
             .field("no_proxy", &self.no_proxy)
+            .field("allow_insecure", &self.allow_insecure)
             .finish()
     }
 }
@@ -191,6 +196,7 @@ impl Config {
             ca_file: None,
             proxy: None,
             no_proxy: Vec::new(),
+            allow_insecure: false,
         }
     }
 
@@ -213,7 +219,10 @@ impl Config {
         let mut config = Config::new(
             required("ZOOM_CLIENT_ID", "CLIENT_USERNAME")?.trim(),
             required("ZOOM_CLIENT_SECRET", "CLIENT_PASSWORD")?.trim(),
-            required("ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID")?.trim(),
+            // Not required here: the subscriptionId in ZOOM_WS_URL may stand for it.
+            either("ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID")
+                .unwrap_or_default()
+                .trim(),
         );
         config.account_id = get("ZOOM_ACCOUNT_ID").map(|v| v.trim().to_string());
         if let Some(url) = either("ZOOM_OAUTH_URL", "OAUTH_URL") {
@@ -222,6 +231,9 @@ impl Config {
         if let Some(url) = either("ZOOM_WS_URL", "WS_URL") {
             config.ws_url = url.trim().to_string();
         }
+        config.subscription_id =
+            check::subscription_in_force(&config.ws_url, &config.subscription_id)?;
+        config.allow_insecure = check::allow_insecure(get("ZOOM_ALLOW_INSECURE").as_deref())?;
         let seconds = |name: &'static str| get(name).map(|v| parse_seconds(name, &v)).transpose();
         if let Some(d) = seconds("ZOOM_HEARTBEAT_INTERVAL")? {
             config.heartbeat_interval = d;
@@ -277,8 +289,8 @@ impl Config {
         nonempty(&self.client_id, "ZOOM_CLIENT_ID")?;
         nonempty(self.client_secret.expose(), "ZOOM_CLIENT_SECRET")?;
         nonempty(&self.subscription_id, "ZOOM_SUBSCRIPTION_ID")?;
-        check_scheme("ZOOM_OAUTH_URL", &self.oauth_url, &["http://", "https://"])?;
-        check_scheme("ZOOM_WS_URL", &self.ws_url, &["ws://", "wss://"])?;
+        // URLs, ids, secrets, cleartext, the subscription id in the URL: see src/check.rs.
+        check::config(self)?;
         let positive = |d: Duration, setting: &str| {
             if d.is_zero() {
                 Err(Error::config(setting, "must be more than 0 seconds"))
@@ -311,24 +323,16 @@ impl Config {
     }
 }
 
-fn check_scheme(setting: &str, url: &str, schemes: &[&str]) -> Result<()> {
-    let lower = url.to_ascii_lowercase();
-    match schemes.iter().find(|s| lower.starts_with(*s)) {
-        Some(scheme) if url.len() > scheme.len() => Ok(()),
-        _ => Err(Error::config(
-            setting,
-            format!("must start with {}", schemes.join(" or ")),
-        )),
-    }
-}
-
 /// Parses a number of seconds, fractions allowed ("30", "0.2", ".5"), to the nanosecond. Written
 /// with integers: the binary then carries no floating-point parser.
 fn parse_seconds(setting: &str, value: &str) -> Result<Duration> {
     let problem = || {
         Error::config(
             setting,
-            format!("must be a number of seconds, not {value:?}"),
+            format!(
+                "must be a number of seconds, not \"{}\"",
+                check::escaped(value)
+            ),
         )
     };
     let (whole, fraction) = value.trim().split_once('.').unwrap_or((value.trim(), ""));

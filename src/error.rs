@@ -6,6 +6,8 @@
 //! could hold a URL have been dropped.
 
 use std::fmt;
+
+use crate::check::escaped;
 use std::time::Duration;
 
 /// Which step of setting up a connection failed or timed out.
@@ -147,9 +149,14 @@ impl fmt::Display for Error {
                 error,
                 reason,
             } => {
-                write!(f, "Zoom rejected the credentials (HTTP {status}, {error}")?;
+                // Zoom's words are shown escaped: a line break in them cannot forge a log line.
+                write!(
+                    f,
+                    "Zoom rejected the credentials (HTTP {status}, {}",
+                    escaped(error)
+                )?;
                 if !reason.is_empty() {
-                    write!(f, ": {reason}")?;
+                    write!(f, ": {}", escaped(reason))?;
                 }
                 f.write_str(
                     "); check ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and, for a Server-to-Server \
@@ -160,25 +167,32 @@ impl fmt::Display for Error {
                 status: Some(status),
                 detail,
                 ..
-            } => write!(f, "token request failed with HTTP {status}: {detail}"),
+            } => write!(
+                f,
+                "token request failed with HTTP {status}: {}",
+                escaped(detail)
+            ),
             Error::Token {
                 status: None,
                 detail,
                 ..
-            } => write!(f, "token request failed: {detail}"),
-            Error::Connect { phase, detail } => write!(f, "{phase} failed: {detail}"),
+            } => write!(f, "token request failed: {}", escaped(detail)),
+            Error::Connect { phase, detail } => write!(f, "{phase} failed: {}", escaped(detail)),
             Error::Timeout { phase, after } => {
                 write!(f, "{phase} timed out after {}", Secs(*after))
             }
             Error::UntrustedCertificate { host, detail } => write!(
                 f,
-                "the TLS certificate of {host} is not trusted ({detail}); if a gateway or proxy \
-                 re-signs TLS, put its CA certificate in a PEM file and set ZOOM_CA_FILE to it"
+                "the TLS certificate of {} is not trusted ({}); if a gateway or proxy re-signs \
+                 TLS, put its CA certificate in a PEM file and set ZOOM_CA_FILE to it",
+                escaped(host),
+                escaped(detail)
             ),
             Error::Rejected { reason } => write!(
                 f,
-                "Zoom refused the connection: {reason}; check that the subscription id belongs \
-                 to this app and that the app is activated"
+                "Zoom refused the connection: {}; check that the subscription id belongs to this \
+                 app and that the app is activated",
+                escaped(reason)
             ),
         }
     }

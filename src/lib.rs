@@ -56,6 +56,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+pub mod check;
 mod client;
 mod config;
 mod dedupe;

@@ -123,6 +123,8 @@ fn account_credentials_grant_when_an_account_id_is_set() {
     config.account_id = Some("acct-42".into());
     // The Marketplace shows the endpoint with the subscription already in it.
     config.ws_url = format!("{}?subscriptionId=from-url", mock.ws_url());
+    // With the id in both places, they must agree (see tests/settings.rs).
+    config.subscription_id = "from-url".into();
     let client = spawn_client(config);
     client.take(1, 10.0);
     client.stop().0.unwrap();

@@ -71,11 +71,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("env-file") => parsed.env_file = Some(value(&mut parser)?.into()),
             Long("max-events") => {
                 let v = text(&mut parser, "--max-events")?;
-                let n = v.parse().ok();
-                parsed.max_events =
-                    Some(n.ok_or(format!("--max-events needs a whole number, not {v:?}"))?);
+                let n = v.parse().ok().filter(|&n: &u64| n > 0);
+                parsed.max_events = Some(n.ok_or(format!(
+                    "--max-events needs a whole number above 0, not {v:?}"
+                ))?);
             }
-            Long("event") => parsed.events.push(text(&mut parser, "--event")?),
+            Long("event") => {
+                let list = text(&mut parser, "--event")?;
+                parsed.events.extend(crate::startup::event_patterns(&list)?);
+            }
             Long("dedupe") => parsed.dedupe = true,
             Long("exec") => parsed.exec = Some(text(&mut parser, "--exec")?),
             Long("forward") => parsed.forward = Some(text(&mut parser, "--forward")?),

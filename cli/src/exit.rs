@@ -21,7 +21,7 @@ impl Exit {
     pub fn report(self) -> ExitCode {
         match self {
             Exit::Usage(message) => {
-                log::error!("{message}");
+                log::error!("{}", zoom_ws::check::escaped(&message));
                 ExitCode::from(USAGE)
             }
             Exit::Fatal(error) => {

@@ -9,8 +9,8 @@ Usage: zoom-ws [OPTIONS]
 Options:
   --env-file PATH    read settings from PATH (default: ./.env when it exists)
   --max-events N     exit after N events (counted after --event and --dedupe)
-  --event PATTERN    keep only events whose type matches; repeatable; * matches anything,
-                     e.g. --event 'meeting.*' --event '*.created'
+  --event PATTERN    keep only events whose type matches; repeatable or comma-separated;
+                     * matches anything, e.g. --event 'meeting.*,*.created'
   --dedupe           drop an event whose exact JSON was already delivered among the last 4096
   --exec CMD         run `sh -c CMD` for each event, one at a time, in order: the event's JSON
                      line on stdin, ZOOM_EVENT and ZOOM_EVENT_TS in the environment
@@ -26,11 +26,14 @@ Options:
 Settings (environment, or the .env file; the environment wins):
   ZOOM_CLIENT_ID or CLIENT_USERNAME          OAuth client id (required)
   ZOOM_CLIENT_SECRET or CLIENT_PASSWORD      OAuth client secret (required)
-  ZOOM_SUBSCRIPTION_ID or SUBSCRIPTION_ID    event subscription id (required); several,
+  ZOOM_SUBSCRIPTION_ID or SUBSCRIPTION_ID    event subscription id (required unless
+                                             ZOOM_WS_URL has ?subscriptionId=); several,
                                              comma-separated: one connection each
   ZOOM_ACCOUNT_ID                            use account_credentials (Server-to-Server apps)
   ZOOM_OAUTH_URL or OAUTH_URL                default https://zoom.us/oauth/token
   ZOOM_WS_URL or WS_URL                      default wss://ws.zoom.us/ws
+  ZOOM_ALLOW_INSECURE                        1: allow http:// and ws:// to other hosts than
+                                             this one (secrets then travel in clear)
   ZOOM_HEARTBEAT_INTERVAL                    seconds, default 30
   ZOOM_DEAD_PEER_TIMEOUT                     seconds, default 2 intervals + 5
   ZOOM_CONNECT_TIMEOUT                       seconds per connection step, default 10

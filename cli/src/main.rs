@@ -23,6 +23,7 @@ mod run;
 mod settings;
 mod signals;
 mod sink;
+mod startup;
 
 use std::process::ExitCode;
 
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            eprintln!("zoom-ws: {message}");
+            eprintln!("zoom-ws: {}", zoom_ws::check::escaped(&message));
             return ExitCode::from(exit::USAGE);
         }
     };

@@ -85,7 +85,7 @@ fn start<W: io::Write + Send + 'static>(
         let done = done_tx.clone();
         std::thread::spawn(move || {
             let label = if several {
-                format!(" on subscription {id}")
+                format!(" on subscription {}", zoom_ws::check::escaped(&id))
             } else {
                 String::new()
             };

@@ -3,11 +3,12 @@
 
 use std::io;
 
-use zoom_ws::{Config, Secret};
+use zoom_ws::{Config, Secret, check};
 
 use crate::args::Args;
 use crate::dotenv;
 use crate::exit::Exit;
+use crate::startup;
 
 /// The client's configuration and the webhook secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`).
 pub fn load(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
@@ -17,8 +18,15 @@ pub fn load(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
     };
     let shown = path.display();
     let file_pairs = match std::fs::read_to_string(path) {
-        Ok(text) => dotenv::parse(&text).map_err(|e| Exit::Usage(format!("{shown}: {e}")))?,
-        Err(e) if !required && e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Ok(text) => {
+            let pairs = dotenv::parse(&text).map_err(|e| Exit::Usage(format!("{shown}: {e}")))?;
+            startup::announce(path, true, &pairs);
+            pairs
+        }
+        Err(e) if !required && e.kind() == io::ErrorKind::NotFound => {
+            startup::announce(path, false, &[]);
+            Vec::new()
+        }
         Err(e) => return Err(Exit::Usage(format!("cannot read {shown}: {e}"))),
     };
     let lookup = |name: &str| {
@@ -34,6 +42,12 @@ pub fn load(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
             })
     };
     let config = Config::from_lookup(lookup).map_err(Exit::Fatal)?;
+    if config.allow_insecure {
+        log::warn!(
+            "ZOOM_ALLOW_INSECURE=1: http:// and ws:// are allowed to any host; the client secret \
+             and the access token may cross the network in clear"
+        );
+    }
     let webhook_secret = lookup("ZOOM_WEBHOOK_SECRET_TOKEN")
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
@@ -41,29 +55,10 @@ pub fn load(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
     Ok((config, webhook_secret))
 }
 
-/// `ZOOM_SUBSCRIPTION_ID` may list several ids, comma-separated.
+/// `ZOOM_SUBSCRIPTION_ID` may list several ids, comma-separated (checked by the library).
 pub fn subscription_ids(value: &str) -> Result<Vec<String>, Exit> {
-    let ids: Vec<String> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(str::to_string)
-        .collect();
-    if ids.is_empty() {
-        return Err(Exit::Usage(
-            "ZOOM_SUBSCRIPTION_ID holds no subscription id; give one, or several separated by \
-             commas"
-                .into(),
-        ));
-    }
-    for (i, id) in ids.iter().enumerate() {
-        if ids[..i].contains(id) {
-            return Err(Exit::Usage(format!(
-                "ZOOM_SUBSCRIPTION_ID lists {id} twice; one subscription should have one consumer"
-            )));
-        }
-    }
-    Ok(ids)
+    let ids = check::subscription_ids(value).map_err(Exit::Fatal)?;
+    Ok(ids.into_iter().map(str::to_string).collect())
 }
 
 #[cfg(test)]

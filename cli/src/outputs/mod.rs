@@ -50,7 +50,7 @@ pub fn prepare(
             if !forwarder.signs() {
                 log::info!(
                     "ZOOM_WEBHOOK_SECRET_TOKEN is not set: events posted to {} are not signed",
-                    forwarder.host()
+                    zoom_ws::check::escaped(forwarder.host())
                 );
             }
             Some(forwarder)

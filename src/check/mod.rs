@@ -1,0 +1,370 @@
+//! The rules every setting passes before anything is sent: pure functions, no I/O.
+//!
+//! A value that reaches a request line, a header or a host lookup must not be able to add a line
+//! of its own, so URLs are parsed strictly and ids keep to a small character set. Zoom documents
+//! no limits for its ids and secrets; the bounds here are generous (Zoom's own values are 20 to 40
+//! characters) and only stop values that cannot be right:
+//!
+//! | setting | rule |
+//! |---|---|
+//! | `ZOOM_OAUTH_URL`, `ZOOM_WS_URL` | at most [`MAX_URL_LEN`] characters, printable ASCII only (percent-encode the rest), no user info, a host of letters, digits, `.`, `-`, `_` or an IP address, port 1-65535 |
+//! | `ZOOM_CLIENT_ID`, `ZOOM_ACCOUNT_ID`, each subscription id | 1 to [`MAX_ID_LEN`] letters, digits, `-`, `_`, `.` |
+//! | `ZOOM_CLIENT_SECRET` | 1 to [`MAX_SECRET_LEN`] printable ASCII characters, no spaces |
+//! | `ZOOM_SUBSCRIPTION_ID` | up to [`MAX_SUBSCRIPTIONS`] ids, comma-separated, each once |
+//! | `HTTPS_PROXY` | a host as above; user name and password up to [`MAX_SECRET_LEN`] bytes each |
+//!
+//! `http://` and `ws://` reach only loopback hosts unless `ZOOM_ALLOW_INSECURE=1`.
+
+use std::net::Ipv6Addr;
+
+mod escape;
+mod urls;
+
+pub use escape::{Escaped, escaped};
+pub use urls::{MAX_URL_LEN, Url, cleartext, is_loopback, url};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use escape::escaped_char;
+use urls::check_host;
+
+/// Longest client id, account id or subscription id accepted.
+pub const MAX_ID_LEN: usize = 128;
+/// Longest client secret accepted.
+pub const MAX_SECRET_LEN: usize = 256;
+/// Most subscriptions one `ZOOM_SUBSCRIPTION_ID` may list (one connection and thread each).
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+
+/// Every `ZOOM_*` name zoom-ws reads (or sets, for `--exec`), for the unknown-name warning.
+pub const KNOWN_SETTINGS: &[&str] = &[
+    "ZOOM_CLIENT_ID",
+    "ZOOM_CLIENT_SECRET",
+    "ZOOM_SUBSCRIPTION_ID",
+    "ZOOM_ACCOUNT_ID",
+    "ZOOM_OAUTH_URL",
+    "ZOOM_WS_URL",
+    "ZOOM_HEARTBEAT_INTERVAL",
+    "ZOOM_DEAD_PEER_TIMEOUT",
+    "ZOOM_CONNECT_TIMEOUT",
+    "ZOOM_BACKOFF_INITIAL",
+    "ZOOM_BACKOFF_MAX",
+    "ZOOM_MAX_MESSAGE_SIZE",
+    "ZOOM_CA_FILE",
+    "ZOOM_ALLOW_INSECURE",
+    "ZOOM_WEBHOOK_SECRET_TOKEN",
+    "ZOOM_EVENT",
+    "ZOOM_EVENT_TS",
+];
+
+/// `ZOOM_ALLOW_INSECURE`: unset or `0` refuses cleartext to other hosts, `1` allows it.
+pub fn allow_insecure(value: Option<&str>) -> Result<bool> {
+    match value.map(str::trim) {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(_) => Err(Error::config(
+            "ZOOM_ALLOW_INSECURE",
+            "must be 1 (allow http:// and ws:// to any host) or 0 (only to this machine)",
+        )),
+    }
+}
+
+/// A client id, account id or subscription id: 1 to [`MAX_ID_LEN`] of `[A-Za-z0-9._-]`.
+pub fn id(setting: &str, value: &str) -> Result<()> {
+    let bad = value
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+    if !value.is_empty() && value.len() <= MAX_ID_LEN && bad.is_none() {
+        return Ok(());
+    }
+    let problem = match bad {
+        Some(i) if value.len() <= MAX_ID_LEN => {
+            let c = value[i..].chars().next().unwrap_or(' ');
+            format!("holds {} at byte {i}", escaped_char(c))
+        }
+        _ => size_problem(value),
+    };
+    Err(Error::config(
+        setting,
+        format!(
+            "{problem}; an id is 1 to {MAX_ID_LEN} letters, digits, '-', '_' or '.', as shown in \
+             the Zoom Marketplace (e.g. Fc5-c8kqSzO2yj6Zyvce1A)"
+        ),
+    ))
+}
+
+/// A client secret: 1 to [`MAX_SECRET_LEN`] printable ASCII characters. Errors never show it.
+pub fn secret(setting: &str, value: &str) -> Result<()> {
+    let bad = value.bytes().position(|b| !b.is_ascii_graphic());
+    if !value.is_empty() && value.len() <= MAX_SECRET_LEN && bad.is_none() {
+        return Ok(());
+    }
+    let problem = match bad {
+        Some(i) if value.len() <= MAX_SECRET_LEN => {
+            format!("holds a space, control or non-ASCII character at byte {i}")
+        }
+        _ => size_problem(value),
+    };
+    Err(Error::config(
+        setting,
+        format!(
+            "{problem}; a secret is 1 to {MAX_SECRET_LEN} printable ASCII characters without \
+             spaces, as shown in the Zoom Marketplace (Zoom's are 32 letters and digits)"
+        ),
+    ))
+}
+
+#[cold]
+fn size_problem(value: &str) -> String {
+    match value.len() {
+        0 => "is empty".into(),
+        n => format!("is {n} bytes long"),
+    }
+}
+
+/// The ids of a `ZOOM_SUBSCRIPTION_ID`: one, or several separated by commas, each checked, none
+/// twice.
+pub fn subscription_ids(value: &str) -> Result<Vec<&str>> {
+    const SETTING: &str = "ZOOM_SUBSCRIPTION_ID";
+    // Only spaces are trimmed: a line break or tab is refused with the id around it.
+    let ids: Vec<&str> = value
+        .split(',')
+        .map(|id| id.trim_matches(' '))
+        .filter(|id| !id.is_empty())
+        .collect();
+    if ids.is_empty() {
+        return Err(Error::config(
+            SETTING,
+            "holds no subscription id; give one, or several separated by commas",
+        ));
+    }
+    if ids.len() > MAX_SUBSCRIPTIONS {
+        let problem = format!("lists {} ids; at most {MAX_SUBSCRIPTIONS}", ids.len());
+        return Err(Error::config(SETTING, problem));
+    }
+    for (i, sub) in ids.iter().enumerate() {
+        id(SETTING, sub)?;
+        if ids[..i].contains(sub) {
+            return Err(Error::config(
+                SETTING,
+                format!("lists {sub} twice; one subscription should have one consumer"),
+            ));
+        }
+    }
+    Ok(ids)
+}
+
+/// The `subscriptionId` in a socket URL's query, checked like the setting; refuses a second one
+/// and an `access_token` (the client adds a fresh one).
+pub fn url_subscription<'a>(ws: &Url<'a>) -> Result<Option<&'a str>> {
+    let Some(query) = ws.query() else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "access_token" => {
+                return Err(Error::config(
+                    "ZOOM_WS_URL",
+                    "must not hold access_token: zoom-ws adds a fresh token itself, e.g. \
+                     wss://ws.zoom.us/ws?subscriptionId=Fc5-c8kqSzO2yj6Zyvce1A",
+                ));
+            }
+            "subscriptionId" if found.is_some() => {
+                return Err(Error::config(
+                    "ZOOM_WS_URL",
+                    "holds subscriptionId twice; give it once",
+                ));
+            }
+            "subscriptionId" => found = Some(value),
+            _ => {}
+        }
+    }
+    if let Some(sub) = found {
+        id("ZOOM_WS_URL", sub).map_err(|_| {
+            Error::config(
+                "ZOOM_WS_URL",
+                "has a subscriptionId that is not 1 to 128 letters, digits, '-', '_' or '.', \
+                 e.g. wss://ws.zoom.us/ws?subscriptionId=Fc5-c8kqSzO2yj6Zyvce1A",
+            )
+        })?;
+    }
+    Ok(found)
+}
+
+/// The subscription setting in force: `ZOOM_SUBSCRIPTION_ID` when given (agreement with the URL is
+/// checked by [`config`]), else the `subscriptionId` of `ws_url`.
+pub fn subscription_in_force(ws_url: &str, setting: &str) -> Result<String> {
+    if !setting.trim().is_empty() {
+        return Ok(setting.to_string());
+    }
+    let ws = url("ZOOM_WS_URL", ws_url, &["ws", "wss"])?;
+    match url_subscription(&ws)? {
+        Some(sub) => Ok(sub.to_string()),
+        None => Err(Error::config(
+            "ZOOM_SUBSCRIPTION_ID",
+            "is not set (nor SUBSCRIPTION_ID, nor ?subscriptionId= in ZOOM_WS_URL); add it to \
+             .env",
+        )),
+    }
+}
+
+/// Every rule above, over a whole configuration. [`Config::validate`] calls it.
+pub fn config(c: &Config) -> Result<()> {
+    let oauth = url("ZOOM_OAUTH_URL", &c.oauth_url, &["http", "https"])?;
+    let sent = "the client id and secret, and the token Zoom answers with,";
+    cleartext("ZOOM_OAUTH_URL", &oauth, c.allow_insecure, sent)?;
+    let ws = url("ZOOM_WS_URL", &c.ws_url, &["ws", "wss"])?;
+    cleartext("ZOOM_WS_URL", &ws, c.allow_insecure, "the access token")?;
+    id("ZOOM_CLIENT_ID", &c.client_id)?;
+    secret("ZOOM_CLIENT_SECRET", c.client_secret.expose())?;
+    if let Some(account) = &c.account_id {
+        id("ZOOM_ACCOUNT_ID", account)?;
+    }
+    let ids = subscription_ids(&c.subscription_id)?;
+    if let Some(in_url) = url_subscription(&ws)? {
+        if ids != [in_url] {
+            return Err(Error::config(
+                "ZOOM_SUBSCRIPTION_ID",
+                format!(
+                    "({}) and the subscriptionId in ZOOM_WS_URL ({in_url}) differ; give the id \
+                     in one of them, or the same one in both",
+                    escaped(&c.subscription_id)
+                ),
+            ));
+        }
+    }
+    if let Some(proxy) = &c.proxy {
+        let (user, password) = (proxy.username.expose(), proxy.password.expose());
+        if user.len().max(password.len()) > MAX_SECRET_LEN {
+            return Err(Error::config(
+                "HTTPS_PROXY",
+                format!("has a user name or password over {MAX_SECRET_LEN} bytes long"),
+            ));
+        }
+        let host = proxy.host.as_str();
+        if host.parse::<Ipv6Addr>().is_err() {
+            check_host(host).map_err(|p| {
+                Error::config(
+                    "HTTPS_PROXY",
+                    format!("{p}, e.g. http://proxy.example.com:3128"),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `name` is a `ZOOM_*` name zoom-ws does not know: `None` when it is known (or not a
+/// `ZOOM_*` name), else `Some` of the nearest known name when one is close (a typo such as
+/// `ZOOM_CLIENTID`).
+pub fn unknown_setting(name: &str) -> Option<Option<&'static str>> {
+    let zoom = name
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("ZOOM_"));
+    if !zoom || KNOWN_SETTINGS.contains(&name) {
+        return None;
+    }
+    if name.len() > 64 {
+        return Some(None);
+    }
+    let upper = name.to_ascii_uppercase();
+    let mut best: Option<(usize, &'static str)> = None;
+    for known in KNOWN_SETTINGS {
+        let d = edit_distance(&upper, known);
+        // At most a third of the name differs, and at most three edits (more for long names).
+        if d <= 3.max(upper.len() / 6) && d * 3 <= upper.len() && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, known));
+        }
+    }
+    Some(best.map(|(_, known)| known))
+}
+
+/// Levenshtein distance over bytes.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_secrets() {
+        assert!(id("X", "Fc5-c8kqSzO2yj6Zyvce1A").is_ok());
+        assert!(id("X", "a b").is_err());
+        assert!(id("X", &"a".repeat(MAX_ID_LEN + 1)).is_err());
+        assert!(secret("X", "s3cr!t~").is_ok());
+        let err = secret("X", "hunter2\r\nX: y").unwrap_err().to_string();
+        assert!(err.contains("byte 7") && !err.contains("hunter2"), "{err}");
+        assert!(secret("X", &"s".repeat(100_000)).is_err());
+        assert_eq!(subscription_ids(" a, b ,,c ").unwrap(), ["a", "b", "c"]);
+        assert!(subscription_ids(" , ").is_err());
+        assert!(
+            subscription_ids("a,b,a")
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
+    }
+
+    #[test]
+    fn subscription_in_the_url() {
+        let ws = |v| url("ZOOM_WS_URL", v, &["ws", "wss"]).unwrap();
+        assert_eq!(
+            url_subscription(&ws("wss://h/ws?x=1&subscriptionId=real")).unwrap(),
+            Some("real")
+        );
+        assert_eq!(url_subscription(&ws("wss://h/ws")).unwrap(), None);
+        assert!(url_subscription(&ws("wss://h/ws?subscriptionId=a&subscriptionId=b")).is_err());
+        assert!(url_subscription(&ws("wss://h/ws?access_token=x")).is_err());
+        assert!(url_subscription(&ws("wss://h/ws?subscriptionId=")).is_err());
+        assert_eq!(
+            subscription_in_force("wss://h/ws?subscriptionId=u", "").unwrap(),
+            "u"
+        );
+        assert_eq!(
+            subscription_in_force("wss://h/ws?subscriptionId=u", "a,b").unwrap(),
+            "a,b"
+        );
+        let err = subscription_in_force("wss://h/ws", " ")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("ZOOM_SUBSCRIPTION_ID is not set"), "{err}");
+    }
+
+    #[test]
+    fn unknown_names_and_their_nearest() {
+        assert_eq!(
+            unknown_setting("ZOOM_CLIENTID"),
+            Some(Some("ZOOM_CLIENT_ID"))
+        );
+        assert_eq!(
+            unknown_setting("ZOOM_ACOUNT_ID"),
+            Some(Some("ZOOM_ACCOUNT_ID"))
+        );
+        assert_eq!(unknown_setting("zoom_ws_url"), Some(Some("ZOOM_WS_URL")));
+        assert_eq!(unknown_setting("ZOOM_SOMETHING_ELSE_ENTIRELY"), Some(None));
+        assert_eq!(
+            unknown_setting(&format!("ZOOM_{}", "X".repeat(100))),
+            Some(None)
+        );
+        assert_eq!(unknown_setting("ZOOM_CLIENT_ID"), None);
+        assert_eq!(unknown_setting("PATH"), None);
+        assert_eq!(unknown_setting("ZOOM"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}
