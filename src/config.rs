@@ -11,56 +11,12 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::proxy::{self, NO_PROXY_VARIABLES, PROXY_VARIABLES, ProxyConfig};
+use crate::secret::Secret;
 
 /// Zoom's token endpoint.
 pub const DEFAULT_OAUTH_URL: &str = "https://zoom.us/oauth/token";
 /// Zoom's event socket.
 pub const DEFAULT_WS_URL: &str = "wss://ws.zoom.us/ws";
-
-/// A string that must never be shown: `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The value itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// True when no value was given.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
 
 /// How long to wait between connection attempts.
 ///
@@ -154,7 +110,7 @@ impl fmt::Debug for Config {
             .field("oauth_url", &self.oauth_url)
             .field("ws_url", &self.ws_url)
             .field("heartbeat_interval", &self.heartbeat_interval)
-            .field("dead_peer_timeout", &self.dead_peer_timeout())
+            .field("dead_peer_timeout", &self.effective_dead_peer_timeout())
             .field("connect_timeout", &self.connect_timeout)
             .field("backoff", &self.backoff)
             .field("max_message_size", &self.max_message_size)
@@ -167,7 +123,7 @@ impl fmt::Debug for Config {
 
 /// Default largest message: Zoom's events are a few kilobytes; the biggest seen (recordings with
 /// many files, long participant lists) stay well under 100 KiB.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 20;
+pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 20;
 
 impl Config {
     /// A configuration with the defaults and these credentials.
@@ -260,7 +216,7 @@ impl Config {
     ///
     /// Two intervals let one heartbeat answer go missing without a reconnect; the 5 s margin covers
     /// a slow answer on a busy network.
-    pub fn dead_peer_timeout(&self) -> Duration {
+    pub fn effective_dead_peer_timeout(&self) -> Duration {
         self.dead_peer_timeout
             .unwrap_or(self.heartbeat_interval * 2 + Duration::from_secs(5))
     }
@@ -287,7 +243,7 @@ impl Config {
             }
         };
         positive(self.heartbeat_interval, "ZOOM_HEARTBEAT_INTERVAL")?;
-        positive(self.dead_peer_timeout(), "ZOOM_DEAD_PEER_TIMEOUT")?;
+        positive(self.effective_dead_peer_timeout(), "ZOOM_DEAD_PEER_TIMEOUT")?;
         positive(self.connect_timeout, "ZOOM_CONNECT_TIMEOUT")?;
         positive(self.backoff.initial, "ZOOM_BACKOFF_INITIAL")?;
         if self.backoff.max < self.backoff.initial {
@@ -380,7 +336,10 @@ mod tests {
         assert_eq!(config.subscription_id, "sub");
         assert_eq!(config.account_id, None);
         assert_eq!(config.heartbeat_interval, Duration::from_secs(30));
-        assert_eq!(config.dead_peer_timeout(), Duration::from_secs(65));
+        assert_eq!(
+            config.effective_dead_peer_timeout(),
+            Duration::from_secs(65)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! could hold a URL have been dropped.
 
 use std::fmt;
+use std::io;
 use std::time::Duration;
 
 /// Which step of setting up a connection failed or timed out.
@@ -95,6 +96,14 @@ pub enum Error {
         /// The TLS library's words.
         detail: String,
     },
+    /// An event's payload could not be read into the type asked for
+    /// ([`Event::payload_as`](crate::Event::payload_as)).
+    Payload {
+        /// The event's name, e.g. `meeting.started`.
+        event: String,
+        /// serde_json's words (they name the field and the position, never the value).
+        detail: String,
+    },
     /// Zoom refused the subscription in its `build_connection` answer.
     Rejected {
         /// Zoom's `content` text, e.g. `Invalid Token`.
@@ -105,7 +114,7 @@ pub enum Error {
 /// A duration shown as seconds with one decimal (`2.5 s`), for messages. Written with integers,
 /// so the binary carries no floating-point formatting.
 #[derive(Clone, Copy, Debug)]
-pub struct Secs(pub Duration);
+pub(crate) struct Secs(pub(crate) Duration);
 
 impl fmt::Display for Secs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -175,6 +184,12 @@ impl fmt::Display for Error {
                 "the TLS certificate of {host} is not trusted ({detail}); if a gateway or proxy \
                  re-signs TLS, put its CA certificate in a PEM file and set ZOOM_CA_FILE to it"
             ),
+            Error::Payload { event, detail } => {
+                write!(
+                    f,
+                    "the payload of the {event:?} event does not fit: {detail}"
+                )
+            }
             Error::Rejected { reason } => write!(
                 f,
                 "Zoom refused the connection: {reason}; check that the subscription id belongs \
@@ -193,6 +208,77 @@ impl fmt::Debug for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A native-tls error, with untrusted certificates told apart so the message can say what to do.
+pub(crate) fn tls_error(host: &str, error: &native_tls::Error) -> Error {
+    classify_tls_failure(host, error.to_string())
+}
+
+/// Sorts TLS failures by OpenSSL's words: a certificate issued for another name is not a trust
+/// problem (ZOOM_CA_FILE cannot fix it); other verification failures are.
+fn classify_tls_failure(host: &str, detail: String) -> Error {
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
+        Error::connect(
+            Phase::Tls,
+            format!(
+                "{host}: the server's certificate is for another name ({detail}); check the URL, \
+                 and the proxy or gateway in between"
+            ),
+        )
+    } else if lower.contains("certificate") || lower.contains("verify") {
+        Error::UntrustedCertificate {
+            host: host.to_string(),
+            detail,
+        }
+    } else {
+        Error::connect(Phase::Tls, format!("{host}: {detail}"))
+    }
+}
+
+/// A few words about a tungstenite error. URL errors are not quoted: they carry the URL.
+pub(crate) fn describe_ws_error(error: &tungstenite::Error) -> String {
+    use tungstenite::Error as E;
+    use tungstenite::error::ProtocolError as P;
+    match error {
+        E::ConnectionClosed | E::AlreadyClosed => "connection closed".into(),
+        E::Io(e) => describe_io(e),
+        E::Protocol(P::ResetWithoutClosingHandshake) => {
+            "connection reset without a closing handshake".into()
+        }
+        E::Capacity(e) => format!("message too large ({e})"),
+        E::Url(_) => "invalid socket URL".into(),
+        E::Http(response) => format!("HTTP {}", response.status().as_u16()),
+        E::HttpFormat(_) => "malformed HTTP".into(),
+        E::Tls(e) => format!("TLS: {e}"),
+        E::Protocol(e) => format!("protocol error: {e}"),
+        E::Utf8(_) => "text frame is not valid UTF-8".into(),
+        E::WriteBufferFull(_) => "write buffer full".into(),
+        E::AttackAttempt => "attack attempt detected".into(),
+    }
+}
+
+/// True for the two ways platforms report an expired socket timeout.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// An I/O error in a few words.
+pub(crate) fn describe_io(e: &io::Error) -> String {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => "connection refused".into(),
+        K::ConnectionReset => "connection reset by peer".into(),
+        K::ConnectionAborted => "connection aborted".into(),
+        K::UnexpectedEof => "connection closed in the middle of a message".into(),
+        K::BrokenPipe => "connection closed by peer".into(),
+        K::WouldBlock | K::TimedOut => "timed out".into(),
+        _ => e.to_string(),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -213,6 +299,25 @@ mod tests {
         assert!(text.contains("ZOOM_CLIENT_SECRET"));
         assert!(e.is_fatal());
         assert!(!Error::connect(Phase::Tls, "reset").is_fatal());
+    }
+
+    #[test]
+    fn tls_failures_say_what_to_fix() {
+        let mismatch = classify_tls_failure(
+            "ws.zoom.us",
+            "error:0A000086:SSL routines::certificate verify failed (Hostname mismatch)".into(),
+        );
+        assert!(
+            mismatch.to_string().contains("for another name"),
+            "{mismatch}"
+        );
+        assert!(!mismatch.to_string().contains("ZOOM_CA_FILE"));
+        let untrusted = classify_tls_failure(
+            "ws.zoom.us",
+            "certificate verify failed (unable to get local issuer certificate)".into(),
+        );
+        assert!(matches!(untrusted, Error::UntrustedCertificate { .. }));
+        assert!(untrusted.to_string().contains("ZOOM_CA_FILE"));
     }
 
     #[test]

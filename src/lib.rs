@@ -52,31 +52,52 @@
 //! compile `trace` records out altogether (the `log` feature `release_max_level_debug`).
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
+
+// Layers, bottom up; a file uses only the ones above it in this list.
+mod error;
+mod json;
+mod secret;
+mod skip;
+mod url;
+
+mod proxy;
+mod trust;
+
+mod config;
 
 mod auth;
+mod http;
+mod net;
+
+mod event;
+pub mod protocol;
+mod reconnect;
+mod session;
+
 mod client;
-mod config;
+mod stats;
+mod stop;
+
 mod dedupe;
 pub mod dotenv;
-mod error;
 mod filter;
+mod hmac;
 pub mod logging;
-mod net;
-pub mod protocol;
-mod proxy;
-mod sha256;
-mod trust;
 pub mod webhook;
 
 pub use auth::{Token, TokenSource};
-pub use client::{Client, StateChange, Stats, StatsSnapshot, StopHandle};
-pub use config::{Backoff, Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL, Secret};
+pub use client::{Client, StateChange};
+pub use config::{Backoff, Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL};
 pub use dedupe::Dedupe;
-pub use error::{Error, Phase, Result, Secs};
+pub use error::{Error, Phase, Result};
+pub use event::Event;
 pub use filter::EventFilter;
-pub use protocol::{Event, Skip};
 pub use proxy::ProxyConfig;
+pub use secret::Secret;
+pub use skip::Skip;
+pub use stats::{Stats, StatsSnapshot};
+pub use stop::StopHandle;
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -15,7 +15,7 @@ use cli::sink::{Sink, StopAll};
 use cli::worker;
 #[cfg(feature = "actions")]
 use zoom_ws::webhook::Forwarder;
-use zoom_ws::{Client, Config, Dedupe, Error, EventFilter, Secret, Secs, StateChange, TokenSource};
+use zoom_ws::{Client, Config, Dedupe, Error, EventFilter, Secret, StateChange, TokenSource};
 
 const USAGE_HEAD: &str = "\
 zoom-ws: receive Zoom event subscriptions over WebSocket; one JSON event per line on stdout.
@@ -570,10 +570,9 @@ fn log_gap(change: &StateChange, label: &str) {
     if let StateChange::Reconnected { gap_start, gap_end } = change {
         let gap = gap_end.duration_since(*gap_start).unwrap_or(Duration::ZERO);
         log::warn!(
-            "events{label} from {} to {} ({}) may be missing: Zoom does not replay them",
+            "events{label} from {} to {} ({gap:.1?}) may be missing: Zoom does not replay them",
             utc(*gap_start),
             utc(*gap_end),
-            Secs(gap)
         );
     }
 }

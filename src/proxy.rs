@@ -11,16 +11,18 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::config::Secret;
-use crate::error::{Error, Phase, Result};
+use crate::error::{Error, Phase, Result, describe_io, is_timeout};
+use crate::secret::Secret;
+use crate::url::{host_port, percent_decode, split_host_port};
 
 /// The variables a proxy is read from, first match wins. `HTTP_PROXY` is not among them: both of
 /// Zoom's endpoints are `https://`/`wss://`, and a CGI program can have `HTTP_PROXY` set by a
 /// request header ("httpoxy").
-pub const PROXY_VARIABLES: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+pub(crate) const PROXY_VARIABLES: [&str; 4] =
+    ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
 
 /// The variables the bypass list is read from, first match wins.
-pub const NO_PROXY_VARIABLES: [&str; 2] = ["NO_PROXY", "no_proxy"];
+pub(crate) const NO_PROXY_VARIABLES: [&str; 2] = ["NO_PROXY", "no_proxy"];
 
 /// The largest CONNECT answer head we read; real ones are under 200 bytes.
 const MAX_HEAD: usize = 16 * 1024;
@@ -87,7 +89,7 @@ impl ProxyConfig {
             None => (None, rest),
         };
         let authority = location.split(['/', '?', '#']).next().unwrap_or_default();
-        let (host, port) = crate::net::split_host_port(authority, 80)
+        let (host, port) = split_host_port(authority, 80)
             .filter(|(_, port)| *port != 0)
             .ok_or_else(|| Error::config(setting, "has no valid host[:port] for the proxy"))?;
         let mut proxy = ProxyConfig::new(host, port);
@@ -127,38 +129,6 @@ impl ProxyConfig {
             ))
         })
     }
-}
-
-/// `host:port`, with brackets around an IPv6 host.
-pub(crate) fn host_port(host: &str, port: u16) -> String {
-    format!("{}:{port}", bracketed(host))
-}
-
-/// A host as it goes into a URL: IPv6 addresses in brackets.
-pub(crate) fn bracketed(host: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    }
-}
-
-/// Decodes `%XX` escapes; `None` when an escape is broken or the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Splits a `NO_PROXY` value into entries: comma- or space-separated, empty ones dropped.
@@ -245,17 +215,15 @@ fn connect_request(proxy: &ProxyConfig, host: &str, port: u16) -> Secret {
     Secret::new(request)
 }
 
-/// The status code of an HTTP answer head (`HTTP/1.1 200 Connection established`).
+/// The status code of an HTTP answer head (`HTTP/1.1 200 Connection established`), read by
+/// `httparse` (already in the tree through ureq and tungstenite).
 fn parse_status(head: &[u8]) -> Option<u16> {
-    let line = head.split(|b| *b == b'\n').next()?;
-    let line = std::str::from_utf8(line).ok()?;
-    let mut parts = line.split_whitespace();
-    parts.next().filter(|v| v.starts_with("HTTP/"))?;
-    parts
-        .next()?
-        .parse()
-        .ok()
-        .filter(|s| (100..600).contains(s))
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(head) {
+        Ok(httparse::Status::Complete(_)) => response.code.filter(|s| (100..600).contains(s)),
+        _ => None,
+    }
 }
 
 /// Opens a tunnel to `host:port` through `proxy` on `tcp` (already connected to the proxy). The
@@ -273,7 +241,7 @@ pub(crate) fn tunnel(
         after: timeout,
     };
     let failed = |e: std::io::Error| {
-        if crate::net::is_timeout(&e) {
+        if is_timeout(&e) {
             timed_out()
         } else {
             Error::connect(
@@ -281,7 +249,7 @@ pub(crate) fn tunnel(
                 format!(
                     "the proxy {} broke off the CONNECT exchange: {}",
                     proxy.address(),
-                    crate::net::describe_io(&e)
+                    describe_io(&e)
                 ),
             )
         }
@@ -496,6 +464,7 @@ mod tests {
         );
         assert_eq!(parse_status(b"HTTP/1.0 407 Auth\r\n\r\n"), Some(407));
         assert_eq!(parse_status(b"SSH-2.0-OpenSSH\r\n\r\n"), None);
+        assert_eq!(parse_status(b"HTTP/1.1 200 OK\nVia: x\n\n"), Some(200));
         assert_eq!(
             status_in_ureq_reason("proxy server responded 407/Proxy Authentication Required"),
             Some(407)
