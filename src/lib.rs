@@ -72,6 +72,7 @@ mod net;
 
 mod event;
 pub mod protocol;
+mod read_timer;
 mod reconnect;
 mod session;
 

@@ -108,6 +108,17 @@ impl Default for Args {
 /// a megabyte of memory.
 const DEFAULT_QUEUE: usize = 1000;
 
+/// A library error about a value that came from a command-line flag, worded with the flag.
+fn as_flag(error: Error, flag: &str) -> Error {
+    match error {
+        Error::Config { setting, problem } if !setting.starts_with("ZOOM_") => Error::Config {
+            setting: flag.to_string(),
+            problem,
+        },
+        other => other,
+    }
+}
+
 enum Exit {
     Usage(String),
     Fatal(Error),
@@ -346,7 +357,8 @@ fn stop_when_stdout_closes(stop: StopAll) {
 fn run(args: Args) -> Result<(), Exit> {
     let (config, webhook_secret) = load_config(&args)?;
     let ids = subscription_ids(&config.subscription_id)?;
-    let filter = EventFilter::new(args.events.iter().cloned()).map_err(Exit::Fatal)?;
+    let filter = EventFilter::new(args.events.iter().cloned())
+        .map_err(|e| Exit::Fatal(as_flag(e, "--event")))?;
     #[cfg(feature = "actions")]
     let prepared = actions::prepare(&args, &config, webhook_secret)?;
     #[cfg(not(feature = "actions"))]
@@ -471,7 +483,8 @@ mod actions {
     ) -> Result<Prepared, Exit> {
         let forwarder = match &args.forward {
             Some(url) => {
-                let forwarder = Forwarder::new(url, webhook_secret, config).map_err(Exit::Fatal)?;
+                let forwarder = Forwarder::new(url, webhook_secret, config)
+                    .map_err(|e| Exit::Fatal(super::as_flag(e, "--forward")))?;
                 if !forwarder.signs() {
                     log::info!(
                         "ZOOM_WEBHOOK_SECRET_TOKEN is not set: events posted to {} are not signed",

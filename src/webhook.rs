@@ -121,7 +121,7 @@ impl Forwarder {
             && url.parse::<ureq::http::Uri>().is_ok();
         if !valid {
             return Err(Error::config(
-                "--forward",
+                "the forward URL",
                 "needs an http:// or https:// URL, such as https://hooks.example.com/zoom",
             ));
         }
@@ -264,7 +264,10 @@ mod tests {
         let config = Config::new("id", "secret", "sub");
         for url in ["", "ftp://x", "http://", "hooks.example.com"] {
             let err = Forwarder::new(url, None, &config).unwrap_err();
-            assert!(err.to_string().starts_with("--forward needs"), "{url}");
+            assert!(
+                err.to_string().starts_with("the forward URL needs"),
+                "{url}"
+            );
         }
         let forwarder = Forwarder::new(
             "https://hooks.example.com/zoom?key=abc",
