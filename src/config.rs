@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 use crate::proxy::{self, NO_PROXY_VARIABLES, PROXY_VARIABLES, ProxyConfig};
 use crate::secret::Secret;
@@ -18,48 +19,24 @@ pub const DEFAULT_OAUTH_URL: &str = "https://zoom.us/oauth/token";
 /// Zoom's event socket.
 pub const DEFAULT_WS_URL: &str = "wss://ws.zoom.us/ws";
 
-/// How long to wait between connection attempts.
+/// Everything the client needs to know: from the environment with [`Config::from_env`], or in
+/// code with [`Config::new`] and the setters (each takes and returns the `Config`; the fields are
+/// public too, for reading).
 ///
-/// The delay doubles after each failed attempt, from `initial` up to `max`, and is drawn at random
-/// from the upper half of that value ("equal jitter"): many clients restarted together spread out,
-/// yet a client can never retry faster than half the nominal delay, so a server that refuses every
-/// connection sees at most 8 attempts in the first minute with the defaults. After a connection
-/// that stayed up for `reset_after`, the next attempt is immediate and the delay starts again at
-/// `initial`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Backoff {
-    /// The first delay (default 1 s).
-    pub initial: Duration,
-    /// The largest delay (default 60 s).
-    pub max: Duration,
-    /// A connection that lasted this long counts as healthy and resets the delay (default 30 s).
-    pub reset_after: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            reset_after: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Backoff {
-    /// A policy with the given first and largest delay and the default reset time.
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Backoff {
-            initial,
-            max,
-            ..Backoff::default()
-        }
-    }
-}
-
-/// Everything the client needs to know. Build it with [`Config::new`] or [`Config::from_env`], then
-/// change the public fields as needed.
+/// ```
+/// use std::time::Duration;
+/// use zoom_ws::{Backoff, Config, ProxyConfig};
+///
+/// let config = Config::new("CLIENT_ID", "CLIENT_SECRET", "SUBSCRIPTION_ID")
+///     .account_id("ACCOUNT_ID") // a Server-to-Server OAuth app
+///     .heartbeat_interval(Duration::from_secs(20))
+///     .backoff(Backoff::new(Duration::from_secs(2), Duration::from_secs(120)))
+///     .proxy(ProxyConfig::parse("http://proxy.internal:3128")?)
+///     .no_proxy(["localhost", ".internal"]);
+/// assert_eq!(config.effective_dead_peer_timeout(), Duration::from_secs(45));
+/// config.validate()?;
+/// # Ok::<(), zoom_ws::Error>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -306,6 +283,81 @@ fn parse_seconds(setting: &str, value: &str) -> Result<Duration> {
         .take(9)
         .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
     Ok(Duration::new(secs, nanos))
+}
+
+/// Setters, in the manner of tungstenite's `WebSocketConfig`: `Config::new(…).heartbeat_interval(…)`.
+impl Config {
+    /// Requests tokens for this account (`grant_type=account_credentials`).
+    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = Some(account_id.into());
+        self
+    }
+
+    /// The token endpoint.
+    pub fn oauth_url(mut self, url: impl Into<String>) -> Self {
+        self.oauth_url = url.into();
+        self
+    }
+
+    /// The socket endpoint.
+    pub fn ws_url(mut self, url: impl Into<String>) -> Self {
+        self.ws_url = url.into();
+        self
+    }
+
+    /// How often a heartbeat is sent.
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// Drop the connection when nothing has arrived for this long (instead of two heartbeat
+    /// intervals plus 5 s).
+    pub fn dead_peer_timeout(mut self, timeout: Duration) -> Self {
+        self.dead_peer_timeout = Some(timeout);
+        self
+    }
+
+    /// The bound on each step of connecting.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Delays between connection attempts.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The largest WebSocket message accepted, in bytes.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// A PEM file of CA certificates trusted besides the system's roots.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// An `http://` proxy for the token request and the socket.
+    pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Hosts reached directly even with a proxy: names (with their subdomains), IP addresses,
+    /// optional `:port`, or `*` for all.
+    pub fn no_proxy<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.no_proxy = hosts.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 #[cfg(test)]

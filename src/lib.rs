@@ -61,6 +61,7 @@ mod secret;
 mod skip;
 mod url;
 
+mod backoff;
 mod proxy;
 mod trust;
 
@@ -88,8 +89,9 @@ pub mod logging;
 pub mod webhook;
 
 pub use auth::{Token, TokenSource};
+pub use backoff::Backoff;
 pub use client::{Client, StateChange};
-pub use config::{Backoff, Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL};
+pub use config::{Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL};
 pub use dedupe::Dedupe;
 pub use error::{Error, Phase, Result};
 pub use event::Event;

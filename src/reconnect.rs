@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::config::Backoff;
+use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::session::End;
 
