@@ -183,7 +183,11 @@ impl Client {
     /// yours through a bounded channel, without waiting when it is full (see
     /// `examples/bounded_channel.rs`).
     pub fn run(&mut self, mut on_event: impl FnMut(&Event)) -> Result<()> {
-        let mut reconnect = Reconnect::new(self.config.backoff.clone(), random_seed());
+        let mut reconnect = Reconnect::new(
+            self.config.backoff.clone(),
+            random_seed(),
+            self.config.heartbeat_interval,
+        );
         while !self.shared.is_stopped() {
             self.tell(StateChange::Connecting {
                 attempt: reconnect.attempt(),
@@ -207,6 +211,9 @@ impl Client {
             }
             if let Some(note) = &retry.token_note {
                 log::info!("{note}");
+            }
+            if let Some(diagnosis) = &retry.diagnosis {
+                log::warn!("{diagnosis}");
             }
             match retry.level {
                 log::Level::Info => log::info!("disconnected: {}", retry.reason),
@@ -292,7 +299,7 @@ impl Client {
                 Next::Heartbeat => {
                     if let Err(e) = socket.send(Message::text(HEARTBEAT)) {
                         let reason = format!("heartbeat not sent: {}", describe_ws_error(&e));
-                        return session.lost(reason);
+                        return session.lost(now, reason);
                     }
                     Stats::add(&self.stats.heartbeats_sent);
                     log::debug!("heartbeat sent");
@@ -353,7 +360,7 @@ impl Client {
                 self.config.max_message_size
             );
         }
-        session.lost(describe_ws_error(error))
+        session.lost(Instant::now(), describe_ws_error(error))
     }
 
     /// Hands an event to the caller's closure, and says so when the closure was slow.

@@ -310,12 +310,13 @@ pub(crate) fn tunnel(
 pub(crate) fn refused(proxy: &ProxyConfig, status: u16, host: &str, port: u16) -> Error {
     let address = proxy.address();
     let detail = match status {
-        407 if proxy.has_credentials() => format!(
-            "the proxy {address} refused the user name and password in HTTPS_PROXY (HTTP 407); \
-             check them (special characters percent-encoded, e.g. %40 for @)"
+        // 407 is the proxy's own "who are you?"; some proxies answer 401 instead.
+        401 | 407 if proxy.has_credentials() => format!(
+            "the proxy {address} refused the user name and password in HTTPS_PROXY (HTTP \
+             {status}); check them (special characters percent-encoded, e.g. %40 for @)"
         ),
-        407 => format!(
-            "the proxy {address} asks for credentials (HTTP 407); put them in the proxy URL: \
+        401 | 407 => format!(
+            "the proxy {address} asks for credentials (HTTP {status}); put them in the proxy URL: \
              HTTPS_PROXY=http://USER:PASSWORD@{address}"
         ),
         _ => format!(
@@ -488,9 +489,15 @@ mod tests {
             text.contains("refused the user name and password"),
             "{text}"
         );
+        // A proxy that answers 401 instead of 407 means the same.
+        let text = refused(&proxy, 401, "ws.zoom.us", 443).to_string();
+        assert!(
+            text.contains("refused the user name and password in HTTPS_PROXY (HTTP 401)"),
+            "{text}"
+        );
         let text = refused(&proxy, 502, "ws.zoom.us", 443).to_string();
         assert!(text.contains("proxy:3128 answered HTTP 502 to CONNECT ws.zoom.us:443"));
-        for status in [407, 502] {
+        for status in [401, 407, 502] {
             let text = refused(&proxy, status, "h", 1).to_string();
             assert!(
                 !text.contains("hunter2") && !text.contains("alice"),

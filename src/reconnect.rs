@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
-use crate::error::Error;
+use crate::error::{Error, Secs};
 use crate::session::End;
 
 /// What to do after a connection ended or an attempt failed.
@@ -32,6 +32,8 @@ pub(crate) struct Retry {
     /// How loud the disconnection is: an error that may need a fix (warn or error) or an
     /// ordinary disconnection (info).
     pub(crate) level: log::Level,
+    /// A likely cause worth a warning, when the last connections ended alike.
+    pub(crate) diagnosis: Option<String>,
 }
 
 /// The state kept across connections.
@@ -42,16 +44,18 @@ pub(crate) struct Reconnect {
     rng: u64,
     /// When the stream last had a listener: the last message of the last accepted connection.
     gap_start: Option<Instant>,
+    idle: IdleEnds,
 }
 
 impl Reconnect {
-    /// `seed` makes the jitter differ between clients.
-    pub(crate) fn new(backoff: Backoff, seed: u64) -> Reconnect {
+    /// `seed` makes the jitter differ between clients; `heartbeat_interval` is the one in force.
+    pub(crate) fn new(backoff: Backoff, seed: u64, heartbeat_interval: Duration) -> Reconnect {
         Reconnect {
             backoff,
             failures: 0,
             rng: seed | 1,
             gap_start: None,
+            idle: IdleEnds::new(heartbeat_interval),
         }
     }
 
@@ -83,14 +87,20 @@ impl Reconnect {
                 reason,
                 accepted_for,
                 last_received,
+                quiet_for,
             } => {
                 let delay = self.delay_after(accepted_for, last_received, false);
+                let diagnosis = match accepted_for {
+                    Some(_) => self.idle.ended_after(quiet_for),
+                    None => None,
+                };
                 After::Retry(Retry {
                     delay,
                     drop_token: false,
                     reason,
                     token_note: None,
                     level: log::Level::Info,
+                    diagnosis,
                 })
             }
             End::TokenRefused {
@@ -121,6 +131,7 @@ impl Reconnect {
                     reason: format!("token refused: {content}"),
                     token_note: Some(token_note),
                     level: log::Level::Info,
+                    diagnosis: None,
                 })
             }
         }
@@ -166,6 +177,7 @@ impl Reconnect {
             },
             reason: error.to_string(),
             token_note: None,
+            diagnosis: None,
         }
     }
 
@@ -193,6 +205,56 @@ impl Reconnect {
     }
 }
 
+/// Connections that keep ending after about the same quiet time, shorter than the heartbeat
+/// interval, point at something in between (a proxy, a NAT, a load balancer) that closes idle
+/// connections sooner than our heartbeats keep them busy.
+#[derive(Debug)]
+struct IdleEnds {
+    interval: Duration,
+    /// The quiet times of the last accepted connections that ended, newest last.
+    recent: Vec<Duration>,
+}
+
+impl IdleEnds {
+    /// How many alike endings in a row make a pattern.
+    const STREAK: usize = 3;
+
+    fn new(interval: Duration) -> IdleEnds {
+        IdleEnds {
+            interval,
+            recent: Vec::with_capacity(Self::STREAK),
+        }
+    }
+
+    /// Records an accepted connection that ended after `quiet_for` without traffic; returns a
+    /// warning when the last few all ended that way, within a second or a tenth of each other.
+    fn ended_after(&mut self, quiet_for: Duration) -> Option<String> {
+        if quiet_for >= self.interval || quiet_for.is_zero() {
+            self.recent.clear();
+            return None;
+        }
+        if self.recent.len() == Self::STREAK {
+            self.recent.remove(0);
+        }
+        self.recent.push(quiet_for);
+        let shortest = *self.recent.iter().min()?;
+        let longest = *self.recent.iter().max()?;
+        let alike = longest - shortest <= (shortest / 10).max(Duration::from_secs(1));
+        (self.recent.len() == Self::STREAK && alike).then(|| {
+            format!(
+                "the last {} connections each ended about {} after the last frame received, \
+                 sooner than the heartbeat interval ({}): a proxy, NAT or load balancer in \
+                 between probably closes idle connections; set ZOOM_HEARTBEAT_INTERVAL below {} \
+                 (or raise that idle timeout)",
+                Self::STREAK,
+                Secs(shortest),
+                Secs(self.interval),
+                Secs(shortest)
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +266,7 @@ mod tests {
             reason: "connection reset".into(),
             accepted_for,
             last_received,
+            quiet_for: 40 * SECOND,
         })
     }
 
@@ -224,7 +287,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_the_cap_with_bounded_jitter() {
-        let mut r = Reconnect::new(Backoff::default(), 42);
+        let mut r = Reconnect::new(Backoff::default(), 42, 30 * SECOND);
         let nominal = [1u64, 2, 4, 8, 16, 32, 60, 60, 60, 60];
         for n in nominal {
             let d = r.next_delay();
@@ -245,7 +308,7 @@ mod tests {
     fn at_most_eight_attempts_in_the_first_minute() {
         // Worst case: every delay at the bottom of its range.
         for seed in 0..1000 {
-            let mut r = Reconnect::new(Backoff::default(), seed);
+            let mut r = Reconnect::new(Backoff::default(), seed, 30 * SECOND);
             let mut t = Duration::ZERO;
             let mut attempts = 0;
             while t <= Duration::from_secs(60) {
@@ -259,7 +322,7 @@ mod tests {
     #[test]
     fn gap_runs_from_the_last_message_of_an_accepted_connection() {
         let t0 = Instant::now();
-        let mut r = Reconnect::new(Backoff::default(), 1);
+        let mut r = Reconnect::new(Backoff::default(), 1, 30 * SECOND);
         // Never accepted: no gap.
         retry(r.after(lost(None, t0), false));
         assert_eq!(r.accepted(), None);
@@ -274,7 +337,7 @@ mod tests {
     #[test]
     fn aged_token_is_replaced_at_once_and_a_fresh_refused_one_backs_off() {
         let t0 = Instant::now();
-        let mut r = Reconnect::new(Backoff::default(), 7);
+        let mut r = Reconnect::new(Backoff::default(), 7, 30 * SECOND);
         // A cached token refused when connecting: a new one at once.
         let aged = retry(r.after(refused(None, t0), false));
         assert!(aged.drop_token && aged.delay.is_zero());
@@ -294,7 +357,7 @@ mod tests {
 
     #[test]
     fn fatal_errors_end_the_run_and_retry_after_is_honoured() {
-        let mut r = Reconnect::new(Backoff::default(), 3);
+        let mut r = Reconnect::new(Backoff::default(), 3, 30 * SECOND);
         let fatal = Error::config("ZOOM_CLIENT_ID", "is empty");
         assert_eq!(r.after(Err(fatal.clone()), false), After::Fatal(fatal));
         let busy = Error::Token {
@@ -305,5 +368,48 @@ mod tests {
         let busy = retry(r.after(Err(busy), false));
         assert_eq!((busy.delay, busy.level), (90 * SECOND, log::Level::Warn));
         assert_eq!(r.after(Ok(End::Stopped), false), After::Stop);
+    }
+
+    #[test]
+    fn connections_ending_alike_when_quiet_name_an_idle_timeout() {
+        let mut idle = IdleEnds::new(30 * SECOND);
+        let ms = Duration::from_millis;
+        assert_eq!(idle.ended_after(ms(20_100)), None);
+        assert_eq!(idle.ended_after(ms(19_800)), None);
+        let warning = idle.ended_after(ms(20_400)).expect("a pattern");
+        assert!(warning.contains("about 19.8 s"), "{warning}");
+        assert!(
+            warning.contains("ZOOM_HEARTBEAT_INTERVAL below 19.8 s"),
+            "{warning}"
+        );
+        // Endings at scattered times are no pattern; one as long as the interval breaks it.
+        let mut idle = IdleEnds::new(30 * SECOND);
+        for quiet in [ms(5_000), ms(20_000), ms(12_000)] {
+            assert_eq!(idle.ended_after(quiet), None);
+        }
+        for quiet in [ms(20_000), ms(20_000), ms(40_000), ms(20_000)] {
+            assert_eq!(idle.ended_after(quiet), None);
+        }
+    }
+
+    #[test]
+    fn the_idle_rule_sees_only_accepted_connections() {
+        let t0 = Instant::now();
+        let mut r = Reconnect::new(Backoff::default(), 5, 30 * SECOND);
+        let quiet = |accepted_for| {
+            Ok(End::Lost {
+                reason: "connection closed".into(),
+                accepted_for,
+                last_received: t0,
+                quiet_for: 20 * SECOND,
+            })
+        };
+        for _ in 0..3 {
+            assert_eq!(retry(r.after(quiet(None), false)).diagnosis, None);
+        }
+        let found: Vec<_> = (0..3)
+            .map(|_| retry(r.after(quiet(Some(SECOND)), false)).diagnosis)
+            .collect();
+        assert!(found[0].is_none() && found[1].is_none() && found[2].is_some());
     }
 }

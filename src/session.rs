@@ -39,6 +39,8 @@ pub(crate) enum End {
         accepted_for: Option<Duration>,
         /// When anything last arrived.
         last_received: Instant,
+        /// How long nothing had arrived when it ended.
+        quiet_for: Duration,
     },
     /// Zoom refused the token: at the handshake, in its first frame (`accepted_for` is `None`),
     /// or later, when the token aged or was revoked while in use.
@@ -137,19 +139,20 @@ impl Session {
                 "nothing received for {}; the connection is dead",
                 Secs(silent_for)
             );
-            return Next::Dead(self.lost(reason));
+            return Next::Dead(self.lost(now, reason));
         }
         Next::Read {
             until: self.next_beat.min(self.last_received + self.dead_after),
         }
     }
 
-    /// The end of a connection that broke (a failed read or write), as of the last poll.
-    pub(crate) fn lost(&self, reason: String) -> End {
+    /// The end of a connection that broke at `now` (a failed read or write, a close).
+    pub(crate) fn lost(&self, now: Instant, reason: String) -> End {
         End::Lost {
             reason,
             accepted_for: self.accepted_for(),
             last_received: self.last_received,
+            quiet_for: now.saturating_duration_since(self.last_received),
         }
     }
 
@@ -203,7 +206,7 @@ impl Session {
                 };
                 // Go at once: a server that closes may keep the TCP connection open, and every
                 // moment spent waiting is lost events.
-                Step::Closed(self.lost(reason))
+                Step::Closed(self.lost(self.now, reason))
             }
             Message::Pong(_) | Message::Frame(_) => Step::Nothing,
         }
@@ -387,7 +390,9 @@ mod tests {
                 reason,
                 accepted_for,
                 last_received,
+                quiet_for,
             }) => {
+                assert_eq!(quiet_for, 65 * SECOND);
                 assert_eq!(
                     reason,
                     "nothing received for 65.0 s; the connection is dead"
