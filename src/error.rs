@@ -45,6 +45,18 @@ impl fmt::Display for Phase {
 /// `run()` returns only the errors that retrying cannot fix ([`Error::Config`],
 /// [`Error::Credentials`]); the others are logged and retried with back-off, and are public so that
 /// a caller of the lower-level functions can tell them apart.
+///
+/// ```no_run
+/// use zoom_ws::{Client, Config, Error};
+///
+/// let mut client = Client::new(Config::from_env()?)?;
+/// match client.run(|event| println!("{}", event.json_line())) {
+///     Ok(()) => {} // stopped through a StopHandle
+///     Err(Error::Credentials { error, .. }) => eprintln!("Zoom refused the app ({error})"),
+///     Err(other) => eprintln!("{other}"), // a setting to fix; the message names it
+/// }
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {

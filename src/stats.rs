@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::skip::Skip;
 
-/// Counters, readable from any thread while [`Client::run`] goes on.
+/// Counters, readable from any thread while [`Client::run`](crate::Client::run) goes on.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub(crate) connections: AtomicU64,

@@ -62,7 +62,7 @@ impl Shared {
     }
 }
 
-/// Ends a running [`Client::run`] from any thread: it returns within moments, after sending a
+/// Ends a running [`Client::run`](crate::Client::run) from any thread: it returns within moments, after sending a
 /// Close frame when connected.
 #[derive(Clone, Debug)]
 pub struct StopHandle(pub(crate) Arc<Shared>);
