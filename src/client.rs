@@ -289,7 +289,6 @@ impl Client {
             self.config.effective_dead_peer_timeout(),
         );
         let mut timer = ReadTimer::default();
-        let tcp = socket.get_ref().tcp().try_clone().ok();
         loop {
             if self.shared.is_stopped() {
                 return End::Stopped;
@@ -308,12 +307,7 @@ impl Client {
                 Next::Dead(end) => return end,
                 Next::Read { until } => until,
             };
-            if let (Some(tcp), Some(timeout)) = (&tcp, timer.arm(now, until)) {
-                if tcp.set_read_timeout(Some(timeout)).is_err() {
-                    timer.failed();
-                }
-            }
-            socket.get_mut().wake_by(until);
+            read_by(socket, &mut timer, now, until);
             let step = match socket.read() {
                 Ok(message) => session.message(message),
                 Err(tungstenite::Error::Io(e)) if is_timeout(&e) => continue,
@@ -335,14 +329,7 @@ impl Client {
                     return end;
                 }
                 Step::End(end) => return end,
-                Step::HeartbeatAnswered => {
-                    Stats::add(&self.stats.heartbeats_answered);
-                    match session.round_trip(Instant::now()) {
-                        Some(rtt) => log::debug!("heartbeat answered in {} ms", rtt.as_millis()),
-                        None => log::debug!("heartbeat answered"),
-                    }
-                }
-                other => self.note(other),
+                other => self.note(other, &session),
             }
         }
     }
@@ -381,8 +368,15 @@ impl Client {
     }
 
     /// Logs and counts what the loop does not act on.
-    fn note(&self, step: Step) {
+    fn note(&self, step: Step, session: &Session) {
         match step {
+            Step::HeartbeatAnswered => {
+                Stats::add(&self.stats.heartbeats_answered);
+                match session.round_trip(Instant::now()) {
+                    Some(rtt) => log::debug!("heartbeat answered in {} ms", rtt.as_millis()),
+                    None => log::debug!("heartbeat answered"),
+                }
+            }
             Step::Failure(content) => log::warn!("Zoom reported a failure: {}", shorten(&content)),
             Step::Skipped {
                 reason,
@@ -425,6 +419,22 @@ impl Client {
             });
         }
     }
+}
+
+/// Makes the next read return by `until`: the socket's timeout (see [`ReadTimer`]) for a wait,
+/// the stream's own check for a frame that trickles in.
+fn read_by(socket: &mut WebSocket<Stream>, timer: &mut ReadTimer, now: Instant, until: Instant) {
+    if let Some(timeout) = timer.arm(now, until) {
+        if socket
+            .get_ref()
+            .tcp()
+            .set_read_timeout(Some(timeout))
+            .is_err()
+        {
+            timer.failed();
+        }
+    }
+    socket.get_mut().wake_by(until);
 }
 
 /// Sends a Close frame on a socket whose read half the stop request shut: tungstenite then

@@ -113,7 +113,7 @@ pub enum Error {
     Payload {
         /// The event's name, e.g. `meeting.started`.
         event: String,
-        /// serde_json's words (they name the field and the position, never the value).
+        /// serde_json's words, with the line and column.
         detail: String,
     },
     /// Zoom refused the subscription in its `build_connection` answer.

@@ -259,7 +259,29 @@ pub(crate) fn tunnel(
     tcp.write_all(request.expose().as_bytes())
         .and_then(|()| tcp.flush())
         .map_err(failed)?;
-    // One byte at a time: the tunnel's first bytes must stay in the socket for TLS to read.
+    let head = read_head(tcp, proxy, deadline, timed_out, failed)?;
+    match parse_status(&head) {
+        Some(status) if (200..300).contains(&status) => Ok(()),
+        Some(status) => Err(refused(proxy, status, host, port)),
+        None => Err(Error::connect(
+            Phase::Proxy,
+            format!(
+                "the proxy {} answered CONNECT with something that is not HTTP",
+                proxy.address()
+            ),
+        )),
+    }
+}
+
+/// Reads the proxy's answer head, up to the blank line, by `deadline` and at most `MAX_HEAD`
+/// bytes. One byte at a time: the tunnel's first bytes must stay in the socket for TLS to read.
+fn read_head(
+    tcp: &mut TcpStream,
+    proxy: &ProxyConfig,
+    deadline: Instant,
+    timed_out: impl Fn() -> Error,
+    failed: impl Fn(std::io::Error) -> Error,
+) -> Result<Vec<u8>> {
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
     while !(head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n")) {
@@ -292,17 +314,7 @@ pub(crate) fn tunnel(
             ));
         }
     }
-    match parse_status(&head) {
-        Some(status) if (200..300).contains(&status) => Ok(()),
-        Some(status) => Err(refused(proxy, status, host, port)),
-        None => Err(Error::connect(
-            Phase::Proxy,
-            format!(
-                "the proxy {} answered CONNECT with something that is not HTTP",
-                proxy.address()
-            ),
-        )),
-    }
+    Ok(head)
 }
 
 /// The error for a proxy that answered CONNECT with `status`: what it means and what to change.
