@@ -6,6 +6,8 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::state::StateChange;
+
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::{CloseFrame, Frame};
 use tungstenite::{Message, WebSocket};
@@ -23,51 +25,6 @@ use crate::skip::Skip;
 use crate::stats::Stats;
 use crate::stop::{Shared, StopHandle};
 use crate::trust::Trust;
-
-/// What happened to the connection, for callers that must know when they were not listening (Zoom
-/// does not replay events missed while disconnected).
-///
-/// ```no_run
-/// use zoom_ws::{Client, Config, StateChange};
-///
-/// let mut client = Client::new(Config::from_env()?)?;
-/// client.on_state(|change| {
-///     if let StateChange::Reconnected { gap_start, gap_end } = change {
-///         // Ask Zoom's REST API for what happened between the two.
-///         eprintln!("missed events between {gap_start:?} and {gap_end:?}");
-///     }
-/// });
-/// # Ok::<(), zoom_ws::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StateChange {
-    /// Opening a connection; `attempt` counts from 1 since the last healthy connection.
-    Connecting {
-        /// Attempt number.
-        attempt: u32,
-    },
-    /// Zoom accepted the subscription; events flow.
-    Connected,
-    /// The connection ended.
-    Disconnected {
-        /// Why, in a few words.
-        reason: String,
-    },
-    /// Waiting before the next attempt.
-    BackingOff {
-        /// How long.
-        delay: Duration,
-    },
-    /// Connected again after a gap: events sent by Zoom between `gap_start` (the last frame
-    /// received) and `gap_end` (the new connection) were missed.
-    Reconnected {
-        /// When the previous connection last received anything.
-        gap_start: SystemTime,
-        /// When the new connection was accepted.
-        gap_end: SystemTime,
-    },
-}
 
 type StateCallback = Box<dyn FnMut(&StateChange) + Send>;
 
@@ -479,6 +436,24 @@ mod tests {
         send::<Client>();
         sync::<StopHandle>();
         sync::<Stats>();
+    }
+
+    #[test]
+    fn clients_on_one_token_source_share_its_trust_roots() {
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/ca.pem");
+        let config = Config::new("id", "secret", "sub")
+            .oauth_url("http://127.0.0.1:9/oauth/token")
+            .ws_url("ws://127.0.0.1:9/ws")
+            .ca_file(ca);
+        let tokens = Arc::new(TokenSource::new(&config).unwrap());
+        let a = Client::with_tokens(config.clone(), tokens.clone()).unwrap();
+        let b = Client::with_tokens(config.clone(), tokens.clone()).unwrap();
+        assert!(Arc::ptr_eq(a.connector.trust(), tokens.trust()));
+        assert!(Arc::ptr_eq(b.connector.trust(), tokens.trust()));
+        // Another CA file: its own roots.
+        let other = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/other-ca.pem");
+        let c = Client::with_tokens(config.ca_file(other), tokens.clone()).unwrap();
+        assert!(!Arc::ptr_eq(c.connector.trust(), tokens.trust()));
     }
 
     #[test]

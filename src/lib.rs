@@ -24,10 +24,19 @@
 //! - **Reconnects** after any failure, with exponential back-off and jitter ([`Backoff`]); at once
 //!   after a connection that had been healthy.
 //! - **Renews the token** shortly before it expires, and at once when Zoom says it is invalid.
-//! - **Detects dead peers**: nothing received for [`Config::dead_peer_timeout`] drops the socket.
+//! - **Detects dead peers**: nothing received for [`Config::effective_dead_peer_timeout`] drops
+//!   the socket.
 //! - **Skips bad frames** (logged and counted in [`Stats`]) and never panics on input.
 //! - **Reports gaps**: [`Client::on_state`] tells you when you were disconnected, so you can
 //!   reconcile through Zoom's REST API (Zoom does not replay missed events).
+//! - **Names a likely cause** when connections keep ending after the same quiet time, shorter
+//!   than the heartbeat interval: an idle timeout in a proxy, NAT or load balancer in between.
+//!
+//! Your closure runs on that same loop: it must return well within the heartbeat interval. A
+//! call that takes longer than a quarter of it is logged and counted
+//! ([`StatsSnapshot::slow_callbacks`]); hand slow work to a thread of yours through a bounded
+//! channel (`examples/bounded_channel.rs`). Read a payload into your own type with
+//! [`Event::payload_as`].
 //!
 //! # From events to action
 //!
@@ -46,7 +55,7 @@
 //! # Logging and secrets
 //!
 //! Logs go through the `log` crate: state changes at `info`, skipped frames at `warn`, details at
-//! `debug`. The client secret, the access token and the socket URL never appear in a log line, an
+//! `debug` (heartbeat round-trip times among them). The client secret, the access token and the socket URL never appear in a log line, an
 //! error or `Debug` output. Two dependencies print secrets at `trace` (see [`logging`]); wrap your
 //! logger in [`logging::SafeLogger`] if you enable `trace` for them. This crate's release builds
 //! compile `trace` records out altogether (the `log` feature `release_max_level_debug`).
@@ -78,6 +87,7 @@ mod reconnect;
 mod session;
 
 mod client;
+mod state;
 mod stats;
 mod stop;
 
@@ -90,7 +100,7 @@ pub mod webhook;
 
 pub use auth::{Token, TokenSource};
 pub use backoff::Backoff;
-pub use client::{Client, StateChange};
+pub use client::Client;
 pub use config::{Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL};
 pub use dedupe::Dedupe;
 pub use error::{Error, Phase, Result};
@@ -99,6 +109,7 @@ pub use filter::EventFilter;
 pub use proxy::ProxyConfig;
 pub use secret::Secret;
 pub use skip::Skip;
+pub use state::StateChange;
 pub use stats::{Stats, StatsSnapshot};
 pub use stop::StopHandle;
 

@@ -194,6 +194,12 @@ impl Connector {
         &self.target
     }
 
+    /// The trust roots this connector uses.
+    #[cfg(test)]
+    pub(crate) fn trust(&self) -> &Arc<Trust> {
+        &self.trust
+    }
+
     /// Connects, upgrades, and returns the socket. `on_tcp` sees the TCP stream as soon as it
     /// exists, so a stop request can shut it down even during the handshakes.
     pub(crate) fn open(
