@@ -583,9 +583,10 @@ fn log_gap(change: &StateChange, label: &str) {
     if let StateChange::Reconnected { gap_start, gap_end } = change {
         let gap = gap_end.duration_since(*gap_start).unwrap_or(Duration::ZERO);
         log::warn!(
-            "events{label} from {} to {} ({gap:.1?}) may be missing: Zoom does not replay them",
+            "events{label} from {} to {} ({} ms) may be missing: Zoom does not replay them",
             utc(*gap_start),
             utc(*gap_end),
+            gap.as_millis()
         );
     }
 }
