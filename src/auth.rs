@@ -273,9 +273,10 @@ impl TokenSource {
                 )
             }
             ureq::Error::Io(e) => {
-                Error::connect(Phase::TokenRequest, format!("{host}: {}", describe_io(&e)))
+                let detail = format!("{host}: {}", describe_io(&e));
+                Error::io(Phase::TokenRequest, detail, e)
             }
-            ureq::Error::NativeTls(e) => tls_error(&host, &e),
+            ureq::Error::NativeTls(e) => tls_error(&host, e),
             other => Error::Token {
                 status: None,
                 detail: other.to_string(),

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which step of setting up a connection failed or timed out.
@@ -93,6 +94,8 @@ pub enum Error {
         phase: Phase,
         /// What went wrong, without secrets.
         detail: String,
+        /// The I/O or TLS error behind it, when there is one (also [`source`](std::error::Error::source)).
+        source: Option<Cause>,
     },
     /// A step of setting up the connection took longer than its bound.
     Timeout {
@@ -107,6 +110,8 @@ pub enum Error {
         host: String,
         /// The TLS library's words.
         detail: String,
+        /// The TLS library's error.
+        source: Option<Cause>,
     },
     /// An event's payload could not be read into the type asked for
     /// ([`Event::payload_as`](crate::Event::payload_as)).
@@ -115,12 +120,41 @@ pub enum Error {
         event: String,
         /// serde_json's words, with the line and column.
         detail: String,
+        /// serde_json's error.
+        source: Option<Cause>,
     },
     /// Zoom refused the subscription in its `build_connection` answer.
     Rejected {
         /// Zoom's `content` text, e.g. `Invalid Token`.
         reason: String,
     },
+}
+
+/// The lower-level error behind an [`Error`] (an I/O, TLS or JSON error), as returned by
+/// [`source`](std::error::Error::source). Its words are already in the error's message, and it
+/// holds no secret: errors that could carry the socket URL are never kept. Two causes always
+/// compare equal, so errors compare by what they say.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Option<Cause> {
+        Some(Cause(Arc::new(error)))
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, _: &Cause) -> bool {
+        true
+    }
+}
+
+impl Eq for Cause {}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
 }
 
 /// A duration shown as seconds with one decimal (`2.5 s`), for messages. Written with integers,
@@ -150,6 +184,16 @@ impl Error {
         Error::Connect {
             phase,
             detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// A failed step with the I/O error behind it.
+    pub(crate) fn io(phase: Phase, detail: impl Into<String>, cause: io::Error) -> Self {
+        Error::Connect {
+            phase,
+            detail: detail.into(),
+            source: Cause::new(cause),
         }
     }
 
@@ -187,16 +231,16 @@ impl fmt::Display for Error {
                 detail,
                 ..
             } => write!(f, "token request failed: {detail}"),
-            Error::Connect { phase, detail } => write!(f, "{phase} failed: {detail}"),
+            Error::Connect { phase, detail, .. } => write!(f, "{phase} failed: {detail}"),
             Error::Timeout { phase, after } => {
                 write!(f, "{phase} timed out after {}", Secs(*after))
             }
-            Error::UntrustedCertificate { host, detail } => write!(
+            Error::UntrustedCertificate { host, detail, .. } => write!(
                 f,
                 "the TLS certificate of {host} is not trusted ({detail}); if a gateway or proxy \
                  re-signs TLS, put its CA certificate in a PEM file and set ZOOM_CA_FILE to it"
             ),
-            Error::Payload { event, detail } => {
+            Error::Payload { event, detail, .. } => {
                 write!(
                     f,
                     "the payload of the {event:?} event does not fit: {detail}"
@@ -219,32 +263,47 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Connect { source, .. }
+            | Error::UntrustedCertificate { source, .. }
+            | Error::Payload { source, .. } => source.as_ref().map(|c| &*c.0 as _),
+            _ => None,
+        }
+    }
+}
 
 /// A native-tls error, with untrusted certificates told apart so the message can say what to do.
-pub(crate) fn tls_error(host: &str, error: &native_tls::Error) -> Error {
-    classify_tls_failure(host, error.to_string())
+pub(crate) fn tls_error(host: &str, error: native_tls::Error) -> Error {
+    classify_tls_failure(host, error.to_string(), Cause::new(error))
 }
 
 /// Sorts TLS failures by OpenSSL's words: a certificate issued for another name is not a trust
 /// problem (ZOOM_CA_FILE cannot fix it); other verification failures are.
-fn classify_tls_failure(host: &str, detail: String) -> Error {
+fn classify_tls_failure(host: &str, detail: String, source: Option<Cause>) -> Error {
     let lower = detail.to_ascii_lowercase();
     if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
-        Error::connect(
-            Phase::Tls,
-            format!(
+        Error::Connect {
+            phase: Phase::Tls,
+            detail: format!(
                 "{host}: the server's certificate is for another name ({detail}); check the URL, \
                  and the proxy or gateway in between"
             ),
-        )
+            source,
+        }
     } else if lower.contains("certificate") || lower.contains("verify") {
         Error::UntrustedCertificate {
             host: host.to_string(),
             detail,
+            source,
         }
     } else {
-        Error::connect(Phase::Tls, format!("{host}: {detail}"))
+        Error::Connect {
+            phase: Phase::Tls,
+            detail: format!("{host}: {detail}"),
+            source,
+        }
     }
 }
 
@@ -318,6 +377,7 @@ mod tests {
         let mismatch = classify_tls_failure(
             "ws.zoom.us",
             "error:0A000086:SSL routines::certificate verify failed (Hostname mismatch)".into(),
+            None,
         );
         assert!(
             mismatch.to_string().contains("for another name"),
@@ -327,9 +387,29 @@ mod tests {
         let untrusted = classify_tls_failure(
             "ws.zoom.us",
             "certificate verify failed (unable to get local issuer certificate)".into(),
+            None,
         );
         assert!(matches!(untrusted, Error::UntrustedCertificate { .. }));
         assert!(untrusted.to_string().contains("ZOOM_CA_FILE"));
+    }
+
+    #[test]
+    fn causes_are_sources_and_do_not_change_equality() {
+        use std::error::Error as _;
+        let refused = || io::Error::from(io::ErrorKind::ConnectionRefused);
+        let e = Error::io(Phase::TcpConnect, "h:1: connection refused", refused());
+        let source = e.source().expect("the io error");
+        assert_eq!(source.to_string(), refused().to_string());
+        assert_eq!(
+            e,
+            Error::io(Phase::TcpConnect, "h:1: connection refused", refused())
+        );
+        assert!(Error::connect(Phase::Tls, "reset").source().is_none());
+        assert!(
+            Error::config("ZOOM_CLIENT_ID", "is empty")
+                .source()
+                .is_none()
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::ops::Range;
 use serde_core::de::{DeserializeOwned, MapAccess};
 use serde_json::value::RawValue;
 
-use crate::error::Error;
+use crate::error::{Cause, Error};
 use crate::json::{Fields, Scalar, read_fields};
 use crate::skip::Skip;
 
@@ -99,6 +99,7 @@ impl Event {
         serde_json::from_str(self.payload_json()).map_err(|e| Error::Payload {
             event: self.name().to_string(),
             detail: e.to_string(),
+            source: Cause::new(e),
         })
     }
 

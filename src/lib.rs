@@ -103,7 +103,7 @@ pub use backoff::Backoff;
 pub use client::Client;
 pub use config::{Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL};
 pub use dedupe::Dedupe;
-pub use error::{Error, Phase, Result};
+pub use error::{Cause, Error, Phase, Result};
 pub use event::Event;
 pub use filter::EventFilter;
 pub use proxy::ProxyConfig;

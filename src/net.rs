@@ -272,7 +272,8 @@ impl Connector {
         let addrs: Vec<_> = (host, port)
             .to_socket_addrs()
             .map_err(|e| {
-                Error::connect(Phase::Resolve, format!("{what}{host}: {}", describe_io(&e)))
+                let detail = format!("{what}{host}: {}", describe_io(&e));
+                Error::io(Phase::Resolve, detail, e)
             })?
             .collect();
         let mut last = Error::connect(Phase::Resolve, format!("{what}{host} has no address"));
@@ -286,10 +287,8 @@ impl Connector {
                     }
                 }
                 Err(e) => {
-                    last = Error::connect(
-                        Phase::TcpConnect,
-                        format!("{what}{}: {}", host_port(host, port), describe_io(&e)),
-                    )
+                    let detail = format!("{what}{}: {}", host_port(host, port), describe_io(&e));
+                    last = Error::io(Phase::TcpConnect, detail, e)
                 }
             }
         }
@@ -312,7 +311,7 @@ impl Connector {
         loop {
             match result {
                 Ok(stream) => return Ok(stream),
-                Err(native_tls::HandshakeError::Failure(e)) => return Err(tls_error(host, &e)),
+                Err(native_tls::HandshakeError::Failure(e)) => return Err(tls_error(host, e)),
                 // As for the WebSocket handshake: the bound is on the whole phase.
                 Err(native_tls::HandshakeError::WouldBlock(mid)) => {
                     if mid.get_ref().past_deadline() {

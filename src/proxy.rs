@@ -244,14 +244,12 @@ pub(crate) fn tunnel(
         if is_timeout(&e) {
             timed_out()
         } else {
-            Error::connect(
-                Phase::Proxy,
-                format!(
-                    "the proxy {} broke off the CONNECT exchange: {}",
-                    proxy.address(),
-                    describe_io(&e)
-                ),
-            )
+            let detail = format!(
+                "the proxy {} broke off the CONNECT exchange: {}",
+                proxy.address(),
+                describe_io(&e)
+            );
+            Error::io(Phase::Proxy, detail, e)
         }
     };
     tcp.set_write_timeout(Some(timeout)).ok();

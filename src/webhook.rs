@@ -194,7 +194,7 @@ impl Forwarder {
             ureq::Error::HostNotFound => format!("host {host} not found"),
             ureq::Error::ConnectionFailed => format!("could not connect to {host}"),
             ureq::Error::Io(e) => format!("{host}: {}", crate::error::describe_io(&e)),
-            ureq::Error::NativeTls(e) => crate::error::tls_error(host, &e).to_string(),
+            ureq::Error::NativeTls(e) => crate::error::tls_error(host, e).to_string(),
             other => {
                 let text = other.to_string();
                 if text.contains(&self.url) || text.contains("://") {
