@@ -11,7 +11,7 @@
 //!   content into `serde_json::Value`;
 //! - `a'` the same, also writing one compact JSON line per event into a buffered sink;
 //! - `b`  `Client::run` with a closure that reads the event name;
-//! - `c`  `Client::run` writing each event the way the CLI does (`Event::write_line`, flushed per
+//! - `c`  `Client::run` writing each event the way the CLI does (`Event::json_line` and a newline, flushed per
 //!   event) into the same kind of sink.
 //!
 //! It prints events/s and peak RSS per variant and the paired ratios b/a and c/a′ (median, min,
@@ -199,7 +199,8 @@ fn child(variant: &str, oauth: &str, ws: &str, n: usize) {
                 .run(|event| {
                     start.get_or_insert_with(Instant::now);
                     if write_lines {
-                        event.write_line(&mut sink).expect("sink");
+                        sink.write_all(event.json_line().as_bytes()).expect("sink");
+                        sink.write_all(b"\n").expect("sink");
                         sink.flush().expect("sink");
                     } else {
                         black_box(event.name());

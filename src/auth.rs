@@ -7,9 +7,14 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::config::{Config, Secret};
-use crate::error::{Error, Phase, Result};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::error::{Error, Phase, Result, describe_io, tls_error};
 use crate::proxy::{self, ProxyConfig};
+use crate::secret::Secret;
+use crate::trust::Trust;
+use crate::url::{host_of, percent_encode, url_host_port};
 
 /// A token is thrown away this long before Zoom says it expires, so a connection never starts
 /// with a token about to lapse.
@@ -43,6 +48,7 @@ pub struct TokenSource {
     /// The proxy the request goes through (after `NO_PROXY`), named in errors.
     proxy: Option<ProxyConfig>,
     agent: ureq::Agent,
+    trust: Arc<Trust>,
     cache: Mutex<Option<Cached>>,
     fetches: AtomicU64,
 }
@@ -66,13 +72,16 @@ impl TokenSource {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(credentials)
         ));
-        let (agent, proxy) = agent_for(config, &config.oauth_url, "ZOOM_OAUTH_URL")?;
+        let trust = Trust::load(config.ca_file.as_deref())?;
+        let (agent, proxy) =
+            crate::http::agent_for(config, &config.oauth_url, "ZOOM_OAUTH_URL", &trust)?;
         Ok(TokenSource {
             oauth_url: config.oauth_url.clone(),
             authorization,
             body: grant_body(config.account_id.as_deref()),
             timeout: config.connect_timeout,
             agent,
+            trust,
             proxy,
             cache: Mutex::new(None),
             fetches: AtomicU64::new(0),
@@ -114,8 +123,13 @@ impl TokenSource {
         self.fetches.load(Ordering::Relaxed)
     }
 
+    /// The trust roots, for the clients that share this source.
+    pub(crate) fn trust(&self) -> &Arc<Trust> {
+        &self.trust
+    }
+
     /// Sends one token request and returns the token with its lifetime.
-    pub fn fetch(&self) -> Result<(Secret, Duration)> {
+    pub(crate) fn fetch(&self) -> Result<(Secret, Duration)> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         log::debug!("requesting an access token");
         let response = self
@@ -148,70 +162,10 @@ fn grant_body(account_id: Option<&str>) -> String {
     match account_id {
         Some(account) => format!(
             "grant_type=account_credentials&account_id={}",
-            crate::net::percent_encode(account)
+            percent_encode(account)
         ),
         None => "grant_type=client_credentials".to_string(),
     }
-}
-
-/// An HTTP agent for requests to `url`: through the proxy unless NO_PROXY exempts its host, with
-/// the system's roots plus `ZOOM_CA_FILE`. Also returns the proxy in use. `setting` names the
-/// variable that holds `url`, for errors.
-pub(crate) fn agent_for(
-    config: &Config,
-    url: &str,
-    setting: &str,
-) -> Result<(ureq::Agent, Option<ProxyConfig>)> {
-    let (host, port) = crate::net::url_host_port(url)
-        .ok_or_else(|| Error::config(setting, "has no valid host[:port]"))?;
-    let proxy = proxy::route(config.proxy.as_ref(), &config.no_proxy, &host, port).cloned();
-    let extra_roots = match &config.ca_file {
-        Some(path) => crate::trust::load_ca_file(path)?,
-        None => Vec::new(),
-    };
-    let agent = http_agent(config.connect_timeout, proxy.as_ref(), &extra_roots)?;
-    Ok((agent, proxy))
-}
-
-/// The HTTP agent for the token request: native-tls with the system's roots (plus
-/// `ZOOM_CA_FILE`), the proxy when one applies, one bound on the whole request, non-2xx answers
-/// returned rather than turned into errors (we need their bodies).
-fn http_agent(
-    timeout: Duration,
-    proxy: Option<&ProxyConfig>,
-    extra_roots: &[native_tls::Certificate],
-) -> Result<ureq::Agent> {
-    use ureq::tls::{TlsConfig, TlsProvider};
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::NativeTls)
-        .root_certs(crate::trust::token_roots(extra_roots))
-        .build();
-    // The proxy comes from our Config only (NO_PROXY already applied), never from ureq reading
-    // the environment itself. ureq tunnels with CONNECT for http:// and https:// targets alike.
-    let proxy = proxy
-        .map(|p| {
-            let mut builder = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
-                .host(&proxy::bracketed(&p.host))
-                .port(p.port);
-            if p.has_credentials() {
-                builder = builder
-                    .username(p.username.expose())
-                    .password(p.password.expose());
-            }
-            builder
-                .build()
-                .map_err(|_| Error::config("HTTPS_PROXY", "is not a valid proxy URL"))
-        })
-        .transpose()?;
-    Ok(ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .tls_config(tls)
-        .proxy(proxy)
-        .user_agent(concat!("zoom-ws/", env!("CARGO_PKG_VERSION")))
-        .max_redirects(0)
-        .build()
-        .into())
 }
 
 /// Sorts an answer of the token endpoint into a token, a fatal credentials error, or a retryable
@@ -282,7 +236,7 @@ impl TokenSource {
     /// Turns a `ureq` error into ours. The token endpoint's URL holds no secret, so naming its
     /// host is safe; the request's headers and body, and the proxy's credentials, never are.
     fn http_error(&self, error: ureq::Error) -> Error {
-        let host = crate::net::host_of(&self.oauth_url);
+        let host = host_of(&self.oauth_url);
         // What ureq connects to first: the proxy when there is one.
         let first_hop = match &self.proxy {
             Some(p) => format!("the proxy {}", p.address()),
@@ -302,7 +256,7 @@ impl TokenSource {
             ),
             ureq::Error::ConnectProxyFailed(reason) => {
                 let proxy = self.proxy.as_ref();
-                let target = crate::net::url_host_port(&self.oauth_url);
+                let target = url_host_port(&self.oauth_url);
                 match (proxy, proxy::status_in_ureq_reason(&reason), target) {
                     (Some(p), Some(status), Some((host, port))) => {
                         proxy::refused(p, status, &host, port)
@@ -320,11 +274,11 @@ impl TokenSource {
                     format!("{first_hop} (for the token request): connection refused"),
                 )
             }
-            ureq::Error::Io(e) => Error::connect(
-                Phase::TokenRequest,
-                format!("{host}: {}", crate::net::describe_io(&e)),
-            ),
-            ureq::Error::NativeTls(e) => crate::net::tls_error(&host, &e),
+            ureq::Error::Io(e) => {
+                let detail = format!("{host}: {}", describe_io(&e));
+                Error::io(Phase::TokenRequest, detail, e)
+            }
+            ureq::Error::NativeTls(e) => tls_error(&host, e),
             other => Error::Token {
                 status: None,
                 detail: other.to_string(),

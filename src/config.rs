@@ -6,105 +6,39 @@
 //! touch the process environment.
 
 use std::fmt;
+use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::check;
 use crate::error::{Error, Result};
 use crate::proxy::{self, NO_PROXY_VARIABLES, PROXY_VARIABLES, ProxyConfig};
+use crate::secret::Secret;
 
 /// Zoom's token endpoint.
 pub const DEFAULT_OAUTH_URL: &str = "https://zoom.us/oauth/token";
 /// Zoom's event socket.
 pub const DEFAULT_WS_URL: &str = "wss://ws.zoom.us/ws";
 
-/// A string that must never be shown: `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The value itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// True when no value was given.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
-
-/// How long to wait between connection attempts.
+/// Everything the client needs to know: from the environment with [`Config::from_env`], or in
+/// code with [`Config::new`] and the setters (each takes and returns the `Config`; the fields are
+/// public too, for reading).
 ///
-/// The delay doubles after each failed attempt, from `initial` up to `max`, and is drawn at random
-/// from the upper half of that value ("equal jitter"): many clients restarted together spread out,
-/// yet a client can never retry faster than half the nominal delay, so a server that refuses every
-/// connection sees at most 8 attempts in the first minute with the defaults. After a connection
-/// that stayed up for `reset_after`, the next attempt is immediate and the delay starts again at
-/// `initial`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Backoff {
-    /// The first delay (default 1 s).
-    pub initial: Duration,
-    /// The largest delay (default 60 s).
-    pub max: Duration,
-    /// A connection that lasted this long counts as healthy and resets the delay (default 30 s).
-    pub reset_after: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            reset_after: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Backoff {
-    /// A policy with the given first and largest delay and the default reset time.
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Backoff {
-            initial,
-            max,
-            ..Backoff::default()
-        }
-    }
-}
-
-/// Everything the client needs to know. Build it with [`Config::new`] or [`Config::from_env`], then
-/// change the public fields as needed.
+/// ```
+/// use std::time::Duration;
+/// use zoom_ws::{Backoff, Config, ProxyConfig};
+///
+/// let config = Config::new("CLIENT_ID", "CLIENT_SECRET", "SUBSCRIPTION_ID")
+///     .account_id("ACCOUNT_ID") // a Server-to-Server OAuth app
+///     .heartbeat_interval(Duration::from_secs(20))
+///     .backoff(Backoff::new(Duration::from_secs(2), Duration::from_secs(120)))
+///     .proxy(ProxyConfig::parse("http://proxy.internal:3128")?)
+///     .no_proxy(["localhost", ".internal"]);
+/// assert_eq!(config.effective_dead_peer_timeout(), Duration::from_secs(45));
+/// config.validate()?;
+/// # Ok::<(), zoom_ws::Error>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -158,7 +92,7 @@ impl fmt::Debug for Config {
             .field("oauth_url", &self.oauth_url)
             .field("ws_url", &self.ws_url)
             .field("heartbeat_interval", &self.heartbeat_interval)
-            .field("dead_peer_timeout", &self.dead_peer_timeout())
+            .field("dead_peer_timeout", &self.effective_dead_peer_timeout())
             .field("connect_timeout", &self.connect_timeout)
             .field("backoff", &self.backoff)
             .field("max_message_size", &self.max_message_size)
@@ -172,7 +106,7 @@ impl fmt::Debug for Config {
 
 /// Default largest message: Zoom's events are a few kilobytes; the biggest seen (recordings with
 /// many files, long participant lists) stay well under 100 KiB.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 20;
+pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 20;
 
 impl Config {
     /// A configuration with the defaults and these credentials.
@@ -272,7 +206,7 @@ impl Config {
     ///
     /// Two intervals let one heartbeat answer go missing without a reconnect; the 5 s margin covers
     /// a slow answer on a busy network.
-    pub fn dead_peer_timeout(&self) -> Duration {
+    pub fn effective_dead_peer_timeout(&self) -> Duration {
         self.dead_peer_timeout
             .unwrap_or(self.heartbeat_interval * 2 + Duration::from_secs(5))
     }
@@ -290,7 +224,7 @@ impl Config {
         nonempty(self.client_secret.expose(), "ZOOM_CLIENT_SECRET")?;
         nonempty(&self.subscription_id, "ZOOM_SUBSCRIPTION_ID")?;
         // URLs, ids, secrets, cleartext, the subscription id in the URL: see src/check.rs.
-        check::config(self)?;
+        check_all(self)?;
         let positive = |d: Duration, setting: &str| {
             if d.is_zero() {
                 Err(Error::config(setting, "must be more than 0 seconds"))
@@ -299,7 +233,7 @@ impl Config {
             }
         };
         positive(self.heartbeat_interval, "ZOOM_HEARTBEAT_INTERVAL")?;
-        positive(self.dead_peer_timeout(), "ZOOM_DEAD_PEER_TIMEOUT")?;
+        positive(self.effective_dead_peer_timeout(), "ZOOM_DEAD_PEER_TIMEOUT")?;
         positive(self.connect_timeout, "ZOOM_CONNECT_TIMEOUT")?;
         positive(self.backoff.initial, "ZOOM_BACKOFF_INITIAL")?;
         if self.backoff.max < self.backoff.initial {
@@ -321,6 +255,56 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The rules of [`check`] over a whole configuration: URLs, ids, secrets, cleartext, the
+/// subscription id in the URL, the proxy.
+fn check_all(c: &Config) -> Result<()> {
+    let oauth = check::url("ZOOM_OAUTH_URL", &c.oauth_url, &["http", "https"])?;
+    let sent = "the client id and secret, and the token Zoom answers with,";
+    check::cleartext("ZOOM_OAUTH_URL", &oauth, c.allow_insecure, sent)?;
+    let ws = check::url("ZOOM_WS_URL", &c.ws_url, &["ws", "wss"])?;
+    check::cleartext("ZOOM_WS_URL", &ws, c.allow_insecure, "the access token")?;
+    check::id("ZOOM_CLIENT_ID", &c.client_id)?;
+    check::secret("ZOOM_CLIENT_SECRET", c.client_secret.expose())?;
+    if let Some(account) = &c.account_id {
+        check::id("ZOOM_ACCOUNT_ID", account)?;
+    }
+    let ids = check::subscription_ids(&c.subscription_id)?;
+    if let Some(in_url) = check::url_subscription(&ws)? {
+        if ids != [in_url] {
+            return Err(Error::config(
+                "ZOOM_SUBSCRIPTION_ID",
+                format!(
+                    "({}) and the subscriptionId in ZOOM_WS_URL ({in_url}) differ; give the id \
+                     in one of them, or the same one in both",
+                    check::escaped(&c.subscription_id)
+                ),
+            ));
+        }
+    }
+    if let Some(proxy) = &c.proxy {
+        let (user, password) = (proxy.username.expose(), proxy.password.expose());
+        if user.len().max(password.len()) > check::MAX_SECRET_LEN {
+            return Err(Error::config(
+                "HTTPS_PROXY",
+                format!(
+                    "has a user name or password over {} bytes long",
+                    check::MAX_SECRET_LEN
+                ),
+            ));
+        }
+        let host = proxy.host.as_str();
+        if host.parse::<Ipv6Addr>().is_err() {
+            check::check_host(host).map_err(|p| {
+                Error::config(
+                    "HTTPS_PROXY",
+                    format!("{p}, e.g. http://proxy.example.com:3128"),
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Parses a number of seconds, fractions allowed ("30", "0.2", ".5"), to the nanosecond. Written
@@ -356,6 +340,81 @@ fn parse_seconds(setting: &str, value: &str) -> Result<Duration> {
     Ok(Duration::new(secs, nanos))
 }
 
+/// Setters, in the manner of tungstenite's `WebSocketConfig`: `Config::new(…).heartbeat_interval(…)`.
+impl Config {
+    /// Requests tokens for this account (`grant_type=account_credentials`).
+    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = Some(account_id.into());
+        self
+    }
+
+    /// The token endpoint.
+    pub fn oauth_url(mut self, url: impl Into<String>) -> Self {
+        self.oauth_url = url.into();
+        self
+    }
+
+    /// The socket endpoint.
+    pub fn ws_url(mut self, url: impl Into<String>) -> Self {
+        self.ws_url = url.into();
+        self
+    }
+
+    /// How often a heartbeat is sent.
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// Drop the connection when nothing has arrived for this long (instead of two heartbeat
+    /// intervals plus 5 s).
+    pub fn dead_peer_timeout(mut self, timeout: Duration) -> Self {
+        self.dead_peer_timeout = Some(timeout);
+        self
+    }
+
+    /// The bound on each step of connecting.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Delays between connection attempts.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The largest WebSocket message accepted, in bytes.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// A PEM file of CA certificates trusted besides the system's roots.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// An `http://` proxy for the token request and the socket.
+    pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Hosts reached directly even with a proxy: names (with their subdomains), IP addresses,
+    /// optional `:port`, or `*` for all.
+    pub fn no_proxy<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.no_proxy = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,7 +443,10 @@ mod tests {
         assert_eq!(config.subscription_id, "sub");
         assert_eq!(config.account_id, None);
         assert_eq!(config.heartbeat_interval, Duration::from_secs(30));
-        assert_eq!(config.dead_peer_timeout(), Duration::from_secs(65));
+        assert_eq!(
+            config.effective_dead_peer_timeout(),
+            Duration::from_secs(65)
+        );
     }
 
     #[test]

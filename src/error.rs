@@ -6,9 +6,11 @@
 //! could hold a URL have been dropped.
 
 use std::fmt;
-
-use crate::check::escaped;
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::escape::escaped;
 
 /// Which step of setting up a connection failed or timed out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +48,18 @@ impl fmt::Display for Phase {
 /// `run()` returns only the errors that retrying cannot fix ([`Error::Config`],
 /// [`Error::Credentials`]); the others are logged and retried with back-off, and are public so that
 /// a caller of the lower-level functions can tell them apart.
+///
+/// ```no_run
+/// use zoom_ws::{Client, Config, Error};
+///
+/// let mut client = Client::new(Config::from_env()?)?;
+/// match client.run(|event| println!("{}", event.json_line())) {
+///     Ok(()) => {} // stopped through a StopHandle
+///     Err(Error::Credentials { error, .. }) => eprintln!("Zoom refused the app ({error})"),
+///     Err(other) => eprintln!("{other}"), // a setting to fix; the message names it
+/// }
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -82,6 +96,8 @@ pub enum Error {
         phase: Phase,
         /// What went wrong, without secrets.
         detail: String,
+        /// The I/O or TLS error behind it, when there is one (also [`source`](std::error::Error::source)).
+        source: Option<Cause>,
     },
     /// A step of setting up the connection took longer than its bound.
     Timeout {
@@ -96,6 +112,18 @@ pub enum Error {
         host: String,
         /// The TLS library's words.
         detail: String,
+        /// The TLS library's error.
+        source: Option<Cause>,
+    },
+    /// An event's payload could not be read into the type asked for
+    /// ([`Event::payload_as`](crate::Event::payload_as)).
+    Payload {
+        /// The event's name, e.g. `meeting.started`.
+        event: String,
+        /// serde_json's words, with the line and column.
+        detail: String,
+        /// serde_json's error.
+        source: Option<Cause>,
     },
     /// Zoom refused the subscription in its `build_connection` answer.
     Rejected {
@@ -104,10 +132,37 @@ pub enum Error {
     },
 }
 
+/// The lower-level error behind an [`Error`] (an I/O, TLS or JSON error), as returned by
+/// [`source`](std::error::Error::source). Its words are already in the error's message, and it
+/// holds no secret: errors that could carry the socket URL are never kept. Two causes always
+/// compare equal, so errors compare by what they say.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Option<Cause> {
+        Some(Cause(Arc::new(error)))
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, _: &Cause) -> bool {
+        true
+    }
+}
+
+impl Eq for Cause {}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// A duration shown as seconds with one decimal (`2.5 s`), for messages. Written with integers,
 /// so the binary carries no floating-point formatting.
 #[derive(Clone, Copy, Debug)]
-pub struct Secs(pub Duration);
+pub(crate) struct Secs(pub(crate) Duration);
 
 impl fmt::Display for Secs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -131,6 +186,16 @@ impl Error {
         Error::Connect {
             phase,
             detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// A failed step with the I/O error behind it.
+    pub(crate) fn io(phase: Phase, detail: impl Into<String>, cause: io::Error) -> Self {
+        Error::Connect {
+            phase,
+            detail: detail.into(),
+            source: Cause::new(cause),
         }
     }
 
@@ -177,17 +242,26 @@ impl fmt::Display for Error {
                 detail,
                 ..
             } => write!(f, "token request failed: {}", escaped(detail)),
-            Error::Connect { phase, detail } => write!(f, "{phase} failed: {}", escaped(detail)),
+            Error::Connect { phase, detail, .. } => {
+                write!(f, "{phase} failed: {}", escaped(detail))
+            }
             Error::Timeout { phase, after } => {
                 write!(f, "{phase} timed out after {}", Secs(*after))
             }
-            Error::UntrustedCertificate { host, detail } => write!(
+            Error::UntrustedCertificate { host, detail, .. } => write!(
                 f,
                 "the TLS certificate of {} is not trusted ({}); if a gateway or proxy re-signs \
                  TLS, put its CA certificate in a PEM file and set ZOOM_CA_FILE to it",
                 escaped(host),
                 escaped(detail)
             ),
+            Error::Payload { event, detail, .. } => {
+                write!(
+                    f,
+                    "the payload of the {event:?} event does not fit: {}",
+                    escaped(detail)
+                )
+            }
             Error::Rejected { reason } => write!(
                 f,
                 "Zoom refused the connection: {}; check that the subscription id belongs to this \
@@ -206,7 +280,93 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Connect { source, .. }
+            | Error::UntrustedCertificate { source, .. }
+            | Error::Payload { source, .. } => source.as_ref().map(|c| &*c.0 as _),
+            _ => None,
+        }
+    }
+}
+
+/// A native-tls error, with untrusted certificates told apart so the message can say what to do.
+pub(crate) fn tls_error(host: &str, error: native_tls::Error) -> Error {
+    classify_tls_failure(host, error.to_string(), Cause::new(error))
+}
+
+/// Sorts TLS failures by OpenSSL's words: a certificate issued for another name is not a trust
+/// problem (ZOOM_CA_FILE cannot fix it); other verification failures are.
+fn classify_tls_failure(host: &str, detail: String, source: Option<Cause>) -> Error {
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
+        Error::Connect {
+            phase: Phase::Tls,
+            detail: format!(
+                "{host}: the server's certificate is for another name ({detail}); check the URL, \
+                 and the proxy or gateway in between"
+            ),
+            source,
+        }
+    } else if lower.contains("certificate") || lower.contains("verify") {
+        Error::UntrustedCertificate {
+            host: host.to_string(),
+            detail,
+            source,
+        }
+    } else {
+        Error::Connect {
+            phase: Phase::Tls,
+            detail: format!("{host}: {detail}"),
+            source,
+        }
+    }
+}
+
+/// A few words about a tungstenite error. URL errors are not quoted: they carry the URL.
+pub(crate) fn describe_ws_error(error: &tungstenite::Error) -> String {
+    use tungstenite::Error as E;
+    use tungstenite::error::ProtocolError as P;
+    match error {
+        E::ConnectionClosed | E::AlreadyClosed => "connection closed".into(),
+        E::Io(e) => describe_io(e),
+        E::Protocol(P::ResetWithoutClosingHandshake) => {
+            "connection reset without a closing handshake".into()
+        }
+        E::Capacity(e) => format!("message too large ({e})"),
+        E::Url(_) => "invalid socket URL".into(),
+        E::Http(response) => format!("HTTP {}", response.status().as_u16()),
+        E::HttpFormat(_) => "malformed HTTP".into(),
+        E::Tls(e) => format!("TLS: {e}"),
+        E::Protocol(e) => format!("protocol error: {e}"),
+        E::Utf8(_) => "text frame is not valid UTF-8".into(),
+        E::WriteBufferFull(_) => "write buffer full".into(),
+        E::AttackAttempt => "attack attempt detected".into(),
+    }
+}
+
+/// True for the two ways platforms report an expired socket timeout.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// An I/O error in a few words.
+pub(crate) fn describe_io(e: &io::Error) -> String {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => "connection refused".into(),
+        K::ConnectionReset => "connection reset by peer".into(),
+        K::ConnectionAborted => "connection aborted".into(),
+        K::UnexpectedEof => "connection closed in the middle of a message".into(),
+        K::BrokenPipe => "connection closed by peer".into(),
+        K::WouldBlock | K::TimedOut => "timed out".into(),
+        _ => e.to_string(),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -227,6 +387,46 @@ mod tests {
         assert!(text.contains("ZOOM_CLIENT_SECRET"));
         assert!(e.is_fatal());
         assert!(!Error::connect(Phase::Tls, "reset").is_fatal());
+    }
+
+    #[test]
+    fn tls_failures_say_what_to_fix() {
+        let mismatch = classify_tls_failure(
+            "ws.zoom.us",
+            "error:0A000086:SSL routines::certificate verify failed (Hostname mismatch)".into(),
+            None,
+        );
+        assert!(
+            mismatch.to_string().contains("for another name"),
+            "{mismatch}"
+        );
+        assert!(!mismatch.to_string().contains("ZOOM_CA_FILE"));
+        let untrusted = classify_tls_failure(
+            "ws.zoom.us",
+            "certificate verify failed (unable to get local issuer certificate)".into(),
+            None,
+        );
+        assert!(matches!(untrusted, Error::UntrustedCertificate { .. }));
+        assert!(untrusted.to_string().contains("ZOOM_CA_FILE"));
+    }
+
+    #[test]
+    fn causes_are_sources_and_do_not_change_equality() {
+        use std::error::Error as _;
+        let refused = || io::Error::from(io::ErrorKind::ConnectionRefused);
+        let e = Error::io(Phase::TcpConnect, "h:1: connection refused", refused());
+        let source = e.source().expect("the io error");
+        assert_eq!(source.to_string(), refused().to_string());
+        assert_eq!(
+            e,
+            Error::io(Phase::TcpConnect, "h:1: connection refused", refused())
+        );
+        assert!(Error::connect(Phase::Tls, "reset").source().is_none());
+        assert!(
+            Error::config("ZOOM_CLIENT_ID", "is empty")
+                .source()
+                .is_none()
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ impl EventFilter {
             .collect();
         if patterns.iter().any(String::is_empty) {
             return Err(Error::config(
-                "--event",
+                "EventFilter",
                 "needs a pattern such as meeting.* or *.created, not an empty one",
             ));
         }
@@ -114,6 +114,6 @@ mod tests {
         assert!(some.matches("meeting.ended") && some.matches("user.created"));
         assert!(!some.matches("user.deleted"));
         let err = EventFilter::new(["meeting.*", " "]).unwrap_err();
-        assert!(err.to_string().starts_with("--event needs a pattern"));
+        assert!(err.to_string().starts_with("EventFilter needs a pattern"));
     }
 }

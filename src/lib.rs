@@ -24,10 +24,19 @@
 //! - **Reconnects** after any failure, with exponential back-off and jitter ([`Backoff`]); at once
 //!   after a connection that had been healthy.
 //! - **Renews the token** shortly before it expires, and at once when Zoom says it is invalid.
-//! - **Detects dead peers**: nothing received for [`Config::dead_peer_timeout`] drops the socket.
+//! - **Detects dead peers**: nothing received for [`Config::effective_dead_peer_timeout`] drops
+//!   the socket.
 //! - **Skips bad frames** (logged and counted in [`Stats`]) and never panics on input.
 //! - **Reports gaps**: [`Client::on_state`] tells you when you were disconnected, so you can
 //!   reconcile through Zoom's REST API (Zoom does not replay missed events).
+//! - **Names a likely cause** when connections keep ending after the same quiet time, shorter
+//!   than the heartbeat interval: an idle timeout in a proxy, NAT or load balancer in between.
+//!
+//! Your closure runs on that same loop: it must return well within the heartbeat interval. A
+//! call that takes longer than a quarter of it is logged and counted
+//! ([`StatsSnapshot::slow_callbacks`]); hand slow work to a thread of yours through a bounded
+//! channel (`examples/bounded_channel.rs`). Read a payload into your own type with
+//! [`Event::payload_as`].
 //!
 //! # From events to action
 //!
@@ -46,38 +55,65 @@
 //! # Logging and secrets
 //!
 //! Logs go through the `log` crate: state changes at `info`, skipped frames at `warn`, details at
-//! `debug`. The client secret, the access token and the socket URL never appear in a log line, an
+//! `debug` (heartbeat round-trip times among them). The client secret, the access token and the socket URL never appear in a log line, an
 //! error or `Debug` output. Two dependencies print secrets at `trace` (see [`logging`]); wrap your
 //! logger in [`logging::SafeLogger`] if you enable `trace` for them. (The `zoom-ws` command line,
 //! a package of its own, compiles `trace` records out of its release builds; this library leaves
 //! that choice to your binary, as the `log` crate advises.)
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
+
+// Layers, bottom up; a file uses only the ones above it in this list.
+mod error;
+mod escape;
+mod json;
+mod secret;
+mod skip;
+mod url;
+
+mod backoff;
+mod proxy;
+mod trust;
+
+pub mod check;
+mod config;
 
 mod auth;
-pub mod check;
-mod client;
-mod config;
-mod dedupe;
-mod error;
-mod filter;
-pub mod logging;
+mod http;
 mod net;
+
+mod event;
 pub mod protocol;
-mod proxy;
-mod sha256;
-mod trust;
+mod read_timer;
+mod reconnect;
+mod session;
+
+mod client;
+mod state;
+mod stats;
+mod stop;
+
+mod dedupe;
+mod filter;
+mod hmac;
+pub mod logging;
 pub mod webhook;
 
 pub use auth::{Token, TokenSource};
-pub use client::{Client, StateChange, Stats, StatsSnapshot, StopHandle};
-pub use config::{Backoff, Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL, Secret};
+pub use backoff::Backoff;
+pub use client::Client;
+pub use config::{Config, DEFAULT_OAUTH_URL, DEFAULT_WS_URL};
 pub use dedupe::Dedupe;
-pub use error::{Error, Phase, Result, Secs};
+pub use error::{Cause, Error, Phase, Result};
+pub use event::Event;
 pub use filter::EventFilter;
-pub use protocol::{Event, Skip};
 pub use proxy::ProxyConfig;
+pub use secret::Secret;
+pub use skip::Skip;
+pub use state::StateChange;
+pub use stats::{Stats, StatsSnapshot};
+pub use stop::StopHandle;
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

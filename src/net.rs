@@ -8,7 +8,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tungstenite::WebSocket;
@@ -17,8 +17,10 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
-use crate::error::{Error, Phase, Result};
+use crate::error::{Error, Phase, Result, describe_io, describe_ws_error, is_timeout, tls_error};
 use crate::proxy::{self, ProxyConfig};
+use crate::trust::Trust;
+use crate::url::{host_port, split_host_port};
 
 /// A TCP stream that, while it has a deadline, gives every read and write only the time left
 /// before it: a handshake is bounded as a whole, even against a server that answers a byte now
@@ -157,102 +159,18 @@ impl Target {
     }
 }
 
-/// Splits `host[:port]` (with `[v6]` brackets allowed) into host and port.
-pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
-    let authority = authority.rsplit('@').next()?;
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        Some(p) => p.parse().ok()?,
-        None => default_port,
-    };
-    (!host.is_empty()).then(|| (host.to_string(), port))
-}
-
-/// Host and port of an `http(s)://` or `ws(s)://` URL, the port defaulting by scheme.
-pub(crate) fn url_host_port(url: &str) -> Option<(String, u16)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "https" | "wss" => 443,
-        _ => 80,
-    };
-    split_host_port(rest.split(['/', '?', '#']).next()?, default_port)
-}
-
-/// The host part of a URL, for error messages (never the path or query).
-pub(crate) fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    authority.rsplit('@').next().unwrap_or_default().to_string()
-}
-
-/// The socket URL: the configured one plus `subscriptionId` (unless it is already there) and the
-/// token. The result is a secret.
-pub(crate) fn socket_url(base: &str, subscription_id: &str, token: &str) -> String {
-    let (without_fragment, _) = base.split_once('#').unwrap_or((base, ""));
-    let mut url = without_fragment.to_string();
-    let query = url.split_once('?').map(|(_, q)| q.to_string());
-    let has_subscription = query.as_deref().is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair.split('=').next() == Some("subscriptionId"))
-    });
-    let mut separator = match &query {
-        None => '?',
-        Some(q) if q.is_empty() || q.ends_with('&') => '\0',
-        Some(_) => '&',
-    };
-    let mut push = |url: &mut String, key: &str, value: &str| {
-        if separator != '\0' {
-            url.push(separator);
-        }
-        url.push_str(key);
-        url.push('=');
-        url.push_str(&percent_encode(value));
-        separator = '&';
-    };
-    if !has_subscription {
-        push(&mut url, "subscriptionId", subscription_id);
-    }
-    push(&mut url, "access_token", token);
-    url
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters: right for a query value and
-/// for an `application/x-www-form-urlencoded` value alike.
-pub(crate) fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
-/// Opens sockets for one client. `ZOOM_CA_FILE` is read here, once; the TLS connector is built on
-/// first use, so a `ws://` URL never loads the system's roots.
+/// Opens sockets for one client, with the trust roots it shares with its token source.
 pub(crate) struct Connector {
     target: Target,
     /// The proxy for the socket, after `NO_PROXY`: decided once, like the token request's.
     proxy: Option<ProxyConfig>,
-    extra_roots: Vec<native_tls::Certificate>,
+    trust: Arc<Trust>,
     timeout: Duration,
     ws_config: WebSocketConfig,
-    tls: OnceLock<native_tls::TlsConnector>,
 }
 
 impl Connector {
-    pub(crate) fn new(config: &Config) -> Result<Connector> {
+    pub(crate) fn new(config: &Config, trust: Arc<Trust>) -> Result<Connector> {
         let target = Target::parse(&config.ws_url)?;
         let proxy = proxy::route(
             config.proxy.as_ref(),
@@ -261,24 +179,25 @@ impl Connector {
             target.port,
         )
         .cloned();
-        let extra_roots = match &config.ca_file {
-            Some(path) => crate::trust::load_ca_file(path)?,
-            None => Vec::new(),
-        };
         Ok(Connector {
             target,
             proxy,
-            extra_roots,
+            trust,
             timeout: config.connect_timeout,
             ws_config: WebSocketConfig::default()
                 .max_message_size(Some(config.max_message_size))
                 .max_frame_size(Some(config.max_message_size)),
-            tls: OnceLock::new(),
         })
     }
 
     pub(crate) fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// The trust roots this connector uses.
+    #[cfg(test)]
+    pub(crate) fn trust(&self) -> &Arc<Trust> {
+        &self.trust
     }
 
     /// Connects, upgrades, and returns the socket. `on_tcp` sees the TCP stream as soon as it
@@ -294,7 +213,7 @@ impl Connector {
                 log::debug!(
                     "through the proxy {} to {}",
                     proxy.address(),
-                    proxy::host_port(&target.host, target.port)
+                    host_port(&target.host, target.port)
                 );
                 self.tcp_connect(&proxy.host, proxy.port, "the proxy ")?
             }
@@ -353,7 +272,8 @@ impl Connector {
         let addrs: Vec<_> = (host, port)
             .to_socket_addrs()
             .map_err(|e| {
-                Error::connect(Phase::Resolve, format!("{what}{host}: {}", describe_io(&e)))
+                let detail = format!("{what}{host}: {}", describe_io(&e));
+                Error::io(Phase::Resolve, detail, e)
             })?
             .collect();
         let mut last = Error::connect(Phase::Resolve, format!("{what}{host} has no address"));
@@ -367,14 +287,8 @@ impl Connector {
                     }
                 }
                 Err(e) => {
-                    last = Error::connect(
-                        Phase::TcpConnect,
-                        format!(
-                            "{what}{}: {}",
-                            proxy::host_port(host, port),
-                            describe_io(&e)
-                        ),
-                    )
+                    let detail = format!("{what}{}: {}", host_port(host, port), describe_io(&e));
+                    last = Error::io(Phase::TcpConnect, detail, e)
                 }
             }
         }
@@ -383,20 +297,7 @@ impl Connector {
 
     fn tls_handshake(&self, tcp: TcpStream) -> Result<native_tls::TlsStream<Timed>> {
         let host = &self.target.host;
-        let connector = match self.tls.get() {
-            Some(c) => c,
-            None => {
-                // The system's roots stay; ZOOM_CA_FILE's certificates are added to them.
-                let mut builder = native_tls::TlsConnector::builder();
-                for cert in &self.extra_roots {
-                    builder.add_root_certificate(cert.clone());
-                }
-                let built = builder
-                    .build()
-                    .map_err(|e| Error::connect(Phase::Tls, e.to_string()))?;
-                self.tls.get_or_init(|| built)
-            }
-        };
+        let connector = self.trust.tls_connector()?;
         let timed_out = Error::Timeout {
             phase: Phase::Tls,
             after: self.timeout,
@@ -410,7 +311,7 @@ impl Connector {
         loop {
             match result {
                 Ok(stream) => return Ok(stream),
-                Err(native_tls::HandshakeError::Failure(e)) => return Err(tls_error(host, &e)),
+                Err(native_tls::HandshakeError::Failure(e)) => return Err(tls_error(host, e)),
                 // As for the WebSocket handshake: the bound is on the whole phase.
                 Err(native_tls::HandshakeError::WouldBlock(mid)) => {
                     if mid.get_ref().past_deadline() {
@@ -420,33 +321,6 @@ impl Connector {
                 }
             }
         }
-    }
-}
-
-/// A native-tls error, with untrusted certificates told apart so the message can say what to do.
-pub(crate) fn tls_error(host: &str, error: &native_tls::Error) -> Error {
-    classify_tls_failure(host, error.to_string())
-}
-
-/// Sorts TLS failures by OpenSSL's words: a certificate issued for another name is not a trust
-/// problem (ZOOM_CA_FILE cannot fix it); other verification failures are.
-fn classify_tls_failure(host: &str, detail: String) -> Error {
-    let lower = detail.to_ascii_lowercase();
-    if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
-        Error::connect(
-            Phase::Tls,
-            format!(
-                "{host}: the server's certificate is for another name ({detail}); check the URL, \
-                 and the proxy or gateway in between"
-            ),
-        )
-    } else if lower.contains("certificate") || lower.contains("verify") {
-        Error::UntrustedCertificate {
-            host: host.to_string(),
-            detail,
-        }
-    } else {
-        Error::connect(Phase::Tls, format!("{host}: {detail}"))
     }
 }
 
@@ -475,72 +349,9 @@ fn handshake_error(error: tungstenite::Error, timeout: Duration) -> Error {
     }
 }
 
-/// A few words about a tungstenite error. URL errors are not quoted: they carry the URL.
-pub(crate) fn describe_ws_error(error: &tungstenite::Error) -> String {
-    use tungstenite::Error as E;
-    use tungstenite::error::ProtocolError as P;
-    match error {
-        E::ConnectionClosed | E::AlreadyClosed => "connection closed".into(),
-        E::Io(e) => describe_io(e),
-        E::Protocol(P::ResetWithoutClosingHandshake) => {
-            "connection reset without a closing handshake".into()
-        }
-        E::Capacity(e) => format!("message too large ({e})"),
-        E::Url(_) => "invalid socket URL".into(),
-        E::Http(response) => format!("HTTP {}", response.status().as_u16()),
-        E::HttpFormat(_) => "malformed HTTP".into(),
-        E::Tls(e) => format!("TLS: {e}"),
-        E::Protocol(e) => format!("protocol error: {e}"),
-        E::Utf8(_) => "text frame is not valid UTF-8".into(),
-        E::WriteBufferFull(_) => "write buffer full".into(),
-        E::AttackAttempt => "attack attempt detected".into(),
-    }
-}
-
-/// True for the two ways platforms report an expired socket timeout.
-pub(crate) fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// An I/O error in a few words.
-pub(crate) fn describe_io(e: &io::Error) -> String {
-    use io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionRefused => "connection refused".into(),
-        K::ConnectionReset => "connection reset by peer".into(),
-        K::ConnectionAborted => "connection aborted".into(),
-        K::UnexpectedEof => "connection closed in the middle of a message".into(),
-        K::BrokenPipe => "connection closed by peer".into(),
-        K::WouldBlock | K::TimedOut => "timed out".into(),
-        _ => e.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tls_failures_say_what_to_fix() {
-        let mismatch = classify_tls_failure(
-            "ws.zoom.us",
-            "error:0A000086:SSL routines::certificate verify failed (Hostname mismatch)".into(),
-        );
-        assert!(
-            mismatch.to_string().contains("for another name"),
-            "{mismatch}"
-        );
-        assert!(!mismatch.to_string().contains("ZOOM_CA_FILE"));
-        let untrusted = classify_tls_failure(
-            "ws.zoom.us",
-            "certificate verify failed (unable to get local issuer certificate)".into(),
-        );
-        assert!(matches!(untrusted, Error::UntrustedCertificate { .. }));
-        assert!(untrusted.to_string().contains("ZOOM_CA_FILE"));
-    }
 
     #[test]
     fn targets() {
@@ -559,27 +370,5 @@ mod tests {
         assert_eq!(t.host, "::1");
         assert!(Target::parse("http://x").is_err());
         assert!(Target::parse("ws://:80/").is_err());
-    }
-
-    #[test]
-    fn socket_url_with_and_without_subscription() {
-        assert_eq!(
-            socket_url("wss://ws.zoom.us/ws", "S1", "t.o-k"),
-            "wss://ws.zoom.us/ws?subscriptionId=S1&access_token=t.o-k"
-        );
-        assert_eq!(
-            socket_url("wss://ws.zoom.us/ws?subscriptionId=S2", "S1", "tok"),
-            "wss://ws.zoom.us/ws?subscriptionId=S2&access_token=tok"
-        );
-        assert_eq!(
-            socket_url("wss://ws.zoom.us/ws?", "S 1", "a/b"),
-            "wss://ws.zoom.us/ws?subscriptionId=S%201&access_token=a%2Fb"
-        );
-    }
-
-    #[test]
-    fn host_only() {
-        assert_eq!(host_of("https://zoom.us/oauth/token?x=1"), "zoom.us");
-        assert_eq!(host_of("ws://u:p@h:1/x"), "h:1");
     }
 }

@@ -11,16 +11,18 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::config::Secret;
-use crate::error::{Error, Phase, Result};
+use crate::error::{Error, Phase, Result, describe_io, is_timeout};
+use crate::secret::Secret;
+use crate::url::{host_port, percent_decode, split_host_port};
 
 /// The variables a proxy is read from, first match wins. `HTTP_PROXY` is not among them: both of
 /// Zoom's endpoints are `https://`/`wss://`, and a CGI program can have `HTTP_PROXY` set by a
 /// request header ("httpoxy").
-pub const PROXY_VARIABLES: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+pub(crate) const PROXY_VARIABLES: [&str; 4] =
+    ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
 
 /// The variables the bypass list is read from, first match wins.
-pub const NO_PROXY_VARIABLES: [&str; 2] = ["NO_PROXY", "no_proxy"];
+pub(crate) const NO_PROXY_VARIABLES: [&str; 2] = ["NO_PROXY", "no_proxy"];
 
 /// The largest CONNECT answer head we read; real ones are under 200 bytes.
 const MAX_HEAD: usize = 16 * 1024;
@@ -87,7 +89,7 @@ impl ProxyConfig {
             None => (None, rest),
         };
         let authority = location.split(['/', '?', '#']).next().unwrap_or_default();
-        let (host, port) = crate::net::split_host_port(authority, 80)
+        let (host, port) = split_host_port(authority, 80)
             .filter(|(_, port)| *port != 0)
             .ok_or_else(|| Error::config(setting, "has no valid host[:port] for the proxy"))?;
         let mut proxy = ProxyConfig::new(host, port);
@@ -127,38 +129,6 @@ impl ProxyConfig {
             ))
         })
     }
-}
-
-/// `host:port`, with brackets around an IPv6 host.
-pub(crate) fn host_port(host: &str, port: u16) -> String {
-    format!("{}:{port}", bracketed(host))
-}
-
-/// A host as it goes into a URL: IPv6 addresses in brackets.
-pub(crate) fn bracketed(host: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    }
-}
-
-/// Decodes `%XX` escapes; `None` when an escape is broken or the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Splits a `NO_PROXY` value into entries: comma- or space-separated, empty ones dropped.
@@ -245,17 +215,15 @@ fn connect_request(proxy: &ProxyConfig, host: &str, port: u16) -> Secret {
     Secret::new(request)
 }
 
-/// The status code of an HTTP answer head (`HTTP/1.1 200 Connection established`).
+/// The status code of an HTTP answer head (`HTTP/1.1 200 Connection established`), read by
+/// `httparse` (already in the tree through ureq and tungstenite).
 fn parse_status(head: &[u8]) -> Option<u16> {
-    let line = head.split(|b| *b == b'\n').next()?;
-    let line = std::str::from_utf8(line).ok()?;
-    let mut parts = line.split_whitespace();
-    parts.next().filter(|v| v.starts_with("HTTP/"))?;
-    parts
-        .next()?
-        .parse()
-        .ok()
-        .filter(|s| (100..600).contains(s))
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(head) {
+        Ok(httparse::Status::Complete(_)) => response.code.filter(|s| (100..600).contains(s)),
+        _ => None,
+    }
 }
 
 /// Opens a tunnel to `host:port` through `proxy` on `tcp` (already connected to the proxy). The
@@ -273,17 +241,15 @@ pub(crate) fn tunnel(
         after: timeout,
     };
     let failed = |e: std::io::Error| {
-        if crate::net::is_timeout(&e) {
+        if is_timeout(&e) {
             timed_out()
         } else {
-            Error::connect(
-                Phase::Proxy,
-                format!(
-                    "the proxy {} broke off the CONNECT exchange: {}",
-                    proxy.address(),
-                    crate::net::describe_io(&e)
-                ),
-            )
+            let detail = format!(
+                "the proxy {} broke off the CONNECT exchange: {}",
+                proxy.address(),
+                describe_io(&e)
+            );
+            Error::io(Phase::Proxy, detail, e)
         }
     };
     tcp.set_write_timeout(Some(timeout)).ok();
@@ -291,7 +257,29 @@ pub(crate) fn tunnel(
     tcp.write_all(request.expose().as_bytes())
         .and_then(|()| tcp.flush())
         .map_err(failed)?;
-    // One byte at a time: the tunnel's first bytes must stay in the socket for TLS to read.
+    let head = read_head(tcp, proxy, deadline, timed_out, failed)?;
+    match parse_status(&head) {
+        Some(status) if (200..300).contains(&status) => Ok(()),
+        Some(status) => Err(refused(proxy, status, host, port)),
+        None => Err(Error::connect(
+            Phase::Proxy,
+            format!(
+                "the proxy {} answered CONNECT with something that is not HTTP",
+                proxy.address()
+            ),
+        )),
+    }
+}
+
+/// Reads the proxy's answer head, up to the blank line, by `deadline` and at most `MAX_HEAD`
+/// bytes. One byte at a time: the tunnel's first bytes must stay in the socket for TLS to read.
+fn read_head(
+    tcp: &mut TcpStream,
+    proxy: &ProxyConfig,
+    deadline: Instant,
+    timed_out: impl Fn() -> Error,
+    failed: impl Fn(std::io::Error) -> Error,
+) -> Result<Vec<u8>> {
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
     while !(head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n")) {
@@ -324,17 +312,7 @@ pub(crate) fn tunnel(
             ));
         }
     }
-    match parse_status(&head) {
-        Some(status) if (200..300).contains(&status) => Ok(()),
-        Some(status) => Err(refused(proxy, status, host, port)),
-        None => Err(Error::connect(
-            Phase::Proxy,
-            format!(
-                "the proxy {} answered CONNECT with something that is not HTTP",
-                proxy.address()
-            ),
-        )),
-    }
+    Ok(head)
 }
 
 /// The error for a proxy that answered CONNECT with `status`: what it means and what to change.
@@ -342,12 +320,13 @@ pub(crate) fn tunnel(
 pub(crate) fn refused(proxy: &ProxyConfig, status: u16, host: &str, port: u16) -> Error {
     let address = proxy.address();
     let detail = match status {
-        407 if proxy.has_credentials() => format!(
-            "the proxy {address} refused the user name and password in HTTPS_PROXY (HTTP 407); \
-             check them (special characters percent-encoded, e.g. %40 for @)"
+        // 407 is the proxy's own "who are you?"; some proxies answer 401 instead.
+        401 | 407 if proxy.has_credentials() => format!(
+            "the proxy {address} refused the user name and password in HTTPS_PROXY (HTTP \
+             {status}); check them (special characters percent-encoded, e.g. %40 for @)"
         ),
-        407 => format!(
-            "the proxy {address} asks for credentials (HTTP 407); put them in the proxy URL: \
+        401 | 407 => format!(
+            "the proxy {address} asks for credentials (HTTP {status}); put them in the proxy URL: \
              HTTPS_PROXY=http://USER:PASSWORD@{address}"
         ),
         _ => format!(
@@ -496,6 +475,7 @@ mod tests {
         );
         assert_eq!(parse_status(b"HTTP/1.0 407 Auth\r\n\r\n"), Some(407));
         assert_eq!(parse_status(b"SSH-2.0-OpenSSH\r\n\r\n"), None);
+        assert_eq!(parse_status(b"HTTP/1.1 200 OK\nVia: x\n\n"), Some(200));
         assert_eq!(
             status_in_ureq_reason("proxy server responded 407/Proxy Authentication Required"),
             Some(407)
@@ -519,9 +499,15 @@ mod tests {
             text.contains("refused the user name and password"),
             "{text}"
         );
+        // A proxy that answers 401 instead of 407 means the same.
+        let text = refused(&proxy, 401, "ws.zoom.us", 443).to_string();
+        assert!(
+            text.contains("refused the user name and password in HTTPS_PROXY (HTTP 401)"),
+            "{text}"
+        );
         let text = refused(&proxy, 502, "ws.zoom.us", 443).to_string();
         assert!(text.contains("proxy:3128 answered HTTP 502 to CONNECT ws.zoom.us:443"));
-        for status in [407, 502] {
+        for status in [401, 407, 502] {
             let text = refused(&proxy, status, "h", 1).to_string();
             assert!(
                 !text.contains("hunter2") && !text.contains("alice"),

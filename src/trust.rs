@@ -1,13 +1,73 @@
 //! Which TLS certificates we trust: the system's roots, plus the certificates of `ZOOM_CA_FILE`
 //! (for a gateway or proxy that re-signs TLS). Verification itself is never switched off.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Phase, Result};
+
+/// The roots in force: the system's plus `ZOOM_CA_FILE`'s, read once and shared (an `Arc`) by the
+/// token request and every socket of every client built on the same [`TokenSource`](crate::TokenSource).
+/// The socket's TLS connector is built on first use, so a `ws://` URL never loads the system's
+/// roots.
+pub(crate) struct Trust {
+    ca_file: Option<PathBuf>,
+    extra: Vec<native_tls::Certificate>,
+    tls: OnceLock<native_tls::TlsConnector>,
+}
+
+impl Trust {
+    /// Reads `ca_file`, when there is one.
+    pub(crate) fn load(ca_file: Option<&Path>) -> Result<Arc<Trust>> {
+        let extra = match ca_file {
+            Some(path) => load_ca_file(path)?,
+            None => Vec::new(),
+        };
+        Ok(Arc::new(Trust {
+            ca_file: ca_file.map(Path::to_path_buf),
+            extra,
+            tls: OnceLock::new(),
+        }))
+    }
+
+    /// True when this is what [`load`](Self::load) would give for `ca_file`.
+    pub(crate) fn is_for(&self, ca_file: Option<&Path>) -> bool {
+        self.ca_file.as_deref() == ca_file
+    }
+
+    /// The TLS connector of the sockets: the system's roots stay, the extra ones are added.
+    pub(crate) fn tls_connector(&self) -> Result<&native_tls::TlsConnector> {
+        if let Some(connector) = self.tls.get() {
+            return Ok(connector);
+        }
+        let mut builder = native_tls::TlsConnector::builder();
+        for cert in &self.extra {
+            builder.add_root_certificate(cert.clone());
+        }
+        let built = builder
+            .build()
+            .map_err(|e| Error::connect(Phase::Tls, e.to_string()))?;
+        Ok(self.tls.get_or_init(|| built))
+    }
+
+    /// The roots for ureq (the token request, the relay).
+    pub(crate) fn http_roots(&self) -> ureq::tls::RootCerts {
+        token_roots(&self.extra)
+    }
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trust")
+            .field("ca_file", &self.ca_file)
+            .field("extra", &self.extra.len())
+            .finish_non_exhaustive()
+    }
+}
 
 /// The certificates of a PEM file (one or more `-----BEGIN CERTIFICATE-----` blocks). A missing,
 /// unreadable or empty file is a configuration error naming `ZOOM_CA_FILE`.
-pub(crate) fn load_ca_file(path: &Path) -> Result<Vec<native_tls::Certificate>> {
+fn load_ca_file(path: &Path) -> Result<Vec<native_tls::Certificate>> {
     let problem =
         |why: String| Error::config("ZOOM_CA_FILE", format!("({}) {why}", path.display()));
     let pem = std::fs::read(path).map_err(|e| problem(format!("cannot be read: {e}")))?;
@@ -29,7 +89,7 @@ pub(crate) fn load_ca_file(path: &Path) -> Result<Vec<native_tls::Certificate>> 
 /// socket. With them: ureq's native-tls backend can only *replace* the platform roots, so we hand
 /// it the system bundle that native-tls itself loads (found the same way, by `openssl-probe`)
 /// plus the extra ones.
-pub(crate) fn token_roots(extra: &[native_tls::Certificate]) -> ureq::tls::RootCerts {
+fn token_roots(extra: &[native_tls::Certificate]) -> ureq::tls::RootCerts {
     use ureq::tls::{Certificate, RootCerts};
     if extra.is_empty() {
         return RootCerts::PlatformVerifier;

@@ -16,9 +16,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::config::{Config, Secret};
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::sha256::hmac_sha256;
+use crate::hmac::hmac_sha256;
+use crate::secret::Secret;
 
 /// The largest answer body read from a receiver; the rest is not needed.
 const MAX_ANSWER: u64 = 64 * 1024;
@@ -120,19 +121,20 @@ impl Forwarder {
             && url.parse::<ureq::http::Uri>().is_ok();
         if !valid {
             return Err(Error::config(
-                "--forward",
+                "the forward URL",
                 "needs an http:// or https:// URL, such as https://hooks.example.com/zoom",
             ));
         }
         if secret.as_ref().is_some_and(Secret::is_empty) {
             return Err(Error::config("ZOOM_WEBHOOK_SECRET_TOKEN", "is empty"));
         }
+        let trust = crate::trust::Trust::load(config.ca_file.as_deref())?;
         Ok(Forwarder {
             url: url.to_string(),
-            host: crate::net::host_of(url),
+            host: crate::url::host_of(url),
             secret,
             timeout: config.connect_timeout,
-            agent: crate::auth::agent_for(config, url, "--forward")?.0,
+            agent: crate::http::agent_for(config, url, "the forward URL", &trust)?.0,
         })
     }
 
@@ -187,12 +189,12 @@ impl Forwarder {
         let host = &self.host;
         match error {
             ureq::Error::Timeout(_) => {
-                format!("{host} did not answer within {}", crate::Secs(bound))
+                format!("{host} did not answer within {}", crate::error::Secs(bound))
             }
             ureq::Error::HostNotFound => format!("host {host} not found"),
             ureq::Error::ConnectionFailed => format!("could not connect to {host}"),
-            ureq::Error::Io(e) => format!("{host}: {}", crate::net::describe_io(&e)),
-            ureq::Error::NativeTls(e) => crate::net::tls_error(host, &e).to_string(),
+            ureq::Error::Io(e) => format!("{host}: {}", crate::error::describe_io(&e)),
+            ureq::Error::NativeTls(e) => crate::error::tls_error(host, e).to_string(),
             other => {
                 let text = other.to_string();
                 if text.contains(&self.url) || text.contains("://") {
@@ -262,7 +264,10 @@ mod tests {
         let config = Config::new("id", "secret", "sub");
         for url in ["", "ftp://x", "http://", "hooks.example.com"] {
             let err = Forwarder::new(url, None, &config).unwrap_err();
-            assert!(err.to_string().starts_with("--forward needs"), "{url}");
+            assert!(
+                err.to_string().starts_with("the forward URL needs"),
+                "{url}"
+            );
         }
         let forwarder = Forwarder::new(
             "https://hooks.example.com/zoom?key=abc",

@@ -273,7 +273,7 @@ fn peer_that_stops_answering_heartbeats_is_dropped_after_the_default_bound() {
         config.dead_peer_timeout, None,
         "the default bound is under test"
     );
-    let bound = config.dead_peer_timeout(); // 2 × 0.2 s + 5 s
+    let bound = config.effective_dead_peer_timeout(); // 2 × 0.2 s + 5 s
     let client = spawn_client(config);
     assert_seqs(&client.take(2, 10.0), 0);
     let silent_since = Instant::now();

@@ -95,7 +95,7 @@ fn untrusted_token_endpoint_names_the_host_and_zoom_ca_file() {
     let _guard = watchdog(30);
     let mock = tls_mock();
     let config = split_names(&mock);
-    let err = TokenSource::new(&config).unwrap().fetch().unwrap_err();
+    let err = TokenSource::new(&config).unwrap().token().unwrap_err();
     match &err {
         Error::UntrustedCertificate { host, .. } => {
             assert!(host.starts_with("localhost"), "{host}")

@@ -16,6 +16,17 @@ pub enum Exit {
     Fatal(Error),
 }
 
+/// A library error about a value that came from a command-line flag, worded with the flag.
+pub fn as_flag(error: Error, flag: &str) -> Error {
+    match error {
+        Error::Config { setting, problem } if !setting.starts_with("ZOOM_") => Error::Config {
+            setting: flag.to_string(),
+            problem,
+        },
+        other => other,
+    }
+}
+
 impl Exit {
     /// Logs the reason and gives the exit status.
     pub fn report(self) -> ExitCode {

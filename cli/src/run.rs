@@ -5,7 +5,7 @@ use std::io;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use zoom_ws::{Client, Dedupe, EventFilter, Secs, StateChange, StatsSnapshot, TokenSource};
+use zoom_ws::{Client, Dedupe, EventFilter, StateChange, StatsSnapshot, TokenSource};
 
 use crate::args::Args;
 use crate::exit::Exit;
@@ -19,7 +19,8 @@ use crate::sink::{Sink, StopAll};
 pub fn run(args: Args) -> Result<(), Exit> {
     let (config, webhook_secret) = settings::load(&args)?;
     let ids = settings::subscription_ids(&config.subscription_id)?;
-    let filter = EventFilter::new(args.events.iter().cloned()).map_err(Exit::Fatal)?;
+    let filter = EventFilter::new(args.events.iter().cloned())
+        .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--event")))?;
     let prepared = outputs::prepare(&args, &config, webhook_secret)?;
 
     let tokens = Arc::new(TokenSource::new(&config).map_err(Exit::Fatal)?);
@@ -130,10 +131,10 @@ fn log_gap(change: &StateChange, label: &str) {
     if let StateChange::Reconnected { gap_start, gap_end } = change {
         let gap = gap_end.duration_since(*gap_start).unwrap_or(Duration::ZERO);
         log::warn!(
-            "events{label} from {} to {} ({}) may be missing: Zoom does not replay them",
+            "events{label} from {} to {} ({} ms) may be missing: Zoom does not replay them",
             utc(*gap_start),
             utc(*gap_end),
-            Secs(gap)
+            gap.as_millis()
         );
     }
 }

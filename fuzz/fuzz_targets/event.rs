@@ -10,7 +10,7 @@ fuzz_target!(|text: &str| {
         let _ = (
             event.name(),
             event.event_ts(),
-            event.payload(),
+            event.payload().ok(),
             event.payload_json(),
         );
         let line = event.json_line();

@@ -15,18 +15,14 @@
 //!
 //! `http://` and `ws://` reach only loopback hosts unless `ZOOM_ALLOW_INSECURE=1`.
 
-use std::net::Ipv6Addr;
-
-mod escape;
 mod urls;
 
-pub use escape::{Escaped, escaped};
+pub use crate::escape::{Escaped, escaped};
 pub use urls::{MAX_URL_LEN, Url, cleartext, is_loopback, url};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
-use escape::escaped_char;
-use urls::check_host;
+use crate::escape::escaped_char;
+pub(crate) use urls::check_host;
 
 /// Longest client id, account id or subscription id accepted.
 pub const MAX_ID_LEN: usize = 128;
@@ -207,52 +203,6 @@ pub fn subscription_in_force(ws_url: &str, setting: &str) -> Result<String> {
              .env",
         )),
     }
-}
-
-/// Every rule above, over a whole configuration. [`Config::validate`] calls it.
-pub fn config(c: &Config) -> Result<()> {
-    let oauth = url("ZOOM_OAUTH_URL", &c.oauth_url, &["http", "https"])?;
-    let sent = "the client id and secret, and the token Zoom answers with,";
-    cleartext("ZOOM_OAUTH_URL", &oauth, c.allow_insecure, sent)?;
-    let ws = url("ZOOM_WS_URL", &c.ws_url, &["ws", "wss"])?;
-    cleartext("ZOOM_WS_URL", &ws, c.allow_insecure, "the access token")?;
-    id("ZOOM_CLIENT_ID", &c.client_id)?;
-    secret("ZOOM_CLIENT_SECRET", c.client_secret.expose())?;
-    if let Some(account) = &c.account_id {
-        id("ZOOM_ACCOUNT_ID", account)?;
-    }
-    let ids = subscription_ids(&c.subscription_id)?;
-    if let Some(in_url) = url_subscription(&ws)? {
-        if ids != [in_url] {
-            return Err(Error::config(
-                "ZOOM_SUBSCRIPTION_ID",
-                format!(
-                    "({}) and the subscriptionId in ZOOM_WS_URL ({in_url}) differ; give the id \
-                     in one of them, or the same one in both",
-                    escaped(&c.subscription_id)
-                ),
-            ));
-        }
-    }
-    if let Some(proxy) = &c.proxy {
-        let (user, password) = (proxy.username.expose(), proxy.password.expose());
-        if user.len().max(password.len()) > MAX_SECRET_LEN {
-            return Err(Error::config(
-                "HTTPS_PROXY",
-                format!("has a user name or password over {MAX_SECRET_LEN} bytes long"),
-            ));
-        }
-        let host = proxy.host.as_str();
-        if host.parse::<Ipv6Addr>().is_err() {
-            check_host(host).map_err(|p| {
-                Error::config(
-                    "HTTPS_PROXY",
-                    format!("{p}, e.g. http://proxy.example.com:3128"),
-                )
-            })?;
-        }
-    }
-    Ok(())
 }
 
 /// Whether `name` is a `ZOOM_*` name zoom-ws does not know: `None` when it is known (or not a

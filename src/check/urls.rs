@@ -3,8 +3,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::escape::{escaped, escaped_char};
 use crate::error::{Error, Result};
+use crate::escape::{escaped, escaped_char};
 
 /// Longest URL accepted (the token is added to the socket URL on top of this).
 pub const MAX_URL_LEN: usize = 2048;

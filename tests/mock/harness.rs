@@ -152,7 +152,9 @@ impl Drop for Running {
 
 /// The sequence numbers of events made by [`event_json`].
 pub fn seq(event: &zoom_ws::Event) -> u64 {
-    event.payload()["object"]["seq"].as_u64().expect("seq")
+    event.payload().expect("a JSON payload")["object"]["seq"]
+        .as_u64()
+        .expect("seq")
 }
 
 /// A fresh empty directory for a CLI run (so no stray `.env` is read).

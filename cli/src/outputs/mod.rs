@@ -46,7 +46,8 @@ pub fn prepare(
 ) -> Result<Prepared, Exit> {
     let forwarder = match &args.forward {
         Some(url) => {
-            let forwarder = Forwarder::new(url, webhook_secret, config).map_err(Exit::Fatal)?;
+            let forwarder = Forwarder::new(url, webhook_secret, config)
+                .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--forward")))?;
             if !forwarder.signs() {
                 log::info!(
                     "ZOOM_WEBHOOK_SECRET_TOKEN is not set: events posted to {} are not signed",

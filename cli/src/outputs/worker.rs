@@ -66,9 +66,9 @@ pub fn spawn(pipe: Arc<Pipe>, mut action: impl Action, backoff: Backoff) -> Join
                             return;
                         }
                         log::warn!(
-                            "{name}: {}: {reason}; attempt {attempt} failed, retrying in {}",
+                            "{name}: {}: {reason}; attempt {attempt} failed, retrying in {} ms",
                             describe(&taken.event),
-                            zoom_ws::Secs(delay)
+                            delay.as_millis()
                         );
                         pipe.sleep(delay);
                         delay = (delay * 2).min(backoff.max);

@@ -1,0 +1,80 @@
+//! Stopping a running client from another thread: a flag, and the socket whose read it wakes.
+
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The stop flag and the socket it must interrupt, shared with every [`StopHandle`].
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    stopped: AtomicBool,
+    socket: Mutex<Option<TcpStream>>,
+    wake: Condvar,
+}
+
+impl Shared {
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<TcpStream>> {
+        self.socket.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remembers the current connection's socket, so `stop` can interrupt a blocked read.
+    pub(crate) fn register(&self, tcp: &TcpStream) {
+        let mut socket = self.lock();
+        *socket = tcp.try_clone().ok();
+        if self.is_stopped() {
+            tcp.shutdown(Shutdown::Read).ok();
+        }
+    }
+
+    pub(crate) fn unregister(&self) {
+        *self.lock() = None;
+    }
+
+    /// Sleeps for `delay` unless stopped first.
+    pub(crate) fn sleep(&self, delay: Duration) {
+        let deadline = Instant::now() + delay;
+        let mut socket = self.lock();
+        while !self.is_stopped() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            socket = match self.wake.wait_timeout(socket, deadline - now) {
+                Ok((guard, _)) => guard,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let socket = self.lock();
+        if let Some(tcp) = socket.as_ref() {
+            // Wakes a blocked read() at once; the write half stays open for the Close frame.
+            tcp.shutdown(Shutdown::Read).ok();
+        }
+        self.wake.notify_all();
+    }
+}
+
+/// Ends a running [`Client::run`](crate::Client::run) from any thread: it returns within moments, after sending a
+/// Close frame when connected.
+#[derive(Clone, Debug)]
+pub struct StopHandle(pub(crate) Arc<Shared>);
+
+impl StopHandle {
+    /// Asks the client to stop. Safe to call more than once, before or during `run`.
+    pub fn stop(&self) {
+        self.0.stop();
+    }
+
+    /// True once [`stop`](Self::stop) was called.
+    pub fn is_stopped(&self) -> bool {
+        self.0.is_stopped()
+    }
+}
