@@ -9,6 +9,10 @@
 //! an append to a local file, so heartbeats and reads stay on time whatever the command or the
 //! receiver does.
 
+pub mod build_info;
+pub mod log_format;
+pub mod metrics;
+pub mod notify;
 #[cfg(feature = "actions")]
 pub mod pipe;
 pub mod sink;
