@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Everything one metrics file shows, copied out of the running parts.
 #[derive(Clone, Debug, Default)]
@@ -26,7 +26,8 @@ pub struct Subscription {
     pub events: u64,
     pub reconnects: u64,
     pub gaps: u64,
-    pub gap_seconds: f64,
+    /// Time spent not live after having been live.
+    pub gap_time: Duration,
     pub heartbeats_sent: u64,
     pub heartbeats_answered: u64,
     /// When the last event arrived; `None` before the first (the sample is then left out, so
@@ -41,7 +42,15 @@ pub struct Output {
     pub dropped: u64,
 }
 
-type SubValue = fn(&Subscription) -> Option<f64>;
+/// A sample's value. Integers only (the binary has no floating-point code): times are
+/// milliseconds, printed as seconds with three decimals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Value {
+    Count(u64),
+    Millis(u128),
+}
+
+type SubValue = fn(&Subscription) -> Option<Value>;
 
 /// The per-subscription families: name, type, help, value.
 const SUBSCRIPTION_FAMILIES: [(&str, &str, &str, SubValue); 8] = [
@@ -49,49 +58,49 @@ const SUBSCRIPTION_FAMILIES: [(&str, &str, &str, SubValue); 8] = [
         "zoom_ws_up",
         "gauge",
         "1 while the subscription's connection is live, else 0.",
-        |s| Some(if s.up { 1.0 } else { 0.0 }),
+        |s| Some(Value::Count(u64::from(s.up))),
     ),
     (
         "zoom_ws_events_total",
         "counter",
         "Events received on the socket.",
-        |s| Some(s.events as f64),
+        |s| Some(Value::Count(s.events)),
     ),
     (
         "zoom_ws_reconnects_total",
         "counter",
         "Connections after the first.",
-        |s| Some(s.reconnects as f64),
+        |s| Some(Value::Count(s.reconnects)),
     ),
     (
         "zoom_ws_gaps_total",
         "counter",
         "Times the subscription was not live after it had been (events may be lost: Zoom never replays).",
-        |s| Some(s.gaps as f64),
+        |s| Some(Value::Count(s.gaps)),
     ),
     (
         "zoom_ws_gap_seconds_total",
         "counter",
         "Seconds the subscription was not live after it had been.",
-        |s| Some(s.gap_seconds),
+        |s| Some(Value::Millis(s.gap_time.as_millis())),
     ),
     (
         "zoom_ws_heartbeats_sent_total",
         "counter",
         "Heartbeats sent to Zoom.",
-        |s| Some(s.heartbeats_sent as f64),
+        |s| Some(Value::Count(s.heartbeats_sent)),
     ),
     (
         "zoom_ws_heartbeats_answered_total",
         "counter",
         "Heartbeats Zoom answered.",
-        |s| Some(s.heartbeats_answered as f64),
+        |s| Some(Value::Count(s.heartbeats_answered)),
     ),
     (
         "zoom_ws_last_event_timestamp_seconds",
         "gauge",
         "When the last event arrived, in seconds since the Unix epoch.",
-        |s| s.last_event.map(unix_seconds),
+        |s| s.last_event.map(since_epoch),
     ),
 ];
 
@@ -118,7 +127,7 @@ pub fn render(snapshot: &Snapshot) -> String {
             &mut out,
             dropped,
             ("output", &output.name),
-            output.dropped as f64,
+            Value::Count(output.dropped),
         );
     }
     if let Some(bytes) = snapshot.journal_bytes {
@@ -129,7 +138,7 @@ pub fn render(snapshot: &Snapshot) -> String {
             "gauge",
             "Bytes on disk in the journal (--spool).",
         );
-        let _ = writeln!(out, "{name} {}", number(bytes as f64));
+        let _ = writeln!(out, "{name} {}", number(Value::Count(bytes)));
     }
     out
 }
@@ -139,7 +148,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-fn sample(out: &mut String, name: &str, (label, value): (&str, &str), v: f64) {
+fn sample(out: &mut String, name: &str, (label, value): (&str, &str), v: Value) {
     let _ = writeln!(
         out,
         "{name}{{{label}=\"{}\"}} {}",
@@ -162,23 +171,17 @@ fn escape_label(value: &str) -> String {
     out
 }
 
-/// A sample value: integers without a fraction, and the format's own words for the rest.
-fn number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.3}")
+/// A sample value as text: counts as they are, milliseconds as seconds with three decimals.
+fn number(v: Value) -> String {
+    match v {
+        Value::Count(n) => n.to_string(),
+        Value::Millis(ms) => format!("{}.{:03}", ms / 1000, ms % 1000),
     }
 }
 
-fn unix_seconds(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+/// Milliseconds since the Unix epoch (0 for a clock set before 1970).
+fn since_epoch(t: SystemTime) -> Value {
+    Value::Millis(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()))
 }
 
 /// Replaces `path` with `text` in one step: a temporary file beside it (same directory, so the
@@ -237,8 +240,6 @@ fn set_mode_644(_: &std::fs::File) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn sample_snapshot() -> Snapshot {
@@ -250,7 +251,7 @@ mod tests {
                     events: 1200,
                     reconnects: 2,
                     gaps: 1,
-                    gap_seconds: 3.25,
+                    gap_time: Duration::from_millis(3250),
                     heartbeats_sent: 40,
                     heartbeats_answered: 39,
                     last_event: Some(UNIX_EPOCH + Duration::from_millis(1_764_507_612_345)),
@@ -339,13 +340,14 @@ mod tests {
     }
 
     #[test]
-    fn numbers_use_the_formats_words() {
-        assert_eq!(number(0.0), "0");
-        assert_eq!(number(12.0), "12");
-        assert_eq!(number(0.5), "0.500");
-        assert_eq!(number(f64::NAN), "NaN");
-        assert_eq!(number(f64::INFINITY), "+Inf");
-        assert_eq!(number(f64::NEG_INFINITY), "-Inf");
+    fn times_are_seconds_with_milliseconds() {
+        assert_eq!(number(Value::Count(0)), "0");
+        assert_eq!(number(Value::Count(u64::MAX)), "18446744073709551615");
+        assert_eq!(number(Value::Millis(0)), "0.000");
+        assert_eq!(number(Value::Millis(5)), "0.005");
+        assert_eq!(number(Value::Millis(61_020)), "61.020");
+        let before_1970 = UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(since_epoch(before_1970), Value::Millis(0));
     }
 
     fn temp_dir(tag: &str) -> std::path::PathBuf {
@@ -424,23 +426,30 @@ mod tests {
     fn prometheus_clients_parser_reads_every_sample_back() {
         let text = render(&sample_snapshot());
         let parsed = parse_with_prometheus_client(&text);
-        let mut expected: Vec<String> = text
+        let mut expected: Vec<(String, f64)> = text
             .lines()
             .filter(|l| !l.starts_with('#'))
             // The one escaped label value, as the parser must give it back.
             .map(|l| l.replace(r#"odd \"name\"\\x\ny"#, "odd \"name\"\\x\ny"))
+            .map(|l| split_value(&l))
             .collect();
-        expected.sort();
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(parsed, expected);
         assert!(
-            parsed.iter().any(|l| l.contains("odd \"name\"\\x\ny")),
+            parsed.iter().any(|(s, _)| s.contains("odd \"name\"\\x\ny")),
             "{parsed:?}"
         );
     }
 
-    /// Each sample as the parser saw it: `name{label="raw value"} value`, sorted, with the label
-    /// value unescaped (so escaping is checked, not echoed) and the value printed back as ours.
-    fn parse_with_prometheus_client(text: &str) -> Vec<String> {
+    /// `name{labels} value` into the sample and its value.
+    fn split_value(line: &str) -> (String, f64) {
+        let (sample, value) = line.rsplit_once(' ').expect("a value");
+        (sample.to_string(), value.parse().expect("a number"))
+    }
+
+    /// Each sample as the parser saw it, `name{label="raw value"}` and its value, sorted: the
+    /// label value comes back unescaped, so escaping is checked, not echoed.
+    fn parse_with_prometheus_client(text: &str) -> Vec<(String, f64)> {
         const SCRIPT: &str = r#"
 import sys
 from prometheus_client.parser import text_string_to_metric_families
@@ -449,9 +458,7 @@ for family in text_string_to_metric_families(sys.stdin.read()):
     assert family.documentation, family.name
     for s in family.samples:
         labels = "".join('{%s="%s"}' % kv for kv in s.labels.items())
-        v = s.value
-        value = "%d" % v if v == int(v) and abs(v) < 1e15 else "%.3f" % v
-        out.append(s.name + labels + " " + value)
+        out.append(s.name + labels + " " + repr(float(s.value)))
 sys.stdout.write("\x00".join(out))
 "#;
         let mut child = std::process::Command::new("python3")
@@ -468,12 +475,12 @@ sys.stdout.write("\x00".join(out))
             .unwrap();
         let output = child.wait_with_output().unwrap();
         assert!(output.status.success(), "the parser refused:\n{text}");
-        let mut samples: Vec<String> = String::from_utf8(output.stdout)
+        let mut samples: Vec<(String, f64)> = String::from_utf8(output.stdout)
             .unwrap()
             .split('\0')
-            .map(String::from)
+            .map(split_value)
             .collect();
-        samples.sort();
+        samples.sort_by(|a, b| a.0.cmp(&b.0));
         samples
     }
 }
