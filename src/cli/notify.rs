@@ -46,10 +46,7 @@ impl Notifier {
         };
         let watchdog = watchdog_from(&lookup, pid);
         let conn = imp::open(&name)?;
-        Ok(Some(Notifier {
-            conn,
-            watchdog: watchdog.flatten(),
-        }))
+        Ok(Some(Notifier { conn, watchdog }))
     }
 
     /// How often the manager expects `WATCHDOG=1` at the latest (`WATCHDOG_USEC`), when it
@@ -88,9 +85,9 @@ impl Notifier {
     }
 }
 
-/// `WATCHDOG_USEC` when it is meant for `pid`: `None` if unset or for another process (a
-/// parent's variable inherited), `Some(None)` if unreadable (ignored with a warning).
-fn watchdog_from(lookup: &impl Fn(&str) -> Option<String>, pid: u32) -> Option<Option<Duration>> {
+/// `WATCHDOG_USEC` when it is meant for `pid`: `None` if unset, for another process (a
+/// parent's variable inherited) or unreadable (with a warning).
+fn watchdog_from(lookup: &impl Fn(&str) -> Option<String>, pid: u32) -> Option<Duration> {
     let usec = lookup("WATCHDOG_USEC")?;
     if let Some(owner) = lookup("WATCHDOG_PID") {
         if owner.trim().parse::<u32>().ok() != Some(pid) {
@@ -98,10 +95,10 @@ fn watchdog_from(lookup: &impl Fn(&str) -> Option<String>, pid: u32) -> Option<O
         }
     }
     match usec.trim().parse::<u64>() {
-        Ok(n) if n > 0 => Some(Some(Duration::from_micros(n))),
+        Ok(n) if n > 0 => Some(Duration::from_micros(n)),
         _ => {
             log::warn!("WATCHDOG_USEC={usec:?} is not a positive number of microseconds; ignored");
-            Some(None)
+            None
         }
     }
 }
@@ -219,6 +216,12 @@ mod tests {
         let mut buf = [0u8; 4096];
         let n = socket.recv(&mut buf).expect("a notification");
         String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn one_notifier_serves_every_thread() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Notifier>();
     }
 
     #[test]
