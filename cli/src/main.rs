@@ -14,10 +14,14 @@
 #![deny(unsafe_code)]
 
 mod args;
+mod build_info;
 mod dotenv;
 mod exit;
 mod help;
+mod log_format;
 mod logging;
+mod metrics;
+mod notify;
 mod outputs;
 mod run;
 mod settings;
