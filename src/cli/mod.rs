@@ -9,6 +9,8 @@
 //! an append to a local file, so heartbeats and reads stay on time whatever the command or the
 //! receiver does.
 
+pub mod feed;
+pub mod journal;
 #[cfg(feature = "actions")]
 pub mod pipe;
 pub mod sink;
