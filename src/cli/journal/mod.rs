@@ -54,6 +54,8 @@ mod open;
 mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_disk;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -104,7 +106,8 @@ pub struct OpenReport {
 /// What an append did besides storing the event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Appended {
-    /// Events removed with the oldest segments to make room (size limit or full disk).
+    /// Events removed with the oldest segments to make room (size limit or full disk) before
+    /// some output took them: the most any one output lost.
     pub dropped_oldest: u64,
 }
 

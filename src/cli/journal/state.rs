@@ -233,14 +233,16 @@ impl State {
     }
 
     /// Removes the oldest segment although some outputs may not have taken it: counted per
-    /// output and logged. Returns the events it held.
+    /// output and logged. Returns the most events any output lost.
     fn drop_oldest(&mut self, shared: &Shared, why: &str) -> u64 {
         let (first, end) = (self.segments[0].first, self.seg_end(0));
         let mut lost = Vec::new();
+        let mut most = 0;
         for out in &mut self.outputs {
             if out.read.seq < end {
                 let n = end - out.read.seq.max(first);
                 out.dropped += n;
+                most = most.max(n);
                 lost.push(format!("{} lost {n} it had not taken", out.name));
             }
         }
@@ -256,7 +258,7 @@ impl State {
                 shared.opts.remedy
             );
         }
-        end - first
+        most
     }
 
     fn remove_oldest(&mut self) {

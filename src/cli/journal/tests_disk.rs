@@ -1,0 +1,172 @@
+//! The journal on a full disk (a small tmpfs), and its throughput.
+
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::tests::TempDir;
+use super::{Journal, JournalError, JournalOptions};
+
+/// A 1 MiB tmpfs, unmounted (and its directory removed) on drop.
+struct Tmpfs {
+    path: PathBuf,
+    _parent: TempDir,
+}
+
+impl Tmpfs {
+    /// `None` (with the reason printed) where mounting is not permitted.
+    fn mount(name: &str) -> Option<Tmpfs> {
+        let parent = TempDir::new(name);
+        let path = parent.join("mnt");
+        fs::create_dir(&path).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+            .arg(&path)
+            .output();
+        match out {
+            Ok(out) if out.status.success() => Some(Tmpfs {
+                path,
+                _parent: parent,
+            }),
+            Ok(out) => {
+                let why = String::from_utf8_lossy(&out.stderr);
+                println!("skipped: cannot mount a tmpfs ({})", why.trim());
+                None
+            }
+            Err(e) => {
+                println!("skipped: cannot run mount ({e})");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}
+
+fn opts() -> JournalOptions {
+    JournalOptions {
+        segment_bytes: 64 << 10,
+        commit_interval: Duration::from_millis(2),
+        ..JournalOptions::default()
+    }
+}
+
+fn event(i: u64) -> Vec<u8> {
+    let mut e = format!("{{\"n\":{i}}}").into_bytes();
+    e.resize(800, b' ');
+    e
+}
+
+fn drain(j: &Journal, output: &str) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    while let Some(r) = j.next(output, Instant::now() + Duration::from_millis(300)) {
+        j.ack(output, r.seq);
+        got.push(r.bytes);
+    }
+    got
+}
+
+/// Fills the file system with a ballast file until it is full.
+fn fill(path: &std::path::Path) -> fs::File {
+    let mut ballast = fs::File::create(path).unwrap();
+    let block = vec![0u8; 4096];
+    while ballast.write_all(&block).is_ok() {}
+    ballast
+}
+
+#[test]
+fn a_full_disk_drops_the_oldest_and_journaling_resumes_when_space_returns() {
+    let Some(fs) = Tmpfs::mount("tmpfs") else {
+        return;
+    };
+    let dir = fs.path.join("j");
+    let (j, _) = Journal::open(&dir, &["stdout", "forward"], opts()).unwrap();
+    // 3,000 events of 800 bytes do not fit 1 MiB: the oldest segments make room.
+    let mut dropped = 0;
+    for i in 0..3000 {
+        dropped += j.append(&event(i)).unwrap().dropped_oldest;
+    }
+    assert!(dropped > 0);
+    assert_eq!(j.dropped("stdout"), dropped);
+    let kept = drain(&j, "stdout");
+    assert_eq!(kept.len() as u64 + dropped, 3000);
+    let first = 3000 - kept.len() as u64;
+    assert_eq!(kept, (first..3000).map(event).collect::<Vec<_>>());
+    assert_eq!(drain(&j, "forward").len(), kept.len());
+
+    // A fresh journal on a full disk: nothing to drop, so the event itself is counted for
+    // every output (tmpfs allocates whole pages: an empty segment has no page to fill).
+    drop(j);
+    fs::remove_dir_all(&dir).unwrap();
+    let (j, _) = Journal::open(&dir, &["stdout", "forward"], opts()).unwrap();
+    let ballast_path = fs.path.join("ballast");
+    let ballast = fill(&ballast_path);
+    let err = j.append(&event(3000)).unwrap_err();
+    assert!(matches!(err, JournalError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("No space"), "{err}");
+    assert_eq!(j.dropped("stdout"), 1);
+    assert_eq!(j.dropped("forward"), 1);
+
+    // Space returns: the next event is kept, and nothing torn is left behind.
+    drop(ballast);
+    fs::remove_file(&ballast_path).unwrap();
+    j.append(&event(3001)).unwrap();
+    assert_eq!(drain(&j, "stdout"), vec![event(3001)]);
+    drop(j);
+    let (j, report) = Journal::open(&dir, &["stdout", "forward"], opts()).unwrap();
+    assert_eq!(report.torn_bytes, 0);
+    assert_eq!(report.waiting, vec![("stdout".into(), 0), ("forward".into(), 1)]);
+    assert_eq!(drain(&j, "forward"), vec![event(3001)]);
+}
+
+/// `cargo test --release --bin zoom-ws journal_throughput -- --ignored --nocapture`
+#[test]
+#[ignore = "prints a figure; run by hand"]
+fn journal_throughput() {
+    let tmp = TempDir::new("bench");
+    let outputs = ["stdout", "exec", "forward"];
+    let (j, _) = Journal::open(&tmp.join("j"), &outputs, JournalOptions::default()).unwrap();
+    let j = Arc::new(j);
+    let n: u64 = 200_000;
+    let readers: Vec<_> = outputs
+        .iter()
+        .map(|&name| {
+            let j = Arc::clone(&j);
+            std::thread::spawn(move || {
+                let mut got = 0;
+                while got < n {
+                    let r = j.next(name, Instant::now() + Duration::from_secs(10)).unwrap();
+                    j.ack(name, r.seq);
+                    got += 1;
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    for i in 0..n {
+        j.append(&event(i)).unwrap();
+    }
+    let appended = start.elapsed();
+    for r in readers {
+        r.join().unwrap();
+    }
+    let all = start.elapsed();
+    let stats = j.sync_stats();
+    println!(
+        "{n} events of 800 bytes, 3 outputs: appended at {:.0} events/s, delivered to all \
+         three at {:.0} events/s; {} group commits ({:.0}/s), {} fsyncs ({:.0}/s)",
+        n as f64 / appended.as_secs_f64(),
+        n as f64 / all.as_secs_f64(),
+        stats.commits,
+        stats.commits as f64 / all.as_secs_f64(),
+        stats.fsyncs,
+        stats.fsyncs as f64 / all.as_secs_f64(),
+    );
+}
