@@ -282,3 +282,7 @@ impl MemQueue {
         self.wake.notify_all();
     }
 }
+
+#[cfg(test)]
+#[path = "feed_tests.rs"]
+mod tests;

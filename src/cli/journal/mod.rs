@@ -56,6 +56,8 @@ mod state;
 mod tests;
 #[cfg(test)]
 mod tests_disk;
+#[cfg(test)]
+mod tests_kill;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

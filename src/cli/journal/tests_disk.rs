@@ -122,7 +122,10 @@ fn a_full_disk_drops_the_oldest_and_journaling_resumes_when_space_returns() {
     drop(j);
     let (j, report) = Journal::open(&dir, &["stdout", "forward"], opts()).unwrap();
     assert_eq!(report.torn_bytes, 0);
-    assert_eq!(report.waiting, vec![("stdout".into(), 0), ("forward".into(), 1)]);
+    assert_eq!(
+        report.waiting,
+        vec![("stdout".into(), 0), ("forward".into(), 1)]
+    );
     assert_eq!(drain(&j, "forward"), vec![event(3001)]);
 }
 
@@ -142,7 +145,9 @@ fn journal_throughput() {
             std::thread::spawn(move || {
                 let mut got = 0;
                 while got < n {
-                    let r = j.next(name, Instant::now() + Duration::from_secs(10)).unwrap();
+                    let r = j
+                        .next(name, Instant::now() + Duration::from_secs(10))
+                        .unwrap();
                     j.ack(name, r.seq);
                     got += 1;
                 }
