@@ -3,13 +3,13 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::dir::{self, Entry};
 use super::format::{self, CURSOR_LEN};
 use super::state::{Output, Pos, Segment, State};
-use super::{JournalError, JournalOptions, OpenReport, Shared, SyncStats};
+use super::{JournalError, JournalOptions, OpenReport, Shared};
 
 /// The journal's shared state, recovered from `dir`, and what it held.
 pub(super) fn open(
@@ -17,13 +17,7 @@ pub(super) fn open(
     outputs: &[&str],
     mut opts: JournalOptions,
 ) -> Result<(Shared, OpenReport), JournalError> {
-    for (i, name) in outputs.iter().enumerate() {
-        if !dir::valid_output(name) || outputs[..i].contains(name) {
-            return Err(JournalError::BadOutput {
-                name: (*name).into(),
-            });
-        }
-    }
+    check_outputs(outputs)?;
     opts.segment_bytes = opts
         .segment_bytes
         .clamp(4096, (opts.max_bytes / 4).max(4096));
@@ -40,8 +34,8 @@ pub(super) fn open(
         .collect();
     firsts.sort_unstable();
     let (mut segments, torn_bytes, next_seq) = recover_segments(dir_path, &firsts)?;
-    let mut created = false;
-    if segments.is_empty() {
+    let created = segments.is_empty();
+    if created {
         let path = dir_path.join(dir::segment_name(next_seq));
         let file = Arc::new(dir::open_file(&path, true)?);
         segments.push_back(Segment {
@@ -50,9 +44,52 @@ pub(super) fn open(
             file,
             len: 0,
         });
-        created = true;
     }
-    for (entry, path) in &entries {
+    note_unknown_cursors(&entries, outputs);
+    let outs = outputs
+        .iter()
+        .map(|name| open_output(dir_path, name, &segments, next_seq))
+        .collect::<Result<Vec<_>, _>>()?;
+    if created || torn_bytes > 0 {
+        dir_file
+            .sync_all()
+            .map_err(|e| JournalError::io("sync the journal directory", dir_path, e))?;
+    }
+    let report = OpenReport {
+        waiting: outs
+            .iter()
+            .map(|o| (o.name.clone(), next_seq - o.acked))
+            .collect(),
+        torn_bytes,
+        bytes: segments.iter().map(|s| s.len).sum(),
+    };
+    let shared = Shared {
+        dir: dir_path.into(),
+        opts,
+        state: Mutex::new(State::new(segments, next_seq, outs)),
+        readable: Condvar::new(),
+        work: Condvar::new(),
+        dir_file,
+        _lock: lock,
+    };
+    Ok((shared, report))
+}
+
+/// Output names become file names: valid, and each once.
+fn check_outputs(outputs: &[&str]) -> Result<(), JournalError> {
+    for (i, name) in outputs.iter().enumerate() {
+        if !dir::valid_output(name) || outputs[..i].contains(name) {
+            return Err(JournalError::BadOutput {
+                name: (*name).into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Cursors of outputs not used in this run stay, and are said to.
+fn note_unknown_cursors(entries: &[(Entry, PathBuf)], outputs: &[&str]) {
+    for (entry, path) in entries {
         if let Entry::Cursor(name) = entry {
             if !outputs.contains(&name.as_str()) {
                 log::info!(
@@ -63,48 +100,6 @@ pub(super) fn open(
             }
         }
     }
-    let outs = outputs
-        .iter()
-        .map(|name| open_output(dir_path, name, &segments, next_seq))
-        .collect::<Result<Vec<_>, _>>()?;
-    if created || torn_bytes > 0 {
-        dir_file
-            .sync_all()
-            .map_err(|e| JournalError::io("sync the journal directory", dir_path, e))?;
-    }
-    let bytes = segments.iter().map(|s| s.len).sum();
-    let report = OpenReport {
-        waiting: outs
-            .iter()
-            .map(|o| (o.name.clone(), next_seq - o.acked))
-            .collect(),
-        torn_bytes,
-        bytes,
-    };
-    let state = State {
-        segments,
-        next_seq,
-        durable: next_seq,
-        bytes,
-        unsynced: Vec::new(),
-        current_dirty: false,
-        dir_dirty: false,
-        outputs: outs,
-        closed: false,
-        committer_idle: false,
-        stats: SyncStats::default(),
-        refused: 0,
-    };
-    let shared = Shared {
-        dir: dir_path.into(),
-        opts,
-        state: Mutex::new(state),
-        readable: Condvar::new(),
-        work: Condvar::new(),
-        dir_file,
-        _lock: lock,
-    };
-    Ok((shared, report))
 }
 
 /// Opens the segments, checks the newest two record by record and cuts a torn tail; returns
@@ -136,6 +131,9 @@ fn recover_segments(
                 torn += cut;
                 len = scan.valid_len;
             }
+            // A killed process may have left writes in the page cache only: sync them
+            // before they count as durable.
+            file.sync_data().map_err(read)?;
             next_seq = first + scan.records;
         }
         segments.push_back(Segment {

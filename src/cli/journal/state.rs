@@ -67,6 +67,8 @@ pub(super) struct State {
     pub stats: SyncStats,
     /// Events not stored for lack of space, for a rate-limited log.
     pub refused: u64,
+    /// Segments that could not be created, for a rate-limited log.
+    pub roll_failures: u64,
 }
 
 /// The largest payload `opts` allows: one that fits a segment and half the size limit.
@@ -80,6 +82,25 @@ fn no_space(e: &io::Error) -> bool {
 }
 
 impl State {
+    /// The state of a journal just opened: everything on disk is synced, so durable.
+    pub fn new(segments: VecDeque<Segment>, next_seq: u64, outputs: Vec<Output>) -> State {
+        State {
+            bytes: segments.iter().map(|s| s.len).sum(),
+            segments,
+            next_seq,
+            durable: next_seq,
+            unsynced: Vec::new(),
+            current_dirty: false,
+            dir_dirty: false,
+            outputs,
+            closed: false,
+            committer_idle: false,
+            stats: SyncStats::default(),
+            refused: 0,
+            roll_failures: 0,
+        }
+    }
+
     pub fn output(&self, name: &str) -> Option<usize> {
         self.outputs.iter().position(|o| o.name == name)
     }
@@ -111,7 +132,10 @@ impl State {
         let current = self.current();
         if current.len > 0 && current.len + need > opts.segment_bytes {
             if let Err(e) = self.roll(shared) {
-                log::warn!("{e}; writing on to the current segment");
+                self.roll_failures += 1;
+                if self.roll_failures.is_power_of_two() {
+                    log::warn!("{e}; writing on to the current segment");
+                }
             }
         }
         let mut dropped = 0;
@@ -388,11 +412,13 @@ impl State {
                 return Step::Wait;
             }
             let Ok(k) = self.segments.binary_search_by_key(&pos.seg, |s| s.first) else {
-                self.reposition();
-                if self.outputs[i].read == pos {
-                    // not found yet not older than the oldest: cannot happen; start over
-                    self.outputs[i].read.seg = self.segments[0].first;
-                }
+                // Its segment was dropped: start again at the oldest one left.
+                let oldest = self.segments[0].first;
+                self.outputs[i].read = Pos {
+                    seq: oldest,
+                    seg: oldest,
+                    offset: 0,
+                };
                 continue;
             };
             let seg = &self.segments[k];

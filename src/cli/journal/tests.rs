@@ -419,3 +419,63 @@ fn reading_a_large_journal_keeps_memory_flat() {
     println!("VmRSS {before} KiB before reading 160 MB of journal, {after} KiB after");
     assert!(grown < 32 * 1024, "grew by {grown} KiB");
 }
+
+#[test]
+fn damage_in_an_older_segment_is_found_when_read_and_skipped_counted() {
+    let tmp = TempDir::new("olddamage");
+    let dir = tmp.join("j");
+    let payload = |i: u64| {
+        let mut e = event(i);
+        e.resize(500, b' ');
+        e
+    };
+    {
+        let (j, _) = Journal::open(&dir, &["stdout"], small(4096, 1 << 20)).unwrap();
+        for i in 0..40 {
+            j.append(&payload(i)).unwrap();
+        }
+    }
+    let segs = segments(&dir);
+    assert!(segs.len() >= 4, "{segs:?}");
+    let per_segment = 4096 / 508; // a segment rolls before a record that would not fit
+    let mut bytes = fs::read(&segs[0]).unwrap();
+    bytes[2 * 508 + 100] ^= 1; // in the third record's payload
+    fs::write(&segs[0], &bytes).unwrap();
+    let (j, report) = Journal::open(&dir, &["stdout"], small(4096, 1 << 20)).unwrap();
+    assert_eq!(
+        report.torn_bytes, 0,
+        "only the newest two segments are read through on open"
+    );
+    let got = take(&j, "stdout", 100);
+    assert_eq!(&got[..2], &[payload(0), payload(1)]);
+    assert_eq!(j.dropped("stdout"), per_segment - 2);
+    assert_eq!(got.len() as u64 + j.dropped("stdout"), 40);
+    let rest: Vec<_> = (per_segment..40).map(payload).collect();
+    assert_eq!(&got[2..], &rest[..]);
+}
+
+#[test]
+fn a_torn_cursor_slot_falls_back_to_the_previous_position() {
+    let tmp = TempDir::new("cursor");
+    let dir = tmp.join("j");
+    {
+        let (j, _) = Journal::open(&dir, &["stdout"], opts()).unwrap();
+        for i in 0..10 {
+            j.append(&event(i)).unwrap();
+        }
+        assert_eq!(take(&j, "stdout", 5).len(), 5);
+    }
+    let cursor = dir.join("cursor-stdout");
+    let mut bytes = fs::read(&cursor).unwrap();
+    assert_eq!(bytes.len(), format::CURSOR_LEN);
+    let newest = format::decode_slots(&bytes).unwrap();
+    assert_eq!(newest.1, 5);
+    bytes[format::slot_offset(newest.0) as usize + 6] ^= 0xFF;
+    fs::write(&cursor, &bytes).unwrap();
+    let (j, report) = Journal::open(&dir, &["stdout"], opts()).unwrap();
+    assert_eq!(report.waiting, vec![("stdout".into(), 6)]);
+    assert_eq!(
+        take(&j, "stdout", 100),
+        (4..10).map(event).collect::<Vec<_>>()
+    );
+}
