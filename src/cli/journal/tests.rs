@@ -479,3 +479,12 @@ fn a_torn_cursor_slot_falls_back_to_the_previous_position() {
         (4..10).map(event).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn the_journal_and_the_feeds_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Journal>();
+    shared::<JournalError>();
+    shared::<crate::cli::feed::Feed>();
+    shared::<crate::cli::feed::Fanout>();
+}
