@@ -11,21 +11,27 @@
 //! - `seg-<N>.log`: a segment, where `<N>` (20 digits) is the sequence number of its first
 //!   record. Records follow each other with no padding: `[len u32 LE][crc u32 LE][payload]`,
 //!   where `crc` is the CRC-32 (IEEE, as in zip and gzip) of the four length bytes and the
-//!   payload. A segment is rolled once it reaches the segment size (8 MiB by default) and removed
-//!   once every output has taken all of it, or when the journal is over its size limit.
+//!   payload; a payload is at most 16 MiB. A new segment starts before a record that would take
+//!   the current one past the segment size (8 MiB by default). A segment is removed once every
+//!   output has acknowledged all of it (never the newest, whose name carries the numbering), or
+//!   when the journal is over its size limit (1 GiB by default).
 //! - `cursor-<output>`: 32 bytes, two slots of `["ZWC1"][next u64 LE][crc u32 LE]`, written in
 //!   turn; the valid slot with the higher `next` is the sequence number that output wants next.
 //!   A slot torn by a crash fails its checksum and the other still holds the previous position.
+//!   An output without a cursor starts at the oldest event kept.
 //!
-//! On open, the newest two segments are read through and every checksum checked; a short record,
-//! a length over 16 MiB or a bad checksum ends the valid data, and what follows is cut (logged
-//! with the number of bytes). It is never taken for an event.
+//! On open, the newest two segments (the ones a crash can leave unsynced) are read through
+//! and every checksum checked; a short record, an impossible length or a bad checksum ends the
+//! valid data, and what follows is cut and logged with the number of bytes. Older segments are
+//! checked record by record as they are read: a damaged record skips the rest of its segment,
+//! counted as dropped and logged. Nothing that fails its checksum is ever taken for an event.
 //!
 //! # Fsync policy (group commit)
 //!
 //! [`Journal::append`] writes a record with one `pwrite` and returns without waiting, so a
-//! `kill -9` loses nothing appended. A committer thread wakes when there is something to sync,
-//! at most once per commit interval (5 ms by default): it `fdatasync`s the segments written since
+//! `kill -9` loses nothing appended. A committer thread syncs as soon as there is something to
+//! sync, but not more often than once per commit interval (5 ms by default), so what arrives in
+//! between shares one sync: it `fdatasync`s the segments written since
 //! the last commit (and the directory after a new segment), and only then makes those records
 //! visible to the outputs — an event is durable before any output sees it. An output's position
 //! moves with one `pwrite` of its cursor when it acknowledges an event, and cursors are
@@ -33,13 +39,16 @@
 //!
 //! What can still be lost or repeated:
 //! - power loss or a kernel crash: events appended in the last commit interval that were not yet
-//!   synced (none of them had reached an output); positions acknowledged in that interval are
-//!   repeated on restart;
+//!   synced (none of them had reached an output); events acknowledged in that interval are
+//!   delivered again after the restart;
 //! - `kill -9`: nothing appended; the event an output had taken but not acknowledged is
 //!   delivered again (at-least-once);
 //! - over the size limit or with a full disk: the oldest segment is dropped, counted per output
 //!   (events it had not taken) and logged at ERROR; if the disk is still full, the new event is
 //!   counted as dropped for every output. Appending resumes by itself when space returns.
+//! - a failing `fdatasync` (an I/O error): logged at ERROR and retried every interval; until it
+//!   succeeds the outputs see no newer event. (Linux may have dropped the pages it could not
+//!   write, so a power loss then can lose those events.)
 //!
 //! Memory does not grow with the journal: records are read one at a time at each output's
 //! position, never a whole segment.
