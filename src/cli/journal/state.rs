@@ -288,6 +288,8 @@ impl State {
     fn remove_oldest(&mut self) {
         let seg = self.segments.pop_front().expect("a segment to remove");
         self.bytes -= seg.len;
+        // Nothing of it is left to read: no need to sync it either.
+        self.unsynced.retain(|(path, _)| *path != seg.path);
         if let Err(e) = std::fs::remove_file(&seg.path) {
             log::error!(
                 "cannot remove the journal segment {}: {e}",

@@ -1,4 +1,4 @@
-//! The journal on a full disk (a small tmpfs), and its throughput.
+//! The journal on a full disk (a small tmpfs), under threads, and its throughput.
 
 use std::fs;
 use std::io::Write;
@@ -127,6 +127,101 @@ fn a_full_disk_drops_the_oldest_and_journaling_resumes_when_space_returns() {
         vec![("stdout".into(), 0), ("forward".into(), 1)]
     );
     assert_eq!(drain(&j, "forward"), vec![event(3001)]);
+}
+
+#[test]
+fn appenders_and_readers_on_many_threads_keep_one_order() {
+    let tmp = TempDir::new("threads");
+    let small = JournalOptions {
+        segment_bytes: 8192,
+        max_bytes: 1 << 30,
+        ..opts()
+    };
+    let (j, _) = Journal::open(&tmp.join("j"), &["stdout", "exec"], small).unwrap();
+    let j = Arc::new(j);
+    let (threads, each) = (4u64, 3000u64);
+    let readers: Vec<_> = ["stdout", "exec"]
+        .into_iter()
+        .map(|name| {
+            let j = Arc::clone(&j);
+            std::thread::spawn(move || {
+                let mut last = vec![None::<u64>; threads as usize];
+                for want in 0..threads * each {
+                    let r = j
+                        .next(name, Instant::now() + Duration::from_secs(20))
+                        .unwrap();
+                    assert_eq!(r.seq, want, "{name}");
+                    let text = String::from_utf8(r.bytes).unwrap();
+                    let (t, n) = text.trim().split_once(' ').unwrap();
+                    let (t, n): (usize, u64) = (t.parse().unwrap(), n.parse().unwrap());
+                    assert_eq!(last[t].map_or(0, |l| l + 1), n, "{name}: thread {t}");
+                    last[t] = Some(n);
+                    j.ack(name, r.seq);
+                }
+            })
+        })
+        .collect();
+    let appenders: Vec<_> = (0..threads)
+        .map(|t| {
+            let j = Arc::clone(&j);
+            std::thread::spawn(move || {
+                for n in 0..each {
+                    let mut line = format!("{t} {n}").into_bytes();
+                    line.resize(200, b' ');
+                    j.append(&line).unwrap();
+                }
+            })
+        })
+        .collect();
+    for a in appenders {
+        a.join().unwrap();
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert_eq!(j.pending("stdout") + j.pending("exec"), 0);
+    assert!(j.size_bytes() <= 8192 + 208, "taken segments are removed");
+}
+
+#[test]
+fn a_reader_whose_segment_is_dropped_under_it_moves_on_and_counts() {
+    let tmp = TempDir::new("dropread");
+    let tight = JournalOptions {
+        segment_bytes: 16 << 10,
+        max_bytes: 64 << 10,
+        ..opts()
+    };
+    let (j, _) = Journal::open(&tmp.join("j"), &["forward"], tight).unwrap();
+    let j = Arc::new(j);
+    let total = 20_000u64;
+    let reader = std::thread::spawn({
+        let j = Arc::clone(&j);
+        move || {
+            let (mut got, mut last) = (0u64, None::<u64>);
+            // Until every event is either read or counted as dropped.
+            while got + j.dropped("forward") < total {
+                let r = j
+                    .next("forward", Instant::now() + Duration::from_secs(20))
+                    .unwrap();
+                assert!(last.is_none_or(|l| r.seq > l), "out of order");
+                assert_eq!(r.bytes, event(r.seq), "a record matches its number");
+                last = Some(r.seq);
+                got += 1;
+                j.ack("forward", r.seq);
+                if got % 64 == 0 {
+                    std::thread::sleep(Duration::from_millis(1)); // slower than the writer
+                }
+            }
+            got
+        }
+    });
+    for i in 0..total {
+        j.append(&event(i)).unwrap();
+    }
+    let got = reader.join().unwrap();
+    let dropped = j.dropped("forward");
+    assert!(dropped > 0, "the reader fell behind");
+    assert_eq!(got + dropped, total);
 }
 
 /// `cargo test --release --bin zoom-ws journal_throughput -- --ignored --nocapture`
