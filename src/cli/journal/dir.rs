@@ -4,7 +4,7 @@
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::JournalError;
@@ -67,7 +67,11 @@ pub fn prepare(dir: &Path) -> Result<(), JournalError> {
         Ok(meta) if !meta.is_dir() => {
             return Err(JournalError::NotADirectory { path: dir.into() });
         }
-        Ok(_) => {
+        Ok(meta) => {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            if meta.uid() != unsafe { libc::geteuid() } {
+                return Err(JournalError::NotOwned { path: dir.into() });
+            }
             list(dir)?;
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => DirBuilder::new()

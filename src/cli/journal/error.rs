@@ -11,6 +11,8 @@ pub enum JournalError {
     NotADirectory { path: PathBuf },
     /// The directory holds something that is not part of a journal; nothing was changed.
     Foreign { path: PathBuf },
+    /// The directory belongs to another user, who could change it under us.
+    NotOwned { path: PathBuf },
     /// A symbolic link inside the journal, which is never followed.
     Symlink { path: PathBuf },
     /// Another process holds the journal's lock.
@@ -52,6 +54,12 @@ impl fmt::Display for JournalError {
                 f,
                 "{} is not part of a zoom-ws journal, so its directory is not one; give an \
                  empty or new directory (nothing was changed)",
+                path.display()
+            ),
+            JournalError::NotOwned { path } => write!(
+                f,
+                "the journal directory {} belongs to another user; give a directory of this \
+                 user's own (nothing was changed)",
                 path.display()
             ),
             JournalError::Symlink { path } => write!(

@@ -328,6 +328,26 @@ fn a_foreign_directory_or_a_file_is_refused_and_left_untouched() {
 }
 
 #[test]
+fn a_directory_of_another_user_is_refused_and_left_untouched() {
+    let tmp = TempDir::new("owner");
+    let dir = tmp.join("theirs");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    if let Err(e) = std::os::unix::fs::chown(&dir, Some(65534), Some(65534)) {
+        println!("skipped: cannot give a directory to another user ({e})");
+        return;
+    }
+    let err = Journal::open(&dir, &["stdout"], opts()).unwrap_err();
+    assert!(matches!(err, JournalError::NotOwned { .. }), "{err}");
+    assert!(err.to_string().contains("theirs"), "{err}");
+    assert_eq!(
+        fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o777
+    );
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+}
+
+#[test]
 fn a_symlink_planted_in_the_journal_is_refused_and_not_followed() {
     let tmp = TempDir::new("symlink");
     let target = tmp.join("victim");
