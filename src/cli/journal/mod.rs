@@ -82,7 +82,8 @@ use state::State;
 pub struct JournalOptions {
     /// Size limit for all segments together; beyond it the oldest segment is dropped.
     pub max_bytes: u64,
-    /// A segment is rolled once it holds this many bytes (capped at a quarter of `max_bytes`).
+    /// A new segment starts before one would grow past this; kept between 1/256 and 1/4 of
+    /// `max_bytes` (and at least 4 KiB), so a journal has a few hundred files at most.
     pub segment_bytes: u64,
     /// Longest wait between appending a record and syncing it.
     pub commit_interval: Duration,

@@ -18,9 +18,11 @@ pub(super) fn open(
     mut opts: JournalOptions,
 ) -> Result<(Shared, OpenReport), JournalError> {
     check_outputs(outputs)?;
+    // At most about 256 segments (each an open file), at least 4 (so dropping one frees room).
+    let least = (opts.max_bytes / 256).max(4096);
     opts.segment_bytes = opts
         .segment_bytes
-        .clamp(4096, (opts.max_bytes / 4).max(4096));
+        .clamp(least, (opts.max_bytes / 4).max(least));
     dir::prepare(dir_path)?;
     let lock = dir::lock(dir_path)?;
     let dir_file = dir::open_dir(dir_path)?;

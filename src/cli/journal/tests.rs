@@ -133,7 +133,7 @@ fn events_come_back_in_order_and_each_output_resumes_where_it_was() {
 fn segments_roll_and_leave_once_every_output_is_past_them() {
     let tmp = TempDir::new("roll");
     let dir = tmp.join("j");
-    let (j, _) = Journal::open(&dir, &["a", "b"], small(8192, 1 << 30)).unwrap();
+    let (j, _) = Journal::open(&dir, &["a", "b"], small(8192, 1 << 20)).unwrap();
     let payload = vec![b'x'; 800];
     for _ in 0..100 {
         j.append(&payload).unwrap();
