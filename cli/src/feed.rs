@@ -94,6 +94,15 @@ impl Feed {
         }
     }
 
+    /// Whether `item`, taken and not acknowledged, is still kept for a later run (its segment
+    /// may have been dropped under the worker).
+    pub fn holds(&self, item: &Item) -> bool {
+        match &self.source {
+            Source::Memory(_) => false,
+            Source::Journal(journal) => journal.holds(item.seq),
+        }
+    }
+
     /// Whether what is waiting survives the process.
     pub fn is_durable(&self) -> bool {
         matches!(self.source, Source::Journal(_))

@@ -101,6 +101,9 @@ impl Journal {
     pub fn pending(&self, _output: &str) -> u64 {
         match *self {}
     }
+    pub fn holds(&self, _seq: u64) -> bool {
+        match *self {}
+    }
     pub fn dropped(&self, _output: &str) -> u64 {
         match *self {}
     }

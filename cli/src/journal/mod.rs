@@ -258,6 +258,14 @@ impl Journal {
         st.output(output).map_or(0, |i| st.outputs[i].dropped)
     }
 
+    /// Whether record `seq` is still in the journal: not acknowledged by every output, and not
+    /// dropped with its segment (over the limit or for a full disk) while an output held it.
+    pub fn holds(&self, seq: u64) -> bool {
+        let st = self.shared.lock();
+        let oldest = st.segments.front().map_or(st.next_seq, |s| s.first);
+        (oldest..st.next_seq).contains(&seq)
+    }
+
     /// Bytes in the segments.
     pub fn size_bytes(&self) -> u64 {
         self.shared.lock().bytes

@@ -93,8 +93,11 @@ impl Counts {
 
     /// Events this output will never get, counting what waits in memory at exit.
     pub fn lost(&self) -> u64 {
-        if self.durable || self.gone {
+        if self.gone {
             self.dropped
+        } else if self.durable {
+            // Taken, then its segment dropped (full disk) before it was done.
+            self.dropped + self.unfinished
         } else {
             self.dropped + self.waiting + self.unfinished
         }

@@ -248,7 +248,8 @@ impl Outputs {
             if output.finished() {
                 let _ = output.thread.take().map(JoinHandle::join);
             } else {
-                // Busy past the grace period: what it holds is counted as not done.
+                // Busy past the grace period: what it holds is counted as not done (with a
+                // journal it stays there, see `Worker::abandon`).
                 if !output.feed.is_durable() {
                     output.counters.unfinished();
                 }

@@ -85,7 +85,7 @@ impl Worker {
                 .deadline()
                 .is_some_and(|d| Instant::now() >= d)
             {
-                return self.abandon(content, "the grace period is over");
+                return self.abandon(item, content, "the grace period is over");
             }
             let reason = match output.deliver(content, &self.shutdown) {
                 Outcome::Done => {
@@ -102,13 +102,13 @@ impl Worker {
                 Outcome::Gone => {
                     self.counters.set_gone(true);
                     (self.on_gone)();
-                    return self.abandon(content, "the reader of stdout is gone");
+                    return self.abandon(item, content, "the reader of stdout is gone");
                 }
                 Outcome::Retry(reason) => reason,
             };
             self.counters.retried();
             if self.shutdown.draining() {
-                return self.abandon(content, &format!("{reason}; zoom-ws is exiting"));
+                return self.abandon(item, content, &format!("{reason}; zoom-ws is exiting"));
             }
             log::warn!(
                 "{name}: {}: {reason}; attempt {attempt} failed, retrying in {}",
@@ -122,14 +122,18 @@ impl Worker {
     }
 
     /// Leaves `content` undone: in the journal for the next run, or counted as lost.
-    fn abandon(&self, content: &str, why: &str) -> bool {
+    fn abandon(&self, item: &Item, content: &str, why: &str) -> bool {
         let name = self.feed.name();
         let event = describe_content(content);
-        if self.feed.is_durable() {
+        if self.feed.holds(item) {
             log::warn!("{name}: {event}: {why}; it stays in the journal for the next run");
         } else {
             self.counters.unfinished();
-            if !self.counters.gone() {
+            if self.feed.is_durable() {
+                log::error!(
+                    "{name}: {event}: {why}; it is lost: the journal dropped it to make room"
+                );
+            } else if !self.counters.gone() {
                 log::error!("{name}: {event}: {why}; it is lost (--spool DIR would keep it)");
             }
         }
