@@ -174,8 +174,7 @@ fn a_torn_tail_is_cut_and_said_and_every_event_before_it_is_delivered() {
     let journal = dir.join("journal");
     let segment = journal_files(&journal)
         .into_iter()
-        .filter(|n| n.starts_with("seg-"))
-        .last()
+        .rfind(|n| n.starts_with("seg-"))
         .unwrap();
     // Cut the last record in the middle, as a crash during its write would.
     let path = journal.join(&segment);
