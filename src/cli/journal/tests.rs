@@ -505,6 +505,6 @@ fn the_journal_and_the_feeds_can_be_shared_between_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<Journal>();
     shared::<JournalError>();
-    shared::<crate::cli::feed::Feed>();
-    shared::<crate::cli::feed::Fanout>();
+    shared::<super::super::feed::Feed>();
+    shared::<super::super::feed::Fanout>();
 }
