@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::super::journal::JournalOptions;
 use super::{Fanout, Feed, build};
-use crate::journal::JournalOptions;
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("zoom-ws-feed-{}-{name}", std::process::id()));

@@ -505,6 +505,6 @@ fn the_journal_and_the_feeds_can_be_shared_between_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<Journal>();
     shared::<JournalError>();
-    shared::<crate::feed::Feed>();
-    shared::<crate::feed::Fanout>();
+    shared::<super::super::feed::Feed>();
+    shared::<super::super::feed::Fanout>();
 }

@@ -51,11 +51,19 @@ fn journal_child_writer() {
     }
 }
 
+/// The child test's name as the test harness knows it (its path without the crate), so it still
+/// runs when this module moves.
+fn child_test_name() -> String {
+    let module = module_path!();
+    let path = module.split_once("::").map_or(module, |(_, rest)| rest);
+    format!("{path}::journal_child_writer")
+}
+
 /// One run of the child, killed with SIGKILL once it appended `after` events; returns the last
 /// append and the last acknowledgement it reported.
 fn run_child_and_kill(dir: &std::path::Path, after: u64) -> (u64, Option<u64>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "journal::tests_kill::journal_child_writer"])
+        .args(["--exact", &child_test_name()])
         .args(["--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir)
         .stdout(Stdio::piped())
