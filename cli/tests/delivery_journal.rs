@@ -150,6 +150,14 @@ fn kill_9_at_random_moments_loses_nothing_the_journal_took() {
         "only {} events taken in {RUNS} runs",
         sets[0].len()
     );
+    let twice: Vec<usize> = outputs
+        .iter()
+        .map(|(_, d)| d.len() - sets[0].len())
+        .collect();
+    println!(
+        "{} events taken over {RUNS} kills; given twice (stdout, exec, forward): {twice:?}",
+        sets[0].len()
+    );
 }
 
 /// The receiver is down, `--max-events` ends a run with everything kept in the journal.
