@@ -217,7 +217,38 @@ pub fn spawn(
     })
 }
 
+/// Every output's figures, readable from any thread while the run goes on (for metrics).
+#[derive(Clone)]
+#[allow(dead_code)] // for the service room (notify, metrics)
+pub struct Watch(Vec<(Arc<Feed>, Arc<counts::Counters>)>);
+
+#[allow(dead_code)]
+impl Watch {
+    /// Per output, its name and figures now.
+    pub fn counts(&self) -> Vec<(String, Counts)> {
+        self.0
+            .iter()
+            .map(|(feed, counters)| {
+                let counts =
+                    Counts::read(counters, feed.dropped(), feed.waiting(), feed.is_durable());
+                (feed.name().to_string(), counts)
+            })
+            .collect()
+    }
+}
+
 impl Outputs {
+    /// A handle on the figures for another thread (metrics).
+    #[allow(dead_code)]
+    pub fn watch(&self) -> Watch {
+        Watch(
+            self.outputs
+                .iter()
+                .map(|o| (Arc::clone(&o.feed), Arc::clone(&o.counters)))
+                .collect(),
+        )
+    }
+
     /// Every output's figures now.
     pub fn counts(&self) -> Vec<(&str, Counts)> {
         self.outputs
