@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
-/// Events held in memory per action: at Zoom's rates, minutes of a stalled receiver, and about
-/// a megabyte of memory.
+/// Events held in memory per output without a journal: at Zoom's rates, minutes of a stalled
+/// receiver, and about a megabyte of memory.
 pub const DEFAULT_QUEUE: usize = 1000;
 
 /// What the command line asked for.
@@ -25,8 +25,12 @@ pub struct Args {
     pub exec: Option<String>,
     /// `--forward`.
     pub forward: Option<String>,
-    /// `--spool`.
+    /// `--spool DIR` (else `ZOOM_SPOOL_DIR`).
     pub spool: Option<PathBuf>,
+    /// `--spool-max SIZE`, as given (else `ZOOM_SPOOL_MAX`).
+    pub spool_max: Option<String>,
+    /// `--grace SECS`, as given (else `ZOOM_GRACE`).
+    pub grace: Option<String>,
     /// `--queue`.
     pub queue: usize,
     /// `--quiet`.
@@ -43,6 +47,8 @@ impl Default for Args {
             exec: None,
             forward: None,
             spool: None,
+            spool_max: None,
+            grace: None,
             queue: DEFAULT_QUEUE,
             quiet: false,
         }
@@ -84,6 +90,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("exec") => parsed.exec = Some(text(&mut parser, "--exec")?),
             Long("forward") => parsed.forward = Some(text(&mut parser, "--forward")?),
             Long("spool") => parsed.spool = Some(value(&mut parser)?.into()),
+            Long("spool-max") => parsed.spool_max = Some(text(&mut parser, "--spool-max")?),
+            Long("grace") => parsed.grace = Some(text(&mut parser, "--grace")?),
             Long("queue") => {
                 let v = text(&mut parser, "--queue")?;
                 let n = v.parse().ok().filter(|&n: &usize| n > 0);
@@ -93,9 +101,6 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Short('q') | Long("quiet") => parsed.quiet = true,
             _ => return Err(describe(arg.unexpected())),
         }
-    }
-    if parsed.spool.is_some() && parsed.forward.is_none() {
-        return Err("--spool keeps events for --forward; add --forward URL".into());
     }
     if parsed.exec.as_deref().is_some_and(|c| c.trim().is_empty()) {
         return Err("--exec needs a command, such as --exec 'jq -c .payload >> events.log'".into());
@@ -180,7 +185,7 @@ mod tests {
         assert!(args.dedupe && args.quiet);
         assert_eq!(args.exec.as_deref(), Some("cat"));
         assert_eq!(args.queue, 10);
-        assert!(parse(&["--spool", "x"]).unwrap_err().contains("--forward"));
+        assert!(parse(&["--spool", "x"]).is_ok());
         assert!(parse(&["--queue", "0"]).is_err());
         assert!(parse(&["--exec", " "]).is_err());
     }

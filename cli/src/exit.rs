@@ -1,5 +1,6 @@
-//! How a run ends, and the exit status that says so: 0 stopped cleanly, 2 usage or
-//! configuration error, 3 credentials rejected by Zoom, 1 any other fatal error.
+//! How a run ends, and the exit status that says so: 0 stopped as asked with nothing lost, 4
+//! stopped as asked but events were dropped or lost, 2 usage or configuration error, 3
+//! credentials rejected by Zoom, 1 any other fatal error.
 
 use std::process::ExitCode;
 
@@ -7,6 +8,9 @@ use zoom_ws::Error;
 
 /// Exit status of a usage or configuration error.
 pub const USAGE: u8 = 2;
+
+/// Exit status of a run that ended as asked, but dropped or lost events on the way.
+pub const LOST: u8 = 4;
 
 /// Why a run could not go on.
 pub enum Exit {

@@ -13,12 +13,19 @@ Options:
                      * matches anything, e.g. --event 'meeting.*,*.created'
   --dedupe           drop an event whose exact JSON was already delivered among the last 4096
   --exec CMD         run `sh -c CMD` for each event, one at a time, in order: the event's JSON
-                     line on stdin, ZOOM_EVENT and ZOOM_EVENT_TS in the environment
+                     line on stdin, ZOOM_EVENT and ZOOM_EVENT_TS in the environment, no secret
+                     (client secret, webhook token, proxy passwords, *SECRET*/*TOKEN* names)
   --forward URL      POST each event to URL as a Zoom webhook (signed when
                      ZOOM_WEBHOOK_SECRET_TOKEN is set); retried on network errors and 5xx
-  --spool PATH       with --forward: keep events that do not fit the queue in PATH, in order,
-                     until the receiver takes them (also across restarts)
-  --queue N          events held in memory per action, default 1000
+  --spool DIR        keep events in a journal in DIR (made 0700) for every output until each
+                     has taken them, across crashes and restarts (at-least-once: after a crash
+                     the event in flight may come twice); one process per DIR
+  --spool-max SIZE   the journal's size limit, e.g. 512M or 2G (default 1G); beyond it, or
+                     on a full disk, the oldest events are dropped, logged and counted
+  --grace SECS       after a stop request, how long the outputs may deliver what waits
+                     (default 5); a second signal ends it at once
+  --queue N          without --spool: events held in memory per output, default 1000; when
+                     full the oldest is dropped, logged and counted
   -q, --quiet        no event lines on stdout (with --exec or --forward)
   -h, --help         show this help
   -V, --version      show the version
@@ -43,8 +50,13 @@ Settings (environment, or the .env file; the environment wins):
   HTTPS_PROXY, https_proxy, ALL_PROXY        http://[user:password@]host[:port] for both connections
   NO_PROXY or no_proxy                       hosts reached directly: host[:port], .domain, * (comma list)
   ZOOM_WEBHOOK_SECRET_TOKEN                  signs --forward posts like Zoom's webhooks
+  ZOOM_SPOOL_DIR, ZOOM_SPOOL_MAX, ZOOM_GRACE  --spool, --spool-max, --grace (the option wins)
   RUST_LOG                                   log level on stderr, default info
 
-Exit status: 0 stopped (signal or --max-events), 2 usage or configuration error,
+Signals: SIGINT, SIGTERM and SIGHUP stop reading and let the outputs drain for --grace;
+what is left stays in the journal, or is reported lost.
+
+Exit status: 0 stopped as asked (signal, --max-events, stdout closed) with nothing lost,
+4 stopped as asked but events were dropped or lost, 2 usage or configuration error,
 3 credentials rejected by Zoom, 1 any other error.
 ";

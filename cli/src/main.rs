@@ -4,11 +4,12 @@
 //!
 //! - [`args`]: the command line; [`help`]: the `--help` text;
 //! - [`settings`]: the environment and the `.env` file (read by [`dotenv`]);
-//! - [`logging`]: stderr, with a UTC timestamp; [`signals`]: SIGINT/SIGTERM and a closed stdout
-//!   (Unix);
+//! - [`logging`]: stderr, with a UTC timestamp; [`signals`]: SIGINT/SIGTERM/SIGHUP and a
+//!   closed stdout (Unix);
 //! - [`run`]: one client per subscription, each on its own thread;
-//! - [`sink`]: filter, dedupe, the line on stdout, the hand-off to the [`outputs`] (`--exec`,
-//!   `--forward`);
+//! - [`sink`]: filter, dedupe, the hand-off to the [`feed`]s;
+//! - [`feed`]: each output's supply, a memory queue or a cursor of the [`journal`] (`--spool`);
+//! - [`outputs`]: stdout, `--exec`, `--forward`, a worker thread each; the drain and summary;
 //! - [`exit`]: how a run ends, as an exit status.
 
 #![deny(unsafe_code)]
@@ -17,7 +18,14 @@ mod args;
 mod build_info;
 mod dotenv;
 mod exit;
+mod feed;
 mod help;
+#[cfg(unix)]
+#[allow(unsafe_code)]
+mod journal;
+#[cfg(not(unix))]
+#[path = "journal_stub.rs"]
+mod journal;
 mod log_format;
 mod logging;
 mod metrics;
@@ -51,7 +59,8 @@ fn main() -> ExitCode {
     };
     logging::init();
     match run::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(run::Ended::Clean) => ExitCode::SUCCESS,
+        Ok(run::Ended::Lost) => ExitCode::from(exit::LOST),
         Err(exit) => exit.report(),
     }
 }

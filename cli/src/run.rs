@@ -1,7 +1,6 @@
 //! One run: the settings checked, one client per subscription, each on its own thread, all
 //! feeding one sink; then the summary and the first error that retrying could not fix.
 
-use std::io;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -15,13 +14,23 @@ use crate::settings;
 use crate::signals;
 use crate::sink::{Sink, StopAll};
 
+/// How a run that was not cut off by an error ended.
+pub enum Ended {
+    /// Every event taken was delivered, or is kept in the journal.
+    Clean,
+    /// Events were dropped or lost on the way (exit status 4).
+    Lost,
+}
+
 /// Runs until stopped (a signal, `--max-events`, stdout closed) or a fatal error.
-pub fn run(args: Args) -> Result<(), Exit> {
-    let (config, webhook_secret) = settings::load(&args)?;
+pub fn run(args: Args) -> Result<Ended, Exit> {
+    // Before any other thread starts (the journal has one), so that every thread inherits it.
+    let signals = signals::block();
+    let (config, webhook_secret, delivery) = settings::load(&args)?;
     let ids = settings::subscription_ids(&config.subscription_id)?;
     let filter = EventFilter::new(args.events.iter().cloned())
         .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--event")))?;
-    let prepared = outputs::prepare(&args, &config, webhook_secret)?;
+    let prepared = outputs::prepare(&args, &delivery, &config, webhook_secret)?;
 
     let tokens = Arc::new(TokenSource::new(&config).map_err(Exit::Fatal)?);
     let mut clients = Vec::with_capacity(ids.len());
@@ -31,18 +40,32 @@ pub fn run(args: Args) -> Result<(), Exit> {
         clients.push(Client::with_tokens(config, tokens.clone()).map_err(Exit::Fatal)?);
     }
     let stop = StopAll(Arc::new(clients.iter().map(Client::stop_handle).collect()));
-    // Before any other thread starts, so that every thread inherits the signal mask.
-    signals::stop_on_signals(stop.clone());
+    let on_gone = {
+        let stop = stop.clone();
+        move || stop.stop()
+    };
+    let outputs = outputs::spawn(prepared, &args, &delivery, &config.backoff, on_gone.clone())?;
+    let shutdown = Arc::clone(&outputs.shutdown);
+    let stopping = stop.clone();
+    signals.on_signal(move |name| {
+        if stopping.is_stopped() {
+            log::warn!(
+                "{name} received again: cutting the grace period short; what is not delivered \
+                 stays in the journal or is reported lost"
+            );
+            shutdown.cut();
+        } else {
+            log::info!("{name} received; stopping (a second signal cuts the grace period short)");
+            stopping.stop();
+        }
+    });
     if !args.quiet {
-        signals::stop_when_stdout_closes(stop.clone());
+        signals::stop_when_stdout_closes(on_gone);
     }
 
-    let out = (!args.quiet).then(io::stdout);
-    let mut sink = Sink::new(out, filter, stop.clone());
+    let mut sink = Sink::new(filter, Arc::clone(&outputs.fanout), stop.clone());
     sink.dedupe = args.dedupe.then(|| Dedupe::new(Dedupe::DEFAULT_WINDOW));
     sink.max_events = args.max_events;
-    let actions = outputs::spawn(&args, prepared, &config);
-    sink.pipes = actions.iter().map(|a| a.pipe.clone()).collect();
     let sink = Arc::new(Mutex::new(sink));
 
     let done_rx = start(ids, clients, &sink);
@@ -59,14 +82,15 @@ pub fn run(args: Args) -> Result<(), Exit> {
         }
         snapshots.push(snapshot);
     }
-    let action_counts = outputs::drain(actions);
-
-    let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
-    log_summary(&snapshots, &sink, tokens.fetches());
-    outputs::log_summary(action_counts);
-    match first_error {
-        Some(error) => Err(Exit::Fatal(error)),
-        None => Ok(()),
+    {
+        let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+        log_summary(&snapshots, &sink, tokens.fetches());
+    }
+    let lost = outputs.finish();
+    match (first_error, lost) {
+        (Some(error), _) => Err(Exit::Fatal(error)),
+        (None, true) => Ok(Ended::Lost),
+        (None, false) => Ok(Ended::Clean),
     }
 }
 
@@ -74,11 +98,7 @@ pub fn run(args: Args) -> Result<(), Exit> {
 type Done = (StatsSnapshot, zoom_ws::Result<()>);
 
 /// Starts one thread per subscription, each running its client into the shared sink.
-fn start<W: io::Write + Send + 'static>(
-    ids: Vec<String>,
-    clients: Vec<Client>,
-    sink: &Arc<Mutex<Sink<W>>>,
-) -> mpsc::Receiver<Done> {
+fn start(ids: Vec<String>, clients: Vec<Client>, sink: &Arc<Mutex<Sink>>) -> mpsc::Receiver<Done> {
     let several = ids.len() > 1;
     let (done_tx, done_rx) = mpsc::channel();
     for (id, mut client) in ids.into_iter().zip(clients) {
@@ -102,7 +122,7 @@ fn start<W: io::Write + Send + 'static>(
 }
 
 /// The exit summary: the counters of every subscription added up, and the sink's.
-fn log_summary<W: io::Write>(snapshots: &[StatsSnapshot], sink: &Sink<W>, token_requests: u64) {
+fn log_summary(snapshots: &[StatsSnapshot], sink: &Sink, token_requests: u64) {
     let mut totals = [0u64; 5];
     for s in snapshots {
         for (total, n) in totals.iter_mut().zip([
@@ -117,7 +137,7 @@ fn log_summary<W: io::Write>(snapshots: &[StatsSnapshot], sink: &Sink<W>, token_
     }
     let [connections, reconnects, sent, answered, skipped] = totals;
     log::info!(
-        "summary: {} events written, {connections} connections, {reconnects} reconnects, {sent} \
+        "summary: {} events taken, {connections} connections, {reconnects} reconnects, {sent} \
          heartbeats sent, {answered} answered, {skipped} frames skipped, {token_requests} token \
          requests, {} events filtered out, {} repeats dropped",
         sink.passed,

@@ -2,6 +2,8 @@
 //! `--env-file PATH`, which must exist). Checked before anything connects.
 
 use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use zoom_ws::{Config, Secret, check};
 
@@ -10,8 +12,30 @@ use crate::dotenv;
 use crate::exit::Exit;
 use crate::startup;
 
-/// The client's configuration and the webhook secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`).
-pub fn load(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
+/// The journal's size limit unless told otherwise: a day of a busy account's events, a few
+/// minutes of a full flood.
+pub const DEFAULT_SPOOL_MAX: u64 = 1 << 30;
+
+/// The smallest size limit accepted: a few segments of the smallest size.
+pub const MIN_SPOOL_MAX: u64 = 256 << 10;
+
+/// How long the outputs may go on after a stop request, unless told otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// How events are kept after the socket: the command line first, then the settings.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// `--spool DIR` or `ZOOM_SPOOL_DIR`: the journal.
+    pub spool: Option<PathBuf>,
+    /// `--spool-max SIZE` or `ZOOM_SPOOL_MAX`: the journal's size limit in bytes.
+    pub spool_max: u64,
+    /// `--grace SECS` or `ZOOM_GRACE`: how long the outputs may drain after a stop request.
+    pub grace: Duration,
+}
+
+/// The client's configuration, the webhook secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`) and the
+/// delivery settings.
+pub fn load(args: &Args) -> Result<(Config, Option<Secret>, Delivery), Exit> {
     let (path, required) = match &args.env_file {
         Some(path) => (path.as_path(), true),
         None => (std::path::Path::new(".env"), false),
@@ -52,7 +76,79 @@ pub fn load(args: &Args) -> Result<(Config, Option<Secret>), Exit> {
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
         .map(Secret::new);
-    Ok((config, webhook_secret))
+    let delivery = delivery(args, &lookup)?;
+    Ok((config, webhook_secret, delivery))
+}
+
+/// The delivery settings, each from its option or else its variable.
+fn delivery(args: &Args, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Delivery, Exit> {
+    let pick = |given: &Option<String>, option: &'static str, variable: &'static str| {
+        given
+            .clone()
+            .map(|v| (v, option))
+            .or_else(|| lookup(variable).map(|v| (v, variable)))
+    };
+    let spool = args
+        .spool
+        .clone()
+        .or_else(|| lookup("ZOOM_SPOOL_DIR").map(PathBuf::from));
+    let spool_max = match pick(&args.spool_max, "--spool-max", "ZOOM_SPOOL_MAX") {
+        Some((v, name)) => parse_size(&v).map_err(|e| Exit::Usage(format!("{name}: {e}")))?,
+        None => DEFAULT_SPOOL_MAX,
+    };
+    let grace = match pick(&args.grace, "--grace", "ZOOM_GRACE") {
+        Some((v, name)) => parse_secs(&v).map_err(|e| Exit::Usage(format!("{name}: {e}")))?,
+        None => DEFAULT_GRACE,
+    };
+    Ok(Delivery {
+        spool,
+        spool_max,
+        grace,
+    })
+}
+
+/// `1073741824`, `512M`, `2G`, `64k` (powers of 1024), at least [`MIN_SPOOL_MAX`].
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),
+        _ => (text, 'b'),
+    };
+    let shift = match unit {
+        'b' => 0,
+        'k' => 10,
+        'm' => 20,
+        'g' => 30,
+        't' => 40,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size such as 1073741824, 512M or 2G"
+            ));
+        }
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 1073741824, 512M or 2G"))?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or(format!("{text:?} is too large"))?;
+    if bytes < MIN_SPOOL_MAX {
+        return Err(format!("{text:?} is too small; give at least 256K"));
+    }
+    Ok(bytes)
+}
+
+/// `5`, `0.5`, `0` (no grace at all).
+pub fn parse_secs(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && (0.0..=86_400.0).contains(s))
+        .map(Duration::from_secs_f64)
+        .ok_or(format!(
+            "{text:?} is not a number of seconds from 0 to 86400"
+        ))
 }
 
 /// `ZOOM_SUBSCRIPTION_ID` may list several ids, comma-separated (checked by the library).
@@ -64,6 +160,26 @@ pub fn subscription_ids(value: &str) -> Result<Vec<String>, Exit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_and_seconds() {
+        assert_eq!(parse_size("1073741824"), Ok(1 << 30));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size(" 2g "), Ok(2 << 30));
+        assert_eq!(parse_size("256k"), Ok(256 << 10));
+        assert!(parse_size("100").unwrap_err().contains("too small"));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(
+            parse_size("99999999999T")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_secs("0"), Ok(Duration::ZERO));
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("soon").is_err());
+    }
 
     #[test]
     fn several_subscription_ids() {

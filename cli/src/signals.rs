@@ -1,62 +1,90 @@
-//! Stop requests from outside: SIGINT and SIGTERM, and the reader of stdout going away.
+//! Stop requests from outside: SIGINT, SIGTERM and SIGHUP, and the reader of stdout going away.
 //!
 //! Unix only (libc); elsewhere both watchers do nothing: Ctrl+C ends the process the platform's
 //! way, and a closed stdout is noticed at the next event, when writing fails.
 
-use crate::sink::StopAll;
+/// The stop signals, blocked in the thread that made this and in every thread it starts later.
+pub struct Blocked {
+    #[cfg(unix)]
+    set: libc::sigset_t,
+}
+
+/// Blocks the stop signals. Call it before any other thread starts (the journal's committer,
+/// the workers, the clients), so that every thread inherits the mask and only the waiting
+/// thread of [`Blocked::on_signal`] ever receives them.
+#[cfg(not(unix))]
+pub fn block() -> Blocked {
+    Blocked {}
+}
+
+#[cfg(not(unix))]
+impl Blocked {
+    /// Does nothing on this platform (see the module's docs).
+    pub fn on_signal(self, _f: impl Fn(&str) + Send + 'static) {}
+}
+
+/// Does nothing on this platform (see the module's docs).
+#[cfg(not(unix))]
+pub fn stop_when_stdout_closes(_f: impl FnOnce() + Send + 'static) {}
 
 #[cfg(unix)]
-pub use unix::{stop_on_signals, stop_when_stdout_closes};
-
-/// Does nothing on this platform (see the module's docs).
-#[cfg(not(unix))]
-pub fn stop_on_signals(_stop: StopAll) {}
-
-/// Does nothing on this platform (see the module's docs).
-#[cfg(not(unix))]
-pub fn stop_when_stdout_closes(_stop: StopAll) {}
+pub use unix::{block, stop_when_stdout_closes};
 
 #[cfg(unix)]
 #[allow(unsafe_code)]
 mod unix {
     use std::io;
 
-    use super::StopAll;
+    use super::Blocked;
 
-    /// Blocks SIGINT and SIGTERM in every thread and turns them into a stop request, received by
-    /// one thread with `sigwait` (nothing runs inside a signal handler). A second signal exits at
-    /// once. Call it before any other thread starts, so that every thread inherits the mask.
-    pub fn stop_on_signals(stop: StopAll) {
-        // SAFETY: plain libc calls on a local, initialised sigset_t; the mask is set before any
-        // other thread exists, so every thread inherits it.
+    /// The signals that ask zoom-ws to stop, and their names.
+    const STOP: [(libc::c_int, &str); 3] = [
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGHUP, "SIGHUP"),
+    ];
+
+    /// Blocks SIGINT, SIGTERM and SIGHUP in this thread (and so in every thread it starts).
+    pub fn block() -> Blocked {
+        // SAFETY: plain libc calls on a local, initialised sigset_t.
         let set = unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGINT);
-            libc::sigaddset(&mut set, libc::SIGTERM);
+            for (signal, _) in STOP {
+                libc::sigaddset(&mut set, signal);
+            }
             libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
             set
         };
-        std::thread::spawn(move || {
-            loop {
-                let mut signal: libc::c_int = 0;
-                // SAFETY: `set` is a valid sigset_t and `signal` a valid out-pointer.
-                if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
-                    continue;
+        Blocked { set }
+    }
+
+    impl Blocked {
+        /// Calls `f` with the signal's name for every stop signal, on a thread of its own that
+        /// receives them with `sigwait` (nothing runs inside a signal handler).
+        pub fn on_signal(self, f: impl Fn(&str) + Send + 'static) {
+            let set = self.set;
+            std::thread::spawn(move || {
+                loop {
+                    let mut signal: libc::c_int = 0;
+                    // SAFETY: `set` is a valid sigset_t and `signal` a valid out-pointer.
+                    if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+                        continue;
+                    }
+                    let name = STOP
+                        .iter()
+                        .find(|(s, _)| *s == signal)
+                        .map_or("a signal", |(_, name)| name);
+                    f(name);
                 }
-                if stop.is_stopped() {
-                    std::process::exit(130);
-                }
-                log::info!("signal {signal} received; stopping");
-                stop.stop();
-            }
-        });
+            });
+        }
     }
 
     /// `zoom-ws | head -1`: notices at once when the reader of stdout goes away, rather than at
     /// the next event, which may be hours off. poll() reports POLLERR on a pipe whose reader is
     /// gone; on a file or a terminal it never returns, and the thread just waits.
-    pub fn stop_when_stdout_closes(stop: StopAll) {
+    pub fn stop_when_stdout_closes(f: impl FnOnce() + Send + 'static) {
         std::thread::spawn(move || {
             loop {
                 let mut stdout = libc::pollfd {
@@ -68,7 +96,7 @@ mod unix {
                 let ready = unsafe { libc::poll(&mut stdout, 1, -1) };
                 if ready > 0 && stdout.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
                     log::info!("the reader of stdout is gone; stopping");
-                    stop.stop();
+                    f();
                     return;
                 }
                 // No stdout at all (POLLNVAL), or poll() itself failed: nothing to watch.

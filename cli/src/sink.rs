@@ -1,19 +1,44 @@
-//! What happens to each event on the socket threads: filter, dedupe, the line on stdout, the
-//! hand-off to the actions, the `--max-events` count. One `Sink` behind a mutex serves every
-//! subscription, so lines stay whole and every action sees the same order as stdout.
+//! What happens to each event on the socket threads: filter, dedupe, the `--max-events` count,
+//! and the hand-off to the [`Fanout`] (one append to the journal, or a push to each output's
+//! queue; never a wait for an output). One `Sink` behind a mutex serves every subscription, so
+//! every output sees the same order.
+//!
+//! This room and `outputs::forward` are the only ones that touch the library's `Event`: the
+//! outputs get the event's exact content as bytes, and ask here for what they need of it.
 
-use std::io::{self, Write};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use zoom_ws::{Dedupe, Event, EventFilter, StopHandle};
 
-use crate::outputs::pipe::Pipe;
+use crate::feed::Fanout;
 
 /// `meeting.started (event_ts 1764500000000)`, for log lines.
 pub fn describe(event: &Event) -> String {
     match event.event_ts() {
         Some(ts) => format!("{} (event_ts {ts})", event.name()),
         None => event.name().to_string(),
+    }
+}
+
+/// The event behind `content` (as stored by [`Sink::event`]), for an output that needs its name.
+pub fn decode(content: &str) -> Option<Event> {
+    Event::from_content(content.to_string()).ok()
+}
+
+/// [`describe`] for stored content.
+pub fn describe_content(content: &str) -> String {
+    decode(content).map_or_else(|| "an event".to_string(), |e| describe(&e))
+}
+
+/// The event as one compact line (without the newline), as stdout and `--exec` get it.
+pub fn one_line(content: &str) -> Cow<'_, str> {
+    if !content.contains(['\n', '\r']) {
+        return Cow::Borrowed(content);
+    }
+    match decode(content) {
+        Some(event) => Cow::Owned(event.json_line().into_owned()),
+        None => Cow::Owned(content.replace(['\n', '\r'], " ")),
     }
 }
 
@@ -29,7 +54,7 @@ impl StopAll {
         }
     }
 
-    /// True once a stop was asked for (a second signal exits at once).
+    /// True once a stop was asked for (a later signal cuts the grace period short).
     #[cfg_attr(not(unix), allow(dead_code))]
     pub fn is_stopped(&self) -> bool {
         self.0.iter().any(StopHandle::is_stopped)
@@ -37,15 +62,13 @@ impl StopAll {
 }
 
 /// The shared end of every subscription.
-pub struct Sink<W: Write> {
-    /// Where event lines go; `None` with `--quiet`.
-    pub out: Option<W>,
+pub struct Sink {
     /// `--event` patterns.
     pub filter: EventFilter,
     /// `--dedupe`.
     pub dedupe: Option<Dedupe>,
-    /// `--exec`, `--forward`.
-    pub pipes: Vec<Arc<Pipe>>,
+    /// Every output's supply.
+    pub fanout: Arc<Fanout>,
     /// `--max-events`.
     pub max_events: Option<u64>,
     /// Stops the clients when done.
@@ -56,29 +79,30 @@ pub struct Sink<W: Write> {
     pub filtered_out: u64,
     /// Repeats dropped by `--dedupe`.
     pub duplicates: u64,
-    done: bool,
+    /// Events read after `--max-events` was reached (not handed on).
+    pub after_max: u64,
 }
 
-impl<W: Write> Sink<W> {
+impl Sink {
     /// A sink with nothing counted yet.
-    pub fn new(out: Option<W>, filter: EventFilter, stop: StopAll) -> Self {
+    pub fn new(filter: EventFilter, fanout: Arc<Fanout>, stop: StopAll) -> Self {
         Sink {
-            out,
             filter,
             dedupe: None,
-            pipes: Vec::new(),
+            fanout,
             max_events: None,
             stop,
             passed: 0,
             filtered_out: 0,
             duplicates: 0,
-            done: false,
+            after_max: 0,
         }
     }
 
     /// Handles one event from any subscription.
     pub fn event(&mut self, event: &Event) {
-        if self.done {
+        if self.max_events.is_some_and(|max| self.passed >= max) {
+            self.after_max += 1;
             return;
         }
         if !self.filter.matches(event.name()) {
@@ -92,25 +116,10 @@ impl<W: Write> Sink<W> {
                 return;
             }
         }
-        if let Some(out) = self.out.as_mut() {
-            let mut line = event.json_line().into_owned();
-            line.push('\n');
-            if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
-                // `zoom-ws | head -1`: the reader is gone, which is a normal way to finish.
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    log::error!("cannot write to stdout: {e}");
-                }
-                self.done = true;
-                self.stop.stop();
-                return;
-            }
-        }
-        for pipe in &self.pipes {
-            pipe.push(event);
-        }
+        // A refusal (journal full, disk full) is counted and logged by the fan-out.
+        self.fanout.push(event.content().as_bytes());
         self.passed += 1;
         if self.max_events.is_some_and(|max| self.passed >= max) {
-            self.done = true;
             self.stop.stop();
         }
     }
@@ -119,6 +128,7 @@ impl<W: Write> Sink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed;
 
     fn event(name: &str, i: usize) -> Event {
         Event::from_content(format!(
@@ -127,26 +137,12 @@ mod tests {
         .unwrap()
     }
 
-    fn sink(filter: &[&str]) -> Sink<Vec<u8>> {
-        let stop = StopAll(Arc::new(Vec::new()));
-        Sink::new(
-            Some(Vec::new()),
-            EventFilter::new(filter.to_vec()).unwrap(),
-            stop,
-        )
-    }
-
-    fn lines(sink: &Sink<Vec<u8>>) -> Vec<String> {
-        String::from_utf8(sink.out.clone().unwrap())
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
     #[test]
     fn filter_dedupe_and_max_events() {
-        let mut sink = sink(&["meeting.*"]);
+        let (fanout, feeds, _) = feed::build(&["stdout"], None, 100).unwrap();
+        let stop = StopAll(Arc::new(Vec::new()));
+        let filter = EventFilter::new(["meeting.*"]).unwrap();
+        let mut sink = Sink::new(filter, Arc::new(fanout), stop);
         sink.dedupe = Some(Dedupe::new(10));
         sink.max_events = Some(3);
         let events = [
@@ -160,26 +156,22 @@ mod tests {
         for e in &events {
             sink.event(e);
         }
-        assert_eq!(
-            lines(&sink),
-            [
-                events[0].content(),
-                events[3].content(),
-                events[4].content()
-            ]
-        );
+        let soon = std::time::Instant::now();
+        let got: Vec<String> = std::iter::from_fn(|| feeds[0].next(soon))
+            .map(|item| String::from_utf8(item.data.to_vec()).unwrap())
+            .collect();
+        let want = [0, 3, 4].map(|i| events[i].content().to_string());
+        assert_eq!(got, want);
         assert_eq!((sink.passed, sink.filtered_out, sink.duplicates), (3, 1, 1));
+        assert_eq!(sink.after_max, 1);
     }
 
     #[test]
-    fn quiet_still_counts_and_hands_over() {
-        let mut sink = sink(&[]);
-        sink.out = None;
-        let pipe = Pipe::new("test", 10, None, "");
-        sink.pipes.push(pipe.clone());
-        sink.event(&event("a", 1));
-        sink.event(&event("a", 1));
-        assert_eq!(sink.passed, 2);
-        assert_eq!(pipe.finish().received, 2);
+    fn one_line_keeps_a_compact_event_and_folds_a_pretty_one() {
+        let compact = r#"{"event":"a","payload":{}}"#;
+        assert!(matches!(one_line(compact), Cow::Borrowed(_)));
+        let pretty = "{\n  \"event\": \"a\",\n  \"payload\": {\"t\": \"x y\"}\n}";
+        assert_eq!(one_line(pretty), r#"{"event":"a","payload":{"t":"x y"}}"#);
+        assert_eq!(describe_content(compact), "a");
     }
 }

@@ -177,9 +177,9 @@ fn nothing_secret_in_any_output_at_trace_level() {
 }
 
 #[test]
-fn sigterm_and_sigint_exit_0_within_a_second() {
+fn sigterm_sigint_and_sighup_exit_0_within_a_second() {
     let _guard = watchdog(30);
-    for signal in [libc::SIGTERM, libc::SIGINT] {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
         let mock = MockZoom::start();
         mock.plan(Plan::new().events(0, 1));
         let (mut child, _stdout, line) = mock::cli_first_line(&mut cli(&mock));
@@ -194,7 +194,11 @@ fn sigterm_and_sigint_exit_0_within_a_second() {
         );
         assert_eq!(status.code(), Some(0));
         let stderr = mock::stderr_of(&mut child);
-        assert!(stderr.contains("summary: 1 events written"), "{stderr}");
+        assert!(stderr.contains("summary: 1 events taken"), "{stderr}");
+        assert!(
+            stderr.contains("summary stdout: 1 delivered, 0 failed, 0 retries, 0 dropped"),
+            "{stderr}"
+        );
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(mock.closed_by_client(), 1);
     }

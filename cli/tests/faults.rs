@@ -183,7 +183,7 @@ fn cli_logs_state_changes_at_info_and_each_gap_at_warn() {
     assert!(
         has(
             "INFO",
-            "summary: 4 events written, 3 connections, 2 reconnects"
+            "summary: 4 events taken, 3 connections, 2 reconnects"
         ),
         "{stderr}"
     );

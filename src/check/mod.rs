@@ -50,6 +50,12 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "ZOOM_WEBHOOK_SECRET_TOKEN",
     "ZOOM_EVENT",
     "ZOOM_EVENT_TS",
+    // The command line's own settings.
+    "ZOOM_SPOOL_DIR",
+    "ZOOM_SPOOL_MAX",
+    "ZOOM_GRACE",
+    "ZOOM_METRICS_FILE",
+    "ZOOM_GIVE_UP_AFTER",
 ];
 
 /// `ZOOM_ALLOW_INSECURE`: unset or `0` refuses cleartext to other hosts, `1` allows it.

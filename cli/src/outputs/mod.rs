@@ -1,46 +1,114 @@
-//! The outputs beside stdout: `--exec` and `--forward` (with `--spool`), a worker thread and a
-//! pipe each, kept out of the library (which runs no threads of its own).
+//! The outputs — stdout, `--exec`, `--forward` — each fed by its own [`Feed`] and run by its
+//! own worker thread, and the end of a run: the drain, the summary, whether anything was lost.
 //!
-//! - `pipe`: a bounded queue per output, with an optional spool file for what does not fit.
-//! - `worker`: one thread per output that empties its pipe in order.
+//! - `worker`: the loop every output shares (take, deliver, acknowledge, retry);
+//! - `stdout`, `exec`, `forward`: what each output does with one event;
+//! - `child_env`: the environment of a `--exec` command, without secrets;
+//! - `counts`: what each output did, readable at any time; `shutdown`: the grace period.
 //!
-//! The socket threads never wait for an output: handing an event over is a push into memory or
-//! an append to a local file, so heartbeats and reads stay on time whatever the command or the
-//! receiver does. (stdout is written by the sink, on the socket threads.)
+//! The socket threads never wait for an output: they hand each event to the [`Fanout`] (one
+//! append to the journal, or a push into each output's memory queue), so heartbeats and reads
+//! stay on time whatever the reader, the command or the receiver does.
 
-pub mod pipe;
-pub mod worker;
+mod child_env;
+pub mod counts;
+mod exec;
+mod forward;
+pub mod shutdown;
+mod stdout;
+mod worker;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use zoom_ws::webhook::Forwarder;
-use zoom_ws::{Config, Secret};
+use zoom_ws::{Backoff, Config, Secret};
 
 use crate::args::Args;
 use crate::exit::Exit;
-use pipe::{Counts, Pipe, Spool};
+use crate::feed::{self, Fanout, Feed};
+use crate::journal::{JournalError, JournalOptions};
+use crate::settings::Delivery;
+pub use counts::Counts;
+use shutdown::Shutdown;
+use worker::Worker;
 
-/// How long the outputs may go on delivering after a stop request.
-const DRAIN_GRACE: Duration = Duration::from_secs(5);
+/// How long the main thread waits past the grace period for an output busy with one event
+/// (a command or a write that cannot be cut short), before it reports that event and exits.
+const PAST_GRACE: Duration = Duration::from_millis(500);
 
-/// An output's worker thread and its pipe.
-pub struct Action {
-    /// Where the sink hands events over.
-    pub pipe: Arc<Pipe>,
-    thread: JoinHandle<()>,
+/// One output: its feed, its figures, its thread.
+pub struct Output {
+    feed: Arc<Feed>,
+    counters: Arc<counts::Counters>,
+    thread: Option<JoinHandle<()>>,
 }
 
-/// What is checked before anything connects: the receiver's URL, the spool file.
+impl Output {
+    /// `stdout`, `exec` or `forward`.
+    pub fn name(&self) -> &str {
+        self.feed.name()
+    }
+
+    /// Its figures now (for the summary, or metrics).
+    pub fn counts(&self) -> Counts {
+        let feed = &self.feed;
+        Counts::read(
+            &self.counters,
+            feed.dropped(),
+            feed.waiting(),
+            feed.is_durable(),
+        )
+    }
+
+    fn finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Nothing waits for it, and it is not busy: it may stop.
+    fn idle(&self) -> bool {
+        self.feed.waiting() == 0 && !self.counters.busy()
+    }
+
+    fn close(&self) {
+        if !self.counters.closed() {
+            self.counters.set_closed(true);
+            self.feed.close();
+        }
+    }
+}
+
+/// Every output of the run, and where the socket threads hand events over.
+pub struct Outputs {
+    pub fanout: Arc<Fanout>,
+    pub outputs: Vec<Output>,
+    pub shutdown: Arc<Shutdown>,
+    grace: Duration,
+}
+
+/// What is checked before anything connects: the receiver's URL, the journal.
 pub struct Prepared {
     forwarder: Option<Forwarder>,
-    spool: Option<Spool>,
+    fanout: Fanout,
+    feeds: Vec<Feed>,
 }
 
-/// Checks `--forward` and opens `--spool`; a problem is a usage error.
+/// The outputs asked for, in order.
+fn names(args: &Args) -> Vec<&'static str> {
+    let wanted = [!args.quiet, args.exec.is_some(), args.forward.is_some()];
+    ["stdout", "exec", "forward"]
+        .into_iter()
+        .zip(wanted)
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect()
+}
+
+/// Checks `--forward` and opens the journal (`--spool DIR`); a problem is a usage error.
+/// Call it after the signals are blocked: the journal starts a thread.
 pub fn prepare(
     args: &Args,
+    delivery: &Delivery,
     config: &Config,
     webhook_secret: Option<Secret>,
 ) -> Result<Prepared, Exit> {
@@ -58,84 +126,200 @@ pub fn prepare(
         }
         None => None,
     };
-    let spool = match &args.spool {
-        Some(path) => Some(Spool::open(path).map_err(|e| {
-            Exit::Usage(format!("--spool {}: cannot open it: {e}", path.display()))
-        })?),
-        None => None,
-    };
-    Ok(Prepared { forwarder, spool })
-}
-
-/// Starts the workers (after the signal mask is in place, which they inherit).
-pub fn spawn(args: &Args, prepared: Prepared, config: &Config) -> Vec<Action> {
-    let mut actions = Vec::new();
-    if let Some(command) = args.exec.clone() {
-        let pipe = Pipe::new(
-            "exec",
-            args.queue,
-            None,
-            "a larger --queue holds more; a faster command keeps up",
-        );
-        let thread = worker::spawn(
-            pipe.clone(),
-            worker::Exec::new(command),
-            config.backoff.clone(),
-        );
-        actions.push(Action { pipe, thread });
-    }
-    if let Some(forwarder) = prepared.forwarder {
-        let pipe = Pipe::new(
-            "forward",
-            args.queue,
-            prepared.spool,
-            "--spool PATH keeps them",
-        );
-        let thread = worker::spawn(
-            pipe.clone(),
-            worker::Forward::new(forwarder),
-            config.backoff.clone(),
-        );
-        actions.push(Action { pipe, thread });
-    }
-    actions
-}
-
-/// Gives each output the grace period to finish, then keeps or counts what is left.
-pub fn drain(actions: Vec<Action>) -> Vec<(&'static str, Counts)> {
-    for action in &actions {
-        action.pipe.close(DRAIN_GRACE);
-    }
-    // A request is bounded by the grace period; a command is not, so do not wait for ever.
-    let give_up = Instant::now() + DRAIN_GRACE + Duration::from_secs(1);
-    actions
-        .into_iter()
-        .map(|action| {
-            while !action.thread.is_finished() && Instant::now() < give_up {
-                std::thread::sleep(Duration::from_millis(10));
+    let names = names(args);
+    let opts = delivery.spool.as_deref().map(|dir| {
+        let max = delivery.spool_max;
+        let opts = JournalOptions {
+            max_bytes: max,
+            segment_bytes: (max / 256).clamp(64 << 10, 8 << 20),
+            remedy: "a larger --spool-max (or more disk) keeps more; or find out why that \
+                     output falls behind"
+                .into(),
+            ..JournalOptions::default()
+        };
+        (dir, opts)
+    });
+    let (fanout, feeds, report) = feed::build(&names, opts, args.queue).map_err(journal_error)?;
+    if let (Some(report), Some(dir)) = (report, &delivery.spool) {
+        let waiting: Vec<String> = report
+            .waiting
+            .iter()
+            .map(|(name, n)| format!("{n} for {name}"))
+            .collect();
+        log::info!(
+            "journal {}: {} bytes, events waiting: {}",
+            dir.display(),
+            report.bytes,
+            if waiting.is_empty() {
+                "none".into()
+            } else {
+                waiting.join(", ")
             }
-            if !action.thread.is_finished() {
+        );
+    }
+    Ok(Prepared {
+        forwarder,
+        fanout,
+        feeds,
+    })
+}
+
+/// Every journal problem at start is the user's to fix (the message says how): exit 2.
+fn journal_error(e: JournalError) -> Exit {
+    Exit::Usage(format!("--spool: {e}"))
+}
+
+/// Starts one worker per output. `on_gone` runs when stdout's reader leaves.
+pub fn spawn(
+    prepared: Prepared,
+    args: &Args,
+    delivery: &Delivery,
+    backoff: &Backoff,
+    on_gone: impl Fn() + Clone + Send + 'static,
+) -> Result<Outputs, Exit> {
+    let shutdown = Arc::new(Shutdown::default());
+    let mut forwarder = prepared.forwarder;
+    let mut outputs = Vec::new();
+    for feed in prepared.feeds {
+        let feed = Arc::new(feed);
+        let counters = Arc::new(counts::Counters::default());
+        let worker = Worker {
+            feed: Arc::clone(&feed),
+            counters: Arc::clone(&counters),
+            shutdown: Arc::clone(&shutdown),
+            backoff: backoff.clone(),
+            on_gone: Box::new(on_gone.clone()),
+        };
+        let deliver: Box<dyn FnOnce(Worker) -> std::io::Result<JoinHandle<()>>> = match feed.name()
+        {
+            "stdout" => Box::new(|w: Worker| w.spawn(stdout::Stdout::default())),
+            "exec" => {
+                let command = args.exec.clone().unwrap_or_default();
+                Box::new(move |w: Worker| w.spawn(exec::Exec::new(command)))
+            }
+            _ => {
+                let f = forwarder.take().expect("a forwarder for --forward");
+                Box::new(move |w: Worker| w.spawn(forward::Forward::new(f)))
+            }
+        };
+        let thread = deliver(worker)
+            .map_err(|e| Exit::Usage(format!("cannot start the {} worker: {e}", feed.name())))?;
+        outputs.push(Output {
+            feed,
+            counters,
+            thread: Some(thread),
+        });
+    }
+    Ok(Outputs {
+        fanout: Arc::new(prepared.fanout),
+        outputs,
+        shutdown,
+        grace: delivery.grace,
+    })
+}
+
+/// Every output's figures, readable from any thread while the run goes on (for metrics).
+#[derive(Clone)]
+#[allow(dead_code)] // for the service room (notify, metrics)
+pub struct Watch(Vec<(Arc<Feed>, Arc<counts::Counters>)>);
+
+#[allow(dead_code)]
+impl Watch {
+    /// Per output, its name and figures now.
+    pub fn counts(&self) -> Vec<(String, Counts)> {
+        self.0
+            .iter()
+            .map(|(feed, counters)| {
+                let counts =
+                    Counts::read(counters, feed.dropped(), feed.waiting(), feed.is_durable());
+                (feed.name().to_string(), counts)
+            })
+            .collect()
+    }
+}
+
+impl Outputs {
+    /// A handle on the figures for another thread (metrics).
+    #[allow(dead_code)]
+    pub fn watch(&self) -> Watch {
+        Watch(
+            self.outputs
+                .iter()
+                .map(|o| (Arc::clone(&o.feed), Arc::clone(&o.counters)))
+                .collect(),
+        )
+    }
+
+    /// Every output's figures now.
+    pub fn counts(&self) -> Vec<(&str, Counts)> {
+        self.outputs
+            .iter()
+            .map(|o| (o.name(), o.counts()))
+            .collect()
+    }
+
+    /// After the socket threads are done: lets every output finish what waits for it within
+    /// the grace period (a second signal cuts it short), stops them, closes the journal, logs
+    /// the summary. Returns whether anything was lost.
+    pub fn finish(mut self) -> bool {
+        let deadline = self.shutdown.begin(self.grace);
+        loop {
+            let deadline = self.shutdown.deadline().unwrap_or(deadline);
+            let now = Instant::now();
+            for output in &self.outputs {
+                if output.idle() || now >= deadline || output.counters.gone() {
+                    output.close();
+                }
+            }
+            if self.outputs.iter().all(Output::finished) || now >= deadline + PAST_GRACE {
+                break;
+            }
+            self.shutdown.sleep(Duration::from_millis(10));
+        }
+        for output in &mut self.outputs {
+            if output.finished() {
+                let _ = output.thread.take().map(JoinHandle::join);
+            } else {
+                // Busy past the grace period: what it holds is counted as not done (with a
+                // journal it stays there, see `Worker::abandon`).
+                if !output.feed.is_durable() {
+                    output.counters.unfinished();
+                }
                 log::error!(
                     "{}: still busy with one event after the grace period; exiting without it",
-                    action.pipe.name()
+                    output.name()
                 );
             }
-            (action.pipe.name(), action.pipe.finish())
-        })
-        .collect()
-}
-
-/// One summary line per output; an error when anything was dropped.
-pub fn log_summary(counts: Vec<(&'static str, Counts)>) {
-    for (name, c) in counts {
-        let line = format!(
-            "summary {name}: {} done, {} of them failed, {} retries, {} spooled, {} dropped",
-            c.delivered, c.failed, c.retries, c.spooled, c.dropped
-        );
-        if c.dropped > 0 {
-            log::error!("{line}");
-        } else {
-            log::info!("{line}");
         }
+        self.summary()
+    }
+
+    /// The summary lines, after a last look at the journal; true when something was lost.
+    fn summary(&self) -> bool {
+        let counts = self.counts();
+        if let Fanout::Journal { journal, .. } = &*self.fanout {
+            journal.close();
+            let stats = journal.sync_stats();
+            log::info!(
+                "journal {}: {} group commits, {} fsyncs",
+                journal.dir().display(),
+                stats.commits,
+                stats.fsyncs
+            );
+        }
+        let refused = self.fanout.refused();
+        let mut lost = refused > 0;
+        if refused > 0 {
+            log::error!("summary: {refused} events not stored: the journal was closed");
+        }
+        for (name, c) in counts {
+            if c.lost() > 0 {
+                lost = true;
+                log::error!("{}", c.line(name));
+            } else {
+                log::info!("{}", c.line(name));
+            }
+        }
+        lost
     }
 }

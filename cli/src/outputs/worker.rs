@@ -1,18 +1,19 @@
-//! One thread per action: takes events from its [`Pipe`] one at a time, in order, and retries
-//! with back-off when the action says the failure may pass.
+//! One thread per output: takes events from its [`Feed`] one at a time, in order, hands each to
+//! its [`Deliver`], acknowledges it once done, and retries with back-off when the failure may
+//! pass. It never holds up the socket threads: they only ever push into the feed.
 
-use std::io::{self, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use zoom_ws::webhook::{Delivery, Forwarder};
-use zoom_ws::{Backoff, Event};
+use zoom_ws::Backoff;
 
-use super::pipe::{Pipe, describe};
+use super::counts::Counters;
+use super::shutdown::Shutdown;
+use crate::feed::{Feed, Item};
+use crate::sink::describe_content;
 
-/// What came of handing one event to an action.
+/// What came of handing one event to an output.
 pub enum Outcome {
     /// Done with it.
     Done,
@@ -20,156 +21,122 @@ pub enum Outcome {
     Failed(String),
     /// It may work later: try the same event again after a pause.
     Retry(String),
+    /// The output is gone for good (stdout's reader left): stop, leaving the rest.
+    Gone,
 }
 
 /// Something done with each event, in order.
-pub trait Action: Send + 'static {
-    /// Handles one event. `deadline` is set at shutdown: finish by then.
-    fn handle(&mut self, event: &Event, deadline: Option<Instant>) -> Outcome;
+pub trait Deliver: Send + 'static {
+    /// Handles one event (its exact content). Finish by `shutdown`'s deadline once it has one.
+    fn deliver(&mut self, content: &str, shutdown: &Shutdown) -> Outcome;
 }
 
-/// Starts the worker thread for `pipe`.
-///
-/// At shutdown (the pipe closed), the worker goes on while deliveries succeed and the grace
-/// period lasts; the first failure or the end of the grace period stops it, and what is left
-/// stays in the pipe (see [`Pipe::finish`]).
-pub fn spawn(pipe: Arc<Pipe>, mut action: impl Action, backoff: Backoff) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let name = pipe.name();
-        while let Some(taken) = pipe.next() {
-            let mut delay = backoff.initial;
-            let mut attempt = 1u32;
-            loop {
-                let deadline = pipe.drain_until();
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    pipe.give_back(taken);
-                    return;
-                }
-                match action.handle(&taken.event, deadline) {
-                    Outcome::Done => {
-                        pipe.done(taken, false);
-                        break;
-                    }
-                    Outcome::Failed(reason) => {
-                        log::warn!("{name}: {}: {reason}", describe(&taken.event));
-                        pipe.done(taken, true);
-                        break;
-                    }
-                    Outcome::Retry(reason) => {
-                        pipe.count_retry();
-                        if pipe.drain_until().is_some() {
-                            log::warn!(
-                                "{name}: {}: {reason}; stopping, as zoom-ws is exiting",
-                                describe(&taken.event)
-                            );
-                            pipe.give_back(taken);
+/// What a worker needs besides its output.
+pub struct Worker {
+    pub feed: Arc<Feed>,
+    pub counters: Arc<Counters>,
+    pub shutdown: Arc<Shutdown>,
+    pub backoff: Backoff,
+    /// Called when the output is gone (stops the clients).
+    pub on_gone: Box<dyn Fn() + Send>,
+}
+
+/// How long an idle worker waits in one call (it is woken at once by an event or a close).
+const IDLE: Duration = Duration::from_secs(3600);
+
+impl Worker {
+    /// Starts the thread. It ends when the feed is closed, the output is gone, or the grace
+    /// period is over.
+    pub fn spawn(self, mut output: impl Deliver) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name(format!("output-{}", self.feed.name()))
+            .spawn(move || {
+                loop {
+                    let Some(item) = self.feed.next(Instant::now() + IDLE) else {
+                        if self.counters.closed() {
                             return;
                         }
-                        log::warn!(
-                            "{name}: {}: {reason}; attempt {attempt} failed, retrying in {} ms",
-                            describe(&taken.event),
-                            delay.as_millis()
-                        );
-                        pipe.sleep(delay);
-                        delay = (delay * 2).min(backoff.max);
-                        attempt += 1;
+                        continue;
+                    };
+                    self.counters.set_busy(true);
+                    let finished = self.handle(&item, &mut output);
+                    self.counters.set_busy(false);
+                    if !finished {
+                        return;
                     }
                 }
-            }
-        }
-    })
-}
-
-/// `--exec CMD`: runs `sh -c CMD` with the event on stdin.
-pub struct Exec {
-    command: String,
-}
-
-/// Settings the command must not see: the credentials (it gets the event, not the keys).
-const HIDDEN_FROM_COMMAND: [&str; 3] = [
-    "ZOOM_CLIENT_SECRET",
-    "CLIENT_PASSWORD",
-    "ZOOM_WEBHOOK_SECRET_TOKEN",
-];
-
-impl Exec {
-    /// An action running `command` through `sh -c`.
-    pub fn new(command: String) -> Exec {
-        Exec { command }
+            })
     }
-}
 
-impl Action for Exec {
-    fn handle(&mut self, event: &Event, _deadline: Option<Instant>) -> Outcome {
-        let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg(&self.command)
-            .env("ZOOM_EVENT", event.name())
-            .stdin(Stdio::piped())
-            // stdout carries the events; whatever the command prints goes to stderr.
-            .stdout(Stdio::from(io::stderr()));
-        match event.event_ts() {
-            Some(ts) => command.env("ZOOM_EVENT_TS", ts.to_string()),
-            None => command.env_remove("ZOOM_EVENT_TS"),
+    /// Delivers one event, retrying while that may help; false when the worker must stop
+    /// with the event not done (it stays in the journal, or is counted as unfinished).
+    fn handle(&self, item: &Item, output: &mut impl Deliver) -> bool {
+        let name = self.feed.name();
+        let Ok(content) = std::str::from_utf8(&item.data) else {
+            log::error!("{name}: an event that is not UTF-8 text; skipped");
+            self.counters.failed();
+            self.feed.ack(item);
+            return true;
         };
-        for name in HIDDEN_FROM_COMMAND {
-            command.env_remove(name);
-        }
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(e) => return Outcome::Failed(format!("cannot start sh: {e}")),
-        };
-        if let Some(mut stdin) = child.stdin.take() {
-            let mut line = event.json_line().into_owned();
-            line.push('\n');
-            // A command that does not read its input closes the pipe early: that is its choice.
-            if let Err(e) = stdin.write_all(line.as_bytes()) {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    log::debug!("exec: writing the event to the command: {e}");
+        let mut delay = self.backoff.initial;
+        for attempt in 1u32.. {
+            if self
+                .shutdown
+                .deadline()
+                .is_some_and(|d| Instant::now() >= d)
+            {
+                return self.abandon(item, content, "the grace period is over");
+            }
+            let reason = match output.deliver(content, &self.shutdown) {
+                Outcome::Done => {
+                    self.counters.delivered();
+                    self.feed.ack(item);
+                    return true;
                 }
-            }
-        }
-        match child.wait() {
-            Ok(status) if status.success() => Outcome::Done,
-            Ok(status) => Outcome::Failed(format!("the command failed ({status})")),
-            Err(e) => Outcome::Failed(format!("waiting for the command: {e}")),
-        }
-    }
-}
-
-/// `--forward URL`: posts the event as a Zoom webhook.
-pub struct Forward {
-    forwarder: Forwarder,
-}
-
-impl Forward {
-    /// An action posting through `forwarder`.
-    pub fn new(forwarder: Forwarder) -> Forward {
-        Forward { forwarder }
-    }
-}
-
-impl Action for Forward {
-    fn handle(&mut self, event: &Event, deadline: Option<Instant>) -> Outcome {
-        let timeout = match deadline {
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left < Duration::from_millis(1) {
-                    return Outcome::Retry("no time left before exit".into());
+                Outcome::Failed(reason) => {
+                    log::warn!("{name}: {}: {reason}", describe_content(content));
+                    self.counters.failed();
+                    self.feed.ack(item);
+                    return true;
                 }
-                Some(left)
+                Outcome::Gone => {
+                    self.counters.set_gone(true);
+                    (self.on_gone)();
+                    return self.abandon(item, content, "the reader of stdout is gone");
+                }
+                Outcome::Retry(reason) => reason,
+            };
+            self.counters.retried();
+            if self.shutdown.draining() {
+                return self.abandon(item, content, &format!("{reason}; zoom-ws is exiting"));
             }
-            None => None,
-        };
-        match self.forwarder.post(event.content(), timeout) {
-            Delivery::Accepted => Outcome::Done,
-            Delivery::Refused { status } => Outcome::Failed(format!(
-                "{} refused it with HTTP {status}; not retried",
-                self.forwarder.host()
-            )),
-            Delivery::Retry { reason } => Outcome::Retry(reason),
-            _ => Outcome::Retry("unexpected answer".into()),
+            log::warn!(
+                "{name}: {}: {reason}; attempt {attempt} failed, retrying in {} ms",
+                describe_content(content),
+                delay.as_millis()
+            );
+            self.shutdown.sleep(delay);
+            delay = (delay * 2).min(self.backoff.max);
         }
+        unreachable!("the attempts are not counted to the end")
+    }
+
+    /// Leaves `content` undone: in the journal for the next run, or counted as lost.
+    fn abandon(&self, item: &Item, content: &str, why: &str) -> bool {
+        let name = self.feed.name();
+        let event = describe_content(content);
+        if self.feed.holds(item) {
+            log::warn!("{name}: {event}: {why}; it stays in the journal for the next run");
+        } else {
+            self.counters.unfinished();
+            if self.feed.is_durable() {
+                log::error!(
+                    "{name}: {event}: {why}; it is lost: the journal dropped it to make room"
+                );
+            } else if !self.counters.gone() {
+                log::error!("{name}: {event}: {why}; it is lost (--spool DIR would keep it)");
+            }
+        }
+        false
     }
 }
