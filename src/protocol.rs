@@ -4,6 +4,10 @@
 //! `message` frames whose `content` is the event JSON encoded a second time as a string (the body a
 //! webhook would carry). We parse the envelope once, unescape the content once, and read only the
 //! event's name and timestamp; the payload stays text until someone asks for it.
+//!
+//! [`Client`](crate::Client) decodes every frame itself. This module is public for programs that
+//! read Zoom's frames from a socket of their own (or replay recorded ones), and for the fuzzer and
+//! property tests, which feed [`decode_frame`] arbitrary text.
 
 use std::borrow::Cow;
 

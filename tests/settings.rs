@@ -6,39 +6,9 @@
 mod capture;
 mod mock;
 
-use std::collections::HashMap;
-
-use capture::Capture;
+use capture::{Capture, from, settings};
 use mock::{MockZoom, TokenAnswer, spawn_client, watchdog};
 use zoom_ws::{Client, Config, Error, StateChange, TokenSource};
-
-fn from(pairs: &[(&str, String)]) -> zoom_ws::Result<Config> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    Config::from_lookup(|name| map.get(name).cloned())
-}
-
-/// Working settings aimed at `port` on 127.0.0.1, with `changes` on top.
-fn settings(port: u16, changes: &[(&str, &str)]) -> Vec<(&'static str, String)> {
-    let mut pairs: Vec<(&'static str, String)> = vec![
-        ("ZOOM_CLIENT_ID", "mock-client-id".into()),
-        ("ZOOM_CLIENT_SECRET", "mock-client-secret".into()),
-        ("ZOOM_SUBSCRIPTION_ID", "mock-sub".into()),
-        (
-            "ZOOM_OAUTH_URL",
-            format!("http://127.0.0.1:{port}/oauth/token"),
-        ),
-        ("ZOOM_WS_URL", format!("ws://127.0.0.1:{port}/ws")),
-    ];
-    for (name, value) in changes {
-        pairs.retain(|(n, _)| n != name);
-        let name: &'static str = Box::leak(name.to_string().into_boxed_str());
-        pairs.push((name, value.to_string()));
-    }
-    pairs
-}
 
 /// The setting an error names and its problem; panics on any other error.
 fn refused(result: zoom_ws::Result<impl Sized>) -> (String, String) {

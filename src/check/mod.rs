@@ -14,6 +14,12 @@
 //! | `HTTPS_PROXY` | a host as above; user name and password up to [`MAX_SECRET_LEN`] bytes each |
 //!
 //! `http://` and `ws://` reach only loopback hosts unless `ZOOM_ALLOW_INSECURE=1`.
+//!
+//! An embedder rarely needs this module: [`Config::validate`](crate::Config::validate) (which
+//! [`Client::new`](crate::Client::new) runs) applies every rule above to a whole `Config`. It is
+//! public for programs that take settings from somewhere else (a form, their own configuration
+//! file) and want to refuse a bad value early, with the setting's name, before building a
+//! `Config`; and [`escaped`] makes any value safe to put in a log line of their own.
 
 mod urls;
 

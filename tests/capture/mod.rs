@@ -4,12 +4,15 @@
 //! endpoint that refuses the upgrade, so a client sends each of its requests once.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use zoom_ws::Config;
 
 #[derive(Default)]
 struct State {
@@ -167,4 +170,33 @@ fn take_request(pending: &mut Vec<u8>) -> Option<Vec<u8>> {
         return None;
     }
     Some(pending.drain(..end + body).collect())
+}
+
+/// A `Config` read from `pairs` as if they were the environment.
+pub fn from(pairs: &[(&str, String)]) -> zoom_ws::Result<Config> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    Config::from_lookup(|name| map.get(name).cloned())
+}
+
+/// Working settings aimed at `port` on 127.0.0.1, with `changes` on top.
+pub fn settings(port: u16, changes: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+    let mut pairs: Vec<(&'static str, String)> = vec![
+        ("ZOOM_CLIENT_ID", "mock-client-id".into()),
+        ("ZOOM_CLIENT_SECRET", "mock-client-secret".into()),
+        ("ZOOM_SUBSCRIPTION_ID", "mock-sub".into()),
+        (
+            "ZOOM_OAUTH_URL",
+            format!("http://127.0.0.1:{port}/oauth/token"),
+        ),
+        ("ZOOM_WS_URL", format!("ws://127.0.0.1:{port}/ws")),
+    ];
+    for (name, value) in changes {
+        pairs.retain(|(n, _)| n != name);
+        let name: &'static str = Box::leak(name.to_string().into_boxed_str());
+        pairs.push((name, value.to_string()));
+    }
+    pairs
 }
