@@ -26,20 +26,6 @@ fn split_names(mock: &MockZoom) -> Config {
 /// A short bound on each phase, for the tests that wait for one to expire.
 const SHORT: Duration = Duration::from_millis(300);
 
-/// The reason of the first failed attempt, after checking that the client tried again.
-fn first_failure_then_retry(client: &Running) -> String {
-    let reason = match client.wait_state(20.0, |s| matches!(s, StateChange::Disconnected { .. })) {
-        StateChange::Disconnected { reason } => reason,
-        _ => unreachable!(),
-    };
-    client.wait_state(20.0, |s| matches!(s, StateChange::BackingOff { .. }));
-    client.wait_state(
-        20.0,
-        |s| matches!(s, StateChange::Connecting { attempt } if *attempt >= 2),
-    );
-    reason
-}
-
 /// The first failure whose reason starts with `phase` ("TLS handshake timed out"), after checking
 /// that the client tried again. Failures of other phases before it are let pass: on a loaded
 /// machine another phase may also exceed [`SHORT`].
@@ -62,13 +48,6 @@ fn eventually(what: &str, done: impl Fn() -> bool) {
         assert!(std::time::Instant::now() < until, "never: {what}");
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// Stops a client that is failing over and over, checking that `run` returns promptly and `Ok`.
-fn stop_promptly(client: Running) {
-    let (result, took) = client.stop();
-    result.unwrap();
-    assert!(took < Duration::from_secs(2), "stop took {took:?}");
 }
 
 // ---- TLS trust ------------------------------------------------------------------------------
@@ -110,10 +89,10 @@ fn untrusted_token_endpoint_names_the_host_and_zoom_ca_file() {
     );
 
     let client = spawn_client(config);
-    let reason = first_failure_then_retry(&client);
+    let reason = client.first_failure_then_retry();
     assert!(reason.contains("TLS certificate of localhost"), "{reason}");
     assert!(reason.contains("ZOOM_CA_FILE"), "{reason}");
-    stop_promptly(client);
+    client.stop_promptly();
     assert!(
         mock.token_requests().is_empty(),
         "nothing was sent to an untrusted server"
@@ -129,13 +108,13 @@ fn untrusted_socket_names_the_host_and_zoom_ca_file() {
     let mut config = plain.config();
     config.ws_url = tls.ws_url();
     let client = spawn_client(config);
-    let reason = first_failure_then_retry(&client);
+    let reason = client.first_failure_then_retry();
     assert!(
         reason.contains("TLS certificate of 127.0.0.1 is not trusted"),
         "{reason}"
     );
     assert!(reason.contains("ZOOM_CA_FILE"), "{reason}");
-    stop_promptly(client);
+    client.stop_promptly();
     assert_eq!(
         plain.token_requests().len(),
         1,
@@ -220,7 +199,7 @@ fn proxy_asking_for_credentials_is_a_clear_error_and_retried_for_the_token_reque
     let mut config = split_names(&mock);
     config.proxy = Some(proxy.config());
     let client = spawn_client(config);
-    let reason = first_failure_then_retry(&client);
+    let reason = client.first_failure_then_retry();
     let address = proxy.addr().to_string();
     assert!(
         reason.contains(&format!(
@@ -233,7 +212,7 @@ fn proxy_asking_for_credentials_is_a_clear_error_and_retried_for_the_token_reque
         "{reason}"
     );
     eventually("a retry reached the proxy", || proxy.requests().len() >= 2);
-    stop_promptly(client);
+    client.stop_promptly();
     assert!(mock.token_requests().is_empty());
 }
 
@@ -246,14 +225,14 @@ fn proxy_asking_for_credentials_is_a_clear_error_and_retried_for_the_socket() {
     config.proxy = Some(proxy.config());
     config.no_proxy = vec!["localhost".into()];
     let client = spawn_client(config);
-    let reason = first_failure_then_retry(&client);
+    let reason = client.first_failure_then_retry();
     assert!(reason.starts_with("proxy tunnel failed: "), "{reason}");
     assert!(
         reason.contains("asks for credentials (HTTP 407)"),
         "{reason}"
     );
     eventually("a retry reached the proxy", || proxy.requests().len() >= 2);
-    stop_promptly(client);
+    client.stop_promptly();
     let port = mock.addr().port();
     let targets = proxy.targets();
     assert!(
@@ -309,13 +288,13 @@ fn wrong_proxy_password_and_502_name_the_proxy_never_the_credentials() {
         config.proxy = Some(ProxyConfig::parse(&url).unwrap());
         config.no_proxy = no_proxy;
         let client = spawn_client(config);
-        let reason = first_failure_then_retry(&client);
+        let reason = client.first_failure_then_retry();
         assert!(reason.contains(&expected), "{reason}\nexpected: {expected}");
         assert!(
             !reason.contains("Wr0ng-Pa55") && !reason.contains("alice"),
             "{reason}"
         );
-        stop_promptly(client);
+        client.stop_promptly();
     }
 }
 
@@ -336,7 +315,7 @@ fn a_proxy_that_is_not_there_is_named_in_the_error() {
         config.proxy = Some(ProxyConfig::parse(&format!("http://u:Pa55@{gone}")).unwrap());
         config.no_proxy = no_proxy;
         let client = spawn_client(config);
-        let reason = first_failure_then_retry(&client);
+        let reason = client.first_failure_then_retry();
         assert!(
             reason.starts_with("TCP connect failed: "),
             "{what}: {reason}"
@@ -346,7 +325,7 @@ fn a_proxy_that_is_not_there_is_named_in_the_error() {
             "{what}: {reason}"
         );
         assert!(!reason.contains("Pa55"), "{reason}");
-        stop_promptly(client);
+        client.stop_promptly();
     }
 }
 
@@ -400,7 +379,7 @@ fn stalled_token_request_times_out_naming_the_phase() {
         assert_eq!(reason, "token request timed out after 0.3 s", "{scheme}");
         let before = staller.accepted();
         eventually("a retry reached the server", || staller.accepted() > before);
-        stop_promptly(client);
+        client.stop_promptly();
     }
 }
 
@@ -418,7 +397,7 @@ fn stalled_tls_handshake_times_out_naming_the_phase() {
         "TLS handshake timed out after 0.3 s"
     );
     eventually("a retry reached the server", || staller.accepted() >= 2);
-    stop_promptly(client);
+    client.stop_promptly();
 }
 
 #[test]
@@ -435,7 +414,7 @@ fn stalled_websocket_handshake_times_out_naming_the_phase() {
         "WebSocket handshake timed out after 0.3 s"
     );
     eventually("a retry reached the server", || staller.accepted() >= 2);
-    stop_promptly(client);
+    client.stop_promptly();
 }
 
 #[test]
@@ -454,7 +433,7 @@ fn stalled_proxy_times_out_naming_the_phase() {
         "proxy tunnel timed out after 0.3 s"
     );
     eventually("a retry reached the proxy", || proxy.requests().len() >= 2);
-    stop_promptly(client);
+    client.stop_promptly();
     // So does the token request's, which ureq bounds as part of the whole request.
     config.no_proxy.clear();
     let client = spawn_client(config);
@@ -463,7 +442,7 @@ fn stalled_proxy_times_out_naming_the_phase() {
         "token request timed out after 0.3 s"
     );
     eventually("a retry reached the proxy", || proxy.requests().len() >= 4);
-    stop_promptly(client);
+    client.stop_promptly();
 }
 
 #[test]
@@ -511,7 +490,7 @@ fn an_answer_trickling_in_cannot_stretch_a_phase() {
             expected,
             "{kind}"
         );
-        stop_promptly(client);
+        client.stop_promptly();
     }
 }
 
@@ -531,7 +510,7 @@ fn tcp_connect_to_a_full_backlog_times_out_naming_the_phase() {
         failure_in_phase_then_retry(&client, "TCP connect timed out"),
         "TCP connect timed out after 0.3 s"
     );
-    stop_promptly(client);
+    client.stop_promptly();
 }
 
 // ---- the command line -----------------------------------------------------------------------

@@ -3,9 +3,9 @@
 
 mod mock;
 use mock::net::{ConnectProxy, test_ca_file, test_identity};
-use mock::{MockZoom, Plan, Running, cli, spawn_client, watchdog};
+use mock::{MockZoom, Plan, cli, spawn_client, watchdog};
 use std::time::Duration;
-use zoom_ws::{Config, StateChange};
+use zoom_ws::Config;
 
 fn tls_mock() -> MockZoom {
     MockZoom::start_tls(test_identity())
@@ -19,27 +19,6 @@ fn split_names(mock: &MockZoom) -> Config {
     config
 }
 
-/// The reason of the first failed attempt, after checking that the client tried again.
-fn first_failure_then_retry(client: &Running) -> String {
-    let reason = match client.wait_state(20.0, |s| matches!(s, StateChange::Disconnected { .. })) {
-        StateChange::Disconnected { reason } => reason,
-        _ => unreachable!(),
-    };
-    client.wait_state(20.0, |s| matches!(s, StateChange::BackingOff { .. }));
-    client.wait_state(
-        20.0,
-        |s| matches!(s, StateChange::Connecting { attempt } if *attempt >= 2),
-    );
-    reason
-}
-
-/// Stops a client that is failing over and over, checking that `run` returns promptly and `Ok`.
-fn stop_promptly(client: Running) {
-    let (result, took) = client.stop();
-    result.unwrap();
-    assert!(took < Duration::from_secs(2), "stop took {took:?}");
-}
-
 #[test]
 fn zoom_ca_file_adds_to_the_system_roots_for_both_connections() {
     let _guard = watchdog(30);
@@ -50,9 +29,9 @@ fn zoom_ca_file_adds_to_the_system_roots_for_both_connections() {
     let mut config = split_names(&mock);
     config.ca_file = Some(other_ca.clone());
     let client = spawn_client(config);
-    let reason = first_failure_then_retry(&client);
+    let reason = client.first_failure_then_retry();
     assert!(reason.contains("is not trusted"), "{reason}");
-    stop_promptly(client);
+    client.stop_promptly();
     // With the test CA among the system's roots (OpenSSL's SSL_CERT_FILE, set for the child
     // only), both connections trust the mock, although ZOOM_CA_FILE names another CA: the file
     // adds to the system's roots, for ureq's token request as for the socket.

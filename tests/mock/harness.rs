@@ -129,6 +129,30 @@ impl Running {
         (result, start.elapsed())
     }
 
+    /// Stops a client that is failing over and over, checking that `run` returns promptly and
+    /// `Ok`.
+    pub fn stop_promptly(self) {
+        let (result, took) = self.stop();
+        result.unwrap();
+        assert!(took < Duration::from_secs(2), "stop took {took:?}");
+    }
+
+    /// The reason of the first failed attempt, after checking that the client tried again.
+    pub fn first_failure_then_retry(&self) -> String {
+        use zoom_ws::StateChange;
+        let reason = match self.wait_state(20.0, |s| matches!(s, StateChange::Disconnected { .. }))
+        {
+            StateChange::Disconnected { reason } => reason,
+            _ => unreachable!(),
+        };
+        self.wait_state(20.0, |s| matches!(s, StateChange::BackingOff { .. }));
+        self.wait_state(
+            20.0,
+            |s| matches!(s, StateChange::Connecting { attempt } if *attempt >= 2),
+        );
+        reason
+    }
+
     /// Waits for `run` to return by itself.
     pub fn join(mut self, secs: f64) -> zoom_ws::Result<()> {
         let until = Instant::now() + Duration::from_secs_f64(secs);
