@@ -195,7 +195,7 @@ pub fn url_subscription<'a>(ws: &Url<'a>) -> Result<Option<&'a str>> {
 }
 
 /// The subscription setting in force: `ZOOM_SUBSCRIPTION_ID` when given (agreement with the URL is
-/// checked by [`config`]), else the `subscriptionId` of `ws_url`.
+/// checked by `Config::validate`), else the `subscriptionId` of `ws_url`.
 pub fn subscription_in_force(ws_url: &str, setting: &str) -> Result<String> {
     if !setting.trim().is_empty() {
         return Ok(setting.to_string());
