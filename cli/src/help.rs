@@ -50,7 +50,9 @@ Settings (environment, or the .env file; the environment wins):
   HTTPS_PROXY, https_proxy, ALL_PROXY        http://[user:password@]host[:port] for both connections
   NO_PROXY or no_proxy                       hosts reached directly: host[:port], .domain, * (comma list)
   ZOOM_WEBHOOK_SECRET_TOKEN                  signs --forward posts like Zoom's webhooks
-  ZOOM_SPOOL_DIR, ZOOM_SPOOL_MAX, ZOOM_GRACE  --spool, --spool-max, --grace (the option wins)
+  ZOOM_SPOOL_DIR                             as --spool DIR (the option wins)
+  ZOOM_SPOOL_MAX                             as --spool-max SIZE
+  ZOOM_GRACE                                 as --grace SECS
   RUST_LOG                                   log level on stderr, default info
 
 Signals: SIGINT, SIGTERM and SIGHUP stop reading and let the outputs drain for --grace;
