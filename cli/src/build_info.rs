@@ -1,8 +1,6 @@
 //! The `--version` text: which build this is, so a bug report says whether OpenSSL was the
 //! system's or built in, and which optional parts the binary has.
 
-#![allow(dead_code)] // wired into --version separately
-
 /// What one build is made of.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildInfo {

@@ -3,8 +3,6 @@
 //! our warnings, and carries no timestamp of ours (the journal has its own). Everywhere, a
 //! dependency's line names its module, so `Client handshake done.` is not taken for ours.
 
-#![allow(dead_code)] // wired into the logger separately
-
 use std::fmt;
 
 use log::Level;

@@ -1,23 +1,24 @@
 //! Logs on stderr through `env_logger` (level from `RUST_LOG`, default info), behind the
-//! library's [`SafeLogger`], with a UTC timestamp of our own (no date crate).
+//! library's [`SafeLogger`], with a UTC timestamp of our own (no date crate); under systemd,
+//! journald priorities instead (see [`LogFormat`]).
 
 use std::io::Write;
 use std::time::SystemTime;
 
 use zoom_ws::logging::SafeLogger;
 
+use crate::log_format::LogFormat;
+
 /// Installs the logger; call once, before anything logs.
 pub fn init() {
+    let format = LogFormat::from_env();
     let logger =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-            .format(|out, record| {
-                writeln!(
-                    out,
-                    "{} {:<5} {}",
-                    utc(SystemTime::now()),
-                    record.level(),
-                    record.args()
-                )
+            .format(move |out, record| {
+                let line = format.line(record.level(), record.target(), record.args(), || {
+                    utc(SystemTime::now())
+                });
+                writeln!(out, "{line}")
             })
             .build();
     let max = logger.filter();

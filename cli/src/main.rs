@@ -49,7 +49,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Command::Version) => {
-            println!("zoom-ws {}", env!("CARGO_PKG_VERSION"));
+            println!("{}", build_info::version_text());
             return ExitCode::SUCCESS;
         }
         Err(message) => {
