@@ -31,6 +31,10 @@ pub struct Args {
     pub spool_max: Option<String>,
     /// `--grace SECS`, as given (else `ZOOM_GRACE`).
     pub grace: Option<String>,
+    /// `--metrics-file PATH` (else `ZOOM_METRICS_FILE`).
+    pub metrics_file: Option<PathBuf>,
+    /// `--give-up-after SECS`, as given (else `ZOOM_GIVE_UP_AFTER`).
+    pub give_up_after: Option<String>,
     /// `--queue`.
     pub queue: usize,
     /// `--quiet`.
@@ -49,6 +53,8 @@ impl Default for Args {
             spool: None,
             spool_max: None,
             grace: None,
+            metrics_file: None,
+            give_up_after: None,
             queue: DEFAULT_QUEUE,
             quiet: false,
         }
@@ -59,7 +65,7 @@ impl Default for Args {
 #[derive(Debug)]
 pub enum Command {
     /// Receive events.
-    Run(Args),
+    Run(Box<Args>),
     /// Print the help text.
     Help,
     /// Print the version.
@@ -92,6 +98,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("spool") => parsed.spool = Some(value(&mut parser)?.into()),
             Long("spool-max") => parsed.spool_max = Some(text(&mut parser, "--spool-max")?),
             Long("grace") => parsed.grace = Some(text(&mut parser, "--grace")?),
+            Long("metrics-file") => parsed.metrics_file = Some(value(&mut parser)?.into()),
+            Long("give-up-after") => {
+                parsed.give_up_after = Some(text(&mut parser, "--give-up-after")?);
+            }
             Long("queue") => {
                 let v = text(&mut parser, "--queue")?;
                 let n = v.parse().ok().filter(|&n: &usize| n > 0);
@@ -105,7 +115,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     if parsed.exec.as_deref().is_some_and(|c| c.trim().is_empty()) {
         return Err("--exec needs a command, such as --exec 'jq -c .payload >> events.log'".into());
     }
-    Ok(Command::Run(parsed))
+    Ok(Command::Run(Box::new(parsed)))
 }
 
 /// The value of the option just read, as the OS gave it (for paths).
@@ -139,7 +149,7 @@ mod tests {
 
     fn parse(a: &[&str]) -> Result<Option<Args>, String> {
         match super::parse(a.iter().map(OsString::from))? {
-            Command::Run(args) => Ok(Some(args)),
+            Command::Run(args) => Ok(Some(*args)),
             Command::Help | Command::Version => Ok(None),
         }
     }

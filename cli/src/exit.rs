@@ -18,6 +18,9 @@ pub enum Exit {
     Usage(String),
     /// An error from the library that retrying cannot fix.
     Fatal(Error),
+    /// `--give-up-after`: no subscription was live for that long (the message says what kept
+    /// failing).
+    GaveUp(String),
 }
 
 /// A library error about a value that came from a command-line flag, worded with the flag.
@@ -46,6 +49,10 @@ impl Exit {
                     Error::Credentials { .. } => 3,
                     _ => 1,
                 })
+            }
+            Exit::GaveUp(message) => {
+                log::error!("{message}");
+                ExitCode::from(1)
             }
         }
     }

@@ -27,6 +27,11 @@ Options:
   --queue N          without --spool: events held in memory per output, default 1000; when
                      full the oldest is dropped, logged and counted
   -q, --quiet        no event lines on stdout (with --exec or --forward)
+  --metrics-file PATH
+                     a Prometheus textfile (node_exporter's collector), replaced every 5 s
+                     and at exit
+  --give-up-after SECS
+                     exit 1 when no subscription has been live for SECS (for supervisors)
   -h, --help         show this help
   -V, --version      show the version
 
@@ -53,6 +58,10 @@ Settings (environment, or the .env file; the environment wins):
   ZOOM_SPOOL_DIR                             as --spool DIR (the option wins)
   ZOOM_SPOOL_MAX                             as --spool-max SIZE
   ZOOM_GRACE                                 as --grace SECS
+  ZOOM_METRICS_FILE                          as --metrics-file PATH
+  ZOOM_GIVE_UP_AFTER                         as --give-up-after SECS
+  NOTIFY_SOCKET, WATCHDOG_USEC               set by systemd: READY=1, STATUS=, WATCHDOG=1
+  JOURNAL_STREAM                             set by systemd: <N> priorities, no timestamps
   RUST_LOG                                   log level on stderr, default info
 
 Signals: SIGINT, SIGTERM and SIGHUP stop reading and let the outputs drain for --grace;

@@ -32,6 +32,7 @@ mod metrics;
 mod notify;
 mod outputs;
 mod run;
+mod service;
 mod settings;
 mod signals;
 mod sink;
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
         }
     };
     logging::init();
-    match run::run(args) {
+    match run::run(*args) {
         Ok(run::Ended::Clean) => ExitCode::SUCCESS,
         Ok(run::Ended::Lost) => ExitCode::from(exit::LOST),
         Err(exit) => exit.report(),

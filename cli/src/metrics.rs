@@ -2,8 +2,6 @@
 //! collector (no port to open on a small host). [`render`] is pure; [`write_atomic`] replaces
 //! the file so a scrape never reads half of it.
 
-#![allow(dead_code)] // wired into the run loop separately
-
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::path::Path;

@@ -10,8 +10,6 @@
 //! `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` (systemd's default `NotifyAccess=main`
 //! ignores them anyway).
 
-#![allow(dead_code)] // wired into the run loop separately
-
 use std::io;
 use std::time::Duration;
 

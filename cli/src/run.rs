@@ -10,6 +10,7 @@ use crate::args::Args;
 use crate::exit::Exit;
 use crate::logging::utc;
 use crate::outputs;
+use crate::service::{self, Health, Service};
 use crate::settings;
 use crate::signals;
 use crate::sink::{Sink, StopAll};
@@ -68,7 +69,18 @@ pub fn run(args: Args) -> Result<Ended, Exit> {
     sink.max_events = args.max_events;
     let sink = Arc::new(Mutex::new(sink));
 
-    let done_rx = start(ids, clients, &sink);
+    let health = Health::new(&ids);
+    let service = Service::start(
+        Arc::clone(&health),
+        outputs.watch(),
+        service::Settings {
+            metrics_file: delivery.metrics_file.clone(),
+            give_up_after: delivery.give_up_after,
+            spool: delivery.spool.clone(),
+        },
+        stop.clone(),
+    );
+    let done_rx = start(ids, clients, &sink, &health);
 
     // The first error that retrying cannot fix stops every subscription.
     let mut first_error = None;
@@ -87,8 +99,10 @@ pub fn run(args: Args) -> Result<Ended, Exit> {
         log_summary(&snapshots, &sink, tokens.fetches());
     }
     let lost = outputs.finish();
+    let gave_up = service.finish();
     match (first_error, lost) {
         (Some(error), _) => Err(Exit::Fatal(error)),
+        (None, _) if gave_up.is_some() => Err(Exit::GaveUp(gave_up.unwrap_or_default())),
         (None, true) => Ok(Ended::Lost),
         (None, false) => Ok(Ended::Clean),
     }
@@ -98,11 +112,17 @@ pub fn run(args: Args) -> Result<Ended, Exit> {
 type Done = (StatsSnapshot, zoom_ws::Result<()>);
 
 /// Starts one thread per subscription, each running its client into the shared sink.
-fn start(ids: Vec<String>, clients: Vec<Client>, sink: &Arc<Mutex<Sink>>) -> mpsc::Receiver<Done> {
+fn start(
+    ids: Vec<String>,
+    clients: Vec<Client>,
+    sink: &Arc<Mutex<Sink>>,
+    health: &Arc<Health>,
+) -> mpsc::Receiver<Done> {
     let several = ids.len() > 1;
     let (done_tx, done_rx) = mpsc::channel();
-    for (id, mut client) in ids.into_iter().zip(clients) {
+    for (i, (id, mut client)) in ids.into_iter().zip(clients).enumerate() {
         let sink = sink.clone();
+        let health = Arc::clone(health);
         let done = done_tx.clone();
         std::thread::spawn(move || {
             let label = if several {
@@ -110,9 +130,15 @@ fn start(ids: Vec<String>, clients: Vec<Client>, sink: &Arc<Mutex<Sink>>) -> mps
             } else {
                 String::new()
             };
-            client.on_state(move |change| log_gap(change, &label));
             let stats = client.stats();
+            health.attach(i, Arc::clone(&stats));
+            let told = Arc::clone(&health);
+            client.on_state(move |change| {
+                log_gap(change, &label);
+                told.change(i, change);
+            });
             let result = client.run(|event| {
+                health.event(i);
                 sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);
             });
             let _ = done.send((stats.snapshot(), result));

@@ -31,6 +31,11 @@ pub struct Delivery {
     pub spool_max: u64,
     /// `--grace SECS` or `ZOOM_GRACE`: how long the outputs may drain after a stop request.
     pub grace: Duration,
+    /// `--metrics-file PATH` or `ZOOM_METRICS_FILE`: the Prometheus textfile.
+    pub metrics_file: Option<PathBuf>,
+    /// `--give-up-after SECS` or `ZOOM_GIVE_UP_AFTER`: exit 1 when no subscription has been
+    /// live for that long.
+    pub give_up_after: Option<Duration>,
 }
 
 /// The client's configuration, the webhook secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`) and the
@@ -100,10 +105,26 @@ fn delivery(args: &Args, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Deli
         Some((v, name)) => parse_secs(&v).map_err(|e| Exit::Usage(format!("{name}: {e}")))?,
         None => DEFAULT_GRACE,
     };
+    let metrics_file = args
+        .metrics_file
+        .clone()
+        .or_else(|| lookup("ZOOM_METRICS_FILE").map(PathBuf::from));
+    let give_up_after = match pick(&args.give_up_after, "--give-up-after", "ZOOM_GIVE_UP_AFTER") {
+        Some((v, name)) => {
+            let secs = parse_secs(&v).map_err(|e| Exit::Usage(format!("{name}: {e}")))?;
+            if secs.is_zero() {
+                return Err(Exit::Usage(format!("{name}: give more than 0 seconds")));
+            }
+            Some(secs)
+        }
+        None => None,
+    };
     Ok(Delivery {
         spool,
         spool_max,
         grace,
+        metrics_file,
+        give_up_after,
     })
 }
 

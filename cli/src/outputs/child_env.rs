@@ -23,12 +23,21 @@ const SECRET_WORDS: [&str; 7] = [
     "API_KEY",
 ];
 
+/// systemd's variables for this process: a command that used them would notify as zoom-ws.
+const MANAGER_VARIABLES: [&str; 4] = [
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "LISTEN_FDS",
+];
+
 /// `vars` (the process environment) as the command gets it.
 pub fn child_env(
     vars: impl IntoIterator<Item = (OsString, OsString)>,
 ) -> Vec<(OsString, OsString)> {
     vars.into_iter()
         .filter(|(name, _)| !is_secret(name))
+        .filter(|(name, _)| !MANAGER_VARIABLES.contains(&upper(name).as_str()))
         .filter_map(|(name, value)| {
             if !is_proxy(&name) {
                 return Some((name, value));
@@ -94,6 +103,8 @@ mod tests {
             ("ALL_PROXY", "socks5://u:p@h:1080"),
             ("all_proxy", "u:p@h:8080"),
             ("HTTP_PROXY", "http://proxy.example:8080"),
+            ("NOTIFY_SOCKET", "/run/systemd/notify"),
+            ("WATCHDOG_USEC", "180000000"),
             ("NO_PROXY", "localhost,.corp"),
         ]);
         let want = [

@@ -220,10 +220,8 @@ pub fn spawn(
 
 /// Every output's figures, readable from any thread while the run goes on (for metrics).
 #[derive(Clone)]
-#[allow(dead_code)] // for the service room (notify, metrics)
 pub struct Watch(Vec<(Arc<Feed>, Arc<counts::Counters>)>);
 
-#[allow(dead_code)]
 impl Watch {
     /// Per output, its name and figures now.
     pub fn counts(&self) -> Vec<(String, Counts)> {
@@ -240,7 +238,6 @@ impl Watch {
 
 impl Outputs {
     /// A handle on the figures for another thread (metrics).
-    #[allow(dead_code)]
     pub fn watch(&self) -> Watch {
         Watch(
             self.outputs
