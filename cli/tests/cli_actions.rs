@@ -4,9 +4,12 @@
 
 mod mock;
 mod receiver;
+mod run;
+
+use run::wait_lines;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -118,25 +121,6 @@ fn assert_heartbeats_on_time(mock: &MockZoom, interval: Duration, min_count: usi
                 && *gap <= interval + Duration::from_millis(150),
             "heartbeat gap {gap:?} for interval {interval:?}: {gaps:?}"
         );
-    }
-}
-
-/// Waits until `path` has `n` lines.
-fn wait_lines(path: &Path, n: usize, secs: f64) -> Vec<String> {
-    let until = Instant::now() + Duration::from_secs_f64(secs);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        if lines.len() >= n {
-            return lines;
-        }
-        assert!(
-            Instant::now() < until,
-            "{} has {} of {n} lines after {secs} s",
-            path.display(),
-            lines.len()
-        );
-        thread::sleep(Duration::from_millis(10));
     }
 }
 
