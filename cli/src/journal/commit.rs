@@ -1,140 +1,401 @@
-//! The committer: syncs what was written in groups, then makes it visible to the outputs.
+//! The committer: the only thread that writes segments, creates, drops and removes them, and
+//! writes the high-water mark and the cursors — so no caller waits on the disk.
 
 use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, Instant};
 
-use super::Shared;
-use super::state::State;
+use super::state::{Segment, State};
+use super::{Shared, dir, format, open};
 
-/// What one group commit syncs, taken from the state under the lock.
-struct Batch {
-    /// Segments, then the directory if a segment was created.
-    data: Vec<(PathBuf, Arc<File>)>,
-    sync_dir: bool,
-    /// Records below this become durable once `data` is synced.
-    upto: u64,
-    /// Cursor files of outputs that moved: (output index, path, file).
-    cursors: Vec<(usize, PathBuf, Arc<File>)>,
+/// The committer's own state.
+struct Writer {
+    last: Option<Instant>,
+    /// Segments written since their last sync.
+    unsynced: Vec<(PathBuf, Arc<File>)>,
+    /// A segment was created since the directory's last sync.
+    dir_dirty: bool,
+    /// The high-water mark synced, and its slot to write next.
+    seq_synced: u64,
+    seq_slot: usize,
+    seg_bytes: u64,
+    /// Events not written for lack of space, for a rate-limited log.
+    refused: u64,
 }
 
-/// Runs until the journal closes, then syncs a last time.
+/// Runs until the journal closes, then writes and syncs a last time.
 pub(super) fn run(shared: &Shared) {
-    let interval = shared.opts.commit_interval;
-    let mut last: Option<Instant> = None;
+    let mut w = Writer {
+        last: None,
+        unsynced: Vec::new(),
+        dir_dirty: false,
+        seq_synced: 0,
+        seq_slot: 0,
+        seg_bytes: open::segment_size(&shared.opts, dir::free_bytes(&shared.dir_file)),
+        refused: 0,
+    };
+    let mut spare = Vec::new();
     loop {
-        let mut st = shared.lock();
-        while !st.needs_commit() && !st.closed {
-            st.committer_idle = true;
-            st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
+        let (mut buf, closing) = w.wait(shared, spare);
+        if !buf.is_empty() {
+            w.write(shared, &mut buf);
         }
-        st.committer_idle = false;
-        // Gather what arrives within the interval since the last commit into one sync.
-        if let Some(wait) = last.map(|t| interval.saturating_sub(t.elapsed())) {
-            if !st.closed && !wait.is_zero() {
-                st = shared
-                    .work
-                    .wait_timeout(st, wait)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-        }
-        let closing = st.closed;
-        let batch = take(&mut st);
-        drop(st);
-        last = Some(Instant::now());
-        let (data_ok, cursors_ok, fsyncs) = sync(shared, &batch);
-        let mut st = shared.lock();
-        finish(&mut st, batch, data_ok, &cursors_ok, fsyncs);
-        drop(st);
-        shared.readable.notify_all();
+        buf.clear();
+        spare = buf;
+        w.commit(shared);
         if closing {
+            let mut st = shared.lock();
+            st.committer_done = true;
+            drop(write_cursors(shared, st));
             return;
         }
     }
 }
 
-fn take(st: &mut State) -> Batch {
-    let mut data = std::mem::take(&mut st.unsynced);
-    if std::mem::take(&mut st.current_dirty) {
-        let seg = st.segments.back().expect("a journal always has a segment");
-        data.push((seg.path.clone(), Arc::clone(&seg.file)));
+fn no_space(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+        || e.kind() == io::ErrorKind::WriteZero
+}
+
+impl Writer {
+    /// Waits for a commit to be due (the interval passed with something to do, a quarter of the
+    /// buffer filled, or the journal closing); takes the append buffer, leaving `spare`.
+    fn wait(&mut self, shared: &Shared, spare: Vec<u8>) -> (Vec<u8>, bool) {
+        let quarter = shared.opts.buffer_bytes / 4;
+        let mut inbox = shared.inbox();
+        while !inbox.closed {
+            let work = !inbox.buf.is_empty() || inbox.kick || !self.unsynced.is_empty();
+            let left = self.last.map_or(Duration::ZERO, |t| {
+                shared.opts.commit_interval.saturating_sub(t.elapsed())
+            });
+            if work && (left.is_zero() || inbox.buf.len() >= quarter) {
+                break;
+            }
+            inbox.idle = true;
+            inbox = match work {
+                true => shared
+                    .work
+                    .wait_timeout(inbox, left)
+                    .map_or_else(|e| e.into_inner().0, |r| r.0),
+                false => shared.work.wait(inbox).unwrap_or_else(|e| e.into_inner()),
+            };
+            inbox.idle = false;
+        }
+        self.last = Some(Instant::now());
+        inbox.kick = false;
+        let closing = inbox.closed;
+        (std::mem::replace(&mut inbox.buf, spare), closing)
     }
-    let cursors = st
+
+    /// Checksums the records of `buf` and writes them, one `pwrite` per segment, starting a
+    /// new segment before one would grow past its size.
+    fn write(&mut self, shared: &Shared, buf: &mut [u8]) {
+        format::seal(buf);
+        let mut len = shared.lock().segments.back().map_or(0, |s| s.len);
+        let (mut start, mut at, mut end) = (0, 0, 0);
+        for (seq, size) in format::records(buf) {
+            let run = (at - start) as u64;
+            if len + run > 0 && len + run + size as u64 > self.seg_bytes {
+                self.put(shared, &buf[start..at], seq);
+                start = at;
+                len = if self.roll(shared, seq) {
+                    0
+                } else {
+                    shared.lock().segments.back().map_or(0, |s| s.len)
+                };
+            }
+            at += size;
+            end = seq + 1;
+        }
+        self.put(shared, &buf[start..], end);
+    }
+
+    /// Writes whole records (numbered below `end`) at the end of the newest segment, dropping
+    /// the oldest first to stay within the size limit, and once more on a full disk; if there
+    /// is still no room they are not stored: a gap every output counts when it reaches it.
+    fn put(&mut self, shared: &Shared, bytes: &[u8], end: u64) {
+        if !bytes.is_empty() {
+            let need = bytes.len() as u64;
+            while shared.lock().bytes + need > shared.opts.max_bytes
+                && self.drop_oldest(shared, "is at its size limit")
+            {}
+            let mut result = self.append(shared, bytes);
+            let first = format::records(bytes).next().map_or(end, |r| r.0);
+            if matches!(&result, Err(e) if no_space(e)) && self.make_room(shared, first) {
+                result = self.append(shared, bytes);
+            }
+            if let Err(e) = result {
+                let n = format::records(bytes).count() as u64;
+                self.refused += n;
+                if self.refused == n || self.refused.is_power_of_two() {
+                    log::error!(
+                        "cannot write to the journal {} ({e}): {n} events not stored ({} so \
+                         far); each output counts them as lost when it reaches them; {}",
+                        shared.dir.display(),
+                        self.refused,
+                        shared.opts.remedy
+                    );
+                }
+            }
+        }
+        let mut st = shared.lock();
+        st.written = st.written.max(end);
+    }
+
+    /// One `pwrite` at the end of the newest segment; a failed one is cut off again, so the
+    /// segment keeps only whole records.
+    fn append(&mut self, shared: &Shared, bytes: &[u8]) -> io::Result<()> {
+        let (path, file, len) = {
+            let st = shared.lock();
+            let s = st.segments.back().expect("a journal always has a segment");
+            (s.path.clone(), Arc::clone(&s.file), s.len)
+        };
+        if let Err(e) = file.write_all_at(bytes, len) {
+            let _ = file.set_len(len);
+            return Err(e);
+        }
+        let mut st = shared.lock();
+        st.bytes += bytes.len() as u64;
+        if let Some(s) = st.segments.back_mut() {
+            s.len += bytes.len() as u64;
+        }
+        drop(st);
+        if !self.unsynced.iter().any(|(p, _)| *p == path) {
+            self.unsynced.push((path, file));
+        }
+        Ok(())
+    }
+
+    /// Starts segment `first`; false (logged) if it cannot be created.
+    fn roll(&mut self, shared: &Shared, first: u64) -> bool {
+        let path = shared.dir.join(dir::segment_name(first));
+        match dir::open_file(&path, true) {
+            Ok(file) => {
+                self.seg_bytes =
+                    open::segment_size(&shared.opts, dir::free_bytes(&shared.dir_file));
+                self.dir_dirty = true;
+                let file = Arc::new(file);
+                let segment = Segment {
+                    first,
+                    path,
+                    file,
+                    len: 0,
+                };
+                shared.lock().segments.push_back(segment);
+                true
+            }
+            Err(e) => {
+                log::warn!("{e}; writing on to the current segment");
+                false
+            }
+        }
+    }
+
+    /// On a full disk: drops the oldest segment, rolling first (to a segment starting at
+    /// `first`) if the newest is the only one.
+    fn make_room(&mut self, shared: &Shared, first: u64) -> bool {
+        let alone = {
+            let st = shared.lock();
+            st.segments.len() == 1 && st.segments[0].len > 0
+        };
+        if alone {
+            self.roll(shared, first);
+        }
+        self.drop_oldest(shared, "is on a full disk")
+    }
+
+    /// Drops the oldest segment although some outputs, present or not, may not have taken it:
+    /// their cursors move past it with the count, synced BEFORE the segment is removed; counted
+    /// for this run's outputs and logged. False if there is only the newest.
+    fn drop_oldest(&mut self, shared: &Shared, why: &str) -> bool {
+        let mut st = shared.lock();
+        if st.segments.len() < 2 {
+            return false;
+        }
+        let (first, end) = (st.segments[0].first, st.segments[1].first);
+        let seg = st.segments.pop_front().expect("two segments");
+        st.bytes -= seg.len;
+        let (mut lost, mut counts) = (Vec::new(), Vec::new());
+        for (i, out) in st.outputs.iter_mut().enumerate() {
+            let from = if out.present {
+                out.next_given()
+            } else {
+                out.acked
+            }
+            .max(first);
+            out.acked = out.acked.max(end);
+            if from >= end {
+                continue;
+            }
+            let n = end - from;
+            out.unreported += n;
+            counts.push((i, n));
+            if out.present {
+                out.dropped += n;
+                let r = &mut out.reader;
+                r.ahead.retain(|rec| rec.seq >= end);
+                if r.want < end {
+                    (r.want, r.seg, r.offset) = (end, end, 0);
+                }
+                lost.push(format!("{} lost {n} it had not taken", out.name));
+            } else {
+                lost.push(format!(
+                    "{} (not in this run; told when it runs) {n}",
+                    out.name
+                ));
+            }
+        }
+        drop(write_cursors(shared, st));
+        if let Err(e) = std::fs::remove_file(&seg.path) {
+            log::error!(
+                "cannot remove the journal segment {}: {e}",
+                seg.path.display()
+            );
+        }
+        self.unsynced.retain(|(p, _)| *p != seg.path);
+        log::error!(
+            "the journal {} {why}: dropped its oldest {} events ({first} to {}): {}; {}",
+            shared.dir.display(),
+            end - first,
+            end - 1,
+            if lost.is_empty() {
+                "every output had taken them".into()
+            } else {
+                lost.join(", ")
+            },
+            shared.opts.remedy
+        );
+        let mut st = shared.lock();
+        for (i, n) in counts {
+            if st.outputs[i].present {
+                st.outputs[i].unreported -= n; // reported just now
+            }
+        }
+        true
+    }
+
+    /// Syncs what was written (and the directory after a new segment), then the high-water
+    /// mark and the cursors; makes the records visible; removes the segments every output is
+    /// done with.
+    fn commit(&mut self, shared: &Shared) {
+        let upto = shared.lock().written;
+        let mut fsyncs = 0;
+        let mut ok = true;
+        for (path, file) in &self.unsynced {
+            fsyncs += 1;
+            if let Err(e) = file.sync_data() {
+                log::error!(
+                    "cannot sync the journal segment {}: {e}; retrying",
+                    path.display()
+                );
+                ok = false;
+            }
+        }
+        if ok && self.dir_dirty {
+            fsyncs += 1;
+            if let Err(e) = shared.dir_file.sync_all() {
+                log::error!(
+                    "cannot sync the journal directory {}: {e}",
+                    shared.dir.display()
+                );
+                ok = false;
+            }
+        }
+        if ok {
+            self.unsynced.clear();
+            self.dir_dirty = false;
+            if upto > self.seq_synced {
+                fsyncs += 1;
+                self.write_seq(shared, upto);
+            }
+        }
+        let mut st = shared.lock();
+        st.stats.commits += 1;
+        st.stats.fsyncs += fsyncs;
+        if ok {
+            st.durable = st.durable.max(upto);
+        }
+        shared.readable.notify_all();
+        let st = write_cursors(shared, st);
+        remove_done(st);
+    }
+
+    /// Writes and syncs the high-water mark.
+    fn write_seq(&mut self, shared: &Shared, upto: u64) {
+        let slot = format::encode_slot(upto, 0);
+        let offset = format::slot_offset(self.seq_slot);
+        self.seq_slot ^= 1;
+        match shared
+            .seq_file
+            .write_all_at(&slot, offset)
+            .and_then(|()| shared.seq_file.sync_data())
+        {
+            Ok(()) => self.seq_synced = upto,
+            Err(e) => log::error!(
+                "cannot write the journal's high-water mark {}: {e}",
+                shared.dir.join(dir::SEQ).display()
+            ),
+        }
+    }
+}
+
+/// Writes and syncs every cursor that moved, outside the lock; returns the lock again.
+pub(super) fn write_cursors<'a>(
+    shared: &'a Shared,
+    mut st: MutexGuard<'a, State>,
+) -> MutexGuard<'a, State> {
+    let writes: Vec<_> = st
         .outputs
         .iter_mut()
         .enumerate()
-        .filter_map(|(i, o)| {
-            std::mem::take(&mut o.dirty).then(|| (i, o.cursor_path.clone(), Arc::clone(&o.cursor)))
-        })
+        .filter_map(|(i, o)| o.cursor_write().map(|w| (i, w)))
         .collect();
-    Batch {
-        data,
-        sync_dir: std::mem::take(&mut st.dir_dirty),
-        upto: st.next_seq,
-        cursors,
+    if writes.is_empty() {
+        return st;
     }
-}
-
-/// Syncs the batch outside the lock: whether the data (and directory) is durable, which cursors
-/// are, and how many syncs that took.
-fn sync(shared: &Shared, batch: &Batch) -> (bool, Vec<bool>, u64) {
-    let mut fsyncs = 0;
-    let mut data_ok = true;
-    for (path, file) in &batch.data {
-        fsyncs += 1;
-        if let Err(e) = file.sync_data() {
-            log::error!(
-                "cannot sync the journal segment {}: {e}; retrying",
-                path.display()
-            );
-            data_ok = false;
-        }
-    }
-    if batch.sync_dir && data_ok {
-        fsyncs += 1;
-        if let Err(e) = shared.dir_file.sync_all() {
-            log::error!(
-                "cannot sync the journal directory {}: {e}",
-                shared.dir.display()
-            );
-            data_ok = false;
-        }
-    }
-    let cursors_ok = batch
-        .cursors
+    drop(st);
+    let done: Vec<_> = writes
         .iter()
-        .map(|(_, path, file)| {
-            fsyncs += 1;
-            file.sync_data()
-                .map_err(|e| log::error!("cannot sync the journal cursor {}: {e}", path.display()))
+        .map(|(_, w)| {
+            w.run()
+                .map_err(|e| {
+                    log::error!("cannot write the journal cursor {}: {e}", w.path.display())
+                })
                 .is_ok()
         })
         .collect();
-    (data_ok, cursors_ok, fsyncs)
+    let mut st = shared.lock();
+    st.stats.fsyncs += writes.len() as u64;
+    for ((i, w), ok) in writes.iter().zip(done) {
+        if ok {
+            st.outputs[*i].synced = w.value;
+        }
+    }
+    st
 }
 
-/// Makes the synced records visible; puts back what failed, for the next round.
-fn finish(st: &mut State, batch: Batch, data_ok: bool, cursors_ok: &[bool], fsyncs: u64) {
-    st.stats.commits += 1;
-    st.stats.fsyncs += fsyncs;
-    if data_ok {
-        st.durable = st.durable.max(batch.upto);
-    } else {
-        let current = st.segments.back().map(|s| s.path.clone());
-        for (path, file) in batch.data {
-            if Some(&path) == current.as_ref() {
-                st.current_dirty = true;
-            } else {
-                st.unsynced.push((path, file));
-            }
-        }
-        st.dir_dirty |= batch.sync_dir;
+/// Removes the segments every output (present or not) has acknowledged, as its synced cursor
+/// says; never the newest.
+fn remove_done(mut st: MutexGuard<'_, State>) {
+    let done = st
+        .outputs
+        .iter()
+        .map(|o| o.synced.0)
+        .min()
+        .unwrap_or(u64::MAX);
+    let mut gone = Vec::new();
+    while st.segments.len() > 1 && st.segments[1].first <= done {
+        let seg = st.segments.pop_front().expect("two segments");
+        st.bytes -= seg.len;
+        gone.push(seg.path);
     }
-    for ((i, _, _), ok) in batch.cursors.iter().zip(cursors_ok) {
-        if !ok {
-            st.outputs[*i].dirty = true;
+    drop(st);
+    for path in gone {
+        if let Err(e) = std::fs::remove_file(&path) {
+            log::error!("cannot remove the journal segment {}: {e}", path.display());
         }
     }
 }

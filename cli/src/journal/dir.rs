@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use super::JournalError;
 
 pub const LOCK: &str = "lock";
+/// The high-water mark: the next sequence number, so that none is ever used twice.
+pub const SEQ: &str = "seq";
 const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
 
@@ -17,6 +19,7 @@ const FILE_MODE: u32 = 0o600;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Entry {
     Lock,
+    Seq,
     /// A segment and the sequence number of its first record.
     Segment(u64),
     /// An output's cursor.
@@ -46,6 +49,9 @@ pub fn parse_name(name: &str) -> Option<Entry> {
     if name == LOCK {
         return Some(Entry::Lock);
     }
+    if name == SEQ {
+        return Some(Entry::Seq);
+    }
     if let Some(digits) = name
         .strip_prefix("seg-")
         .and_then(|n| n.strip_suffix(".log"))
@@ -63,6 +69,9 @@ pub fn parse_name(name: &str) -> Option<Entry> {
 /// Creates `dir` (and missing parents) as `0700`, or checks that an existing one is a journal
 /// (empty, or only our files) before changing anything, then makes it `0700`.
 pub fn prepare(dir: &Path) -> Result<(), JournalError> {
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(JournalError::Symlink { path: dir.into() });
+    }
     match fs::metadata(dir) {
         Ok(meta) if !meta.is_dir() => {
             return Err(JournalError::NotADirectory { path: dir.into() });
@@ -157,4 +166,17 @@ pub fn open_dir(dir: &Path) -> Result<File, JournalError> {
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(dir)
         .map_err(|e| JournalError::io("open the journal directory", dir, e))
+}
+
+/// Bytes free for us on the file system holding `file`.
+pub fn free_bytes(file: &File) -> Option<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: fstatvfs fills the struct for an open descriptor; read only when it succeeds.
+    let rc = unsafe { libc::fstatvfs(file.as_raw_fd(), st.as_mut_ptr()) };
+    // SAFETY: initialised by the successful call above.
+    (rc == 0).then(|| unsafe { st.assume_init() }).map(|st| {
+        #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+        let free = st.f_bavail as u64 * st.f_frsize as u64;
+        free
+    })
 }

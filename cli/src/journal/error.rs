@@ -21,6 +21,10 @@ pub enum JournalError {
     BadOutput { name: String },
     /// An event longer than a record may be.
     TooLarge { len: usize, max: usize },
+    /// `--spool-forget` named an output of this run.
+    ForgetInUse { name: String },
+    /// The append buffer is full: the disk has not kept up (see `Journal::has_room`).
+    Full { bytes: usize },
     /// The journal was closed.
     Closed,
     /// A system call failed on `path` while doing `action`.
@@ -64,8 +68,8 @@ impl fmt::Display for JournalError {
             ),
             JournalError::Symlink { path } => write!(
                 f,
-                "{} is a symbolic link or not a regular file; links inside a journal are never \
-                 followed: remove it",
+                "{} is a symbolic link or not a regular file; a journal never follows links: \
+                 give the directory itself, or remove the link (nothing was changed)",
                 path.display()
             ),
             JournalError::Locked { lock } => write!(
@@ -81,6 +85,15 @@ impl fmt::Display for JournalError {
             JournalError::TooLarge { len, max } => write!(
                 f,
                 "an event of {len} bytes is larger than a journal record may be ({max} bytes)"
+            ),
+            JournalError::ForgetInUse { name } => write!(
+                f,
+                "--spool-forget {name}: {name} is an output of this run; forget only an output \
+                 that is not"
+            ),
+            JournalError::Full { bytes } => write!(
+                f,
+                "the journal's append buffer is full ({bytes} bytes): the disk does not keep up"
             ),
             JournalError::Closed => write!(f, "the journal is closed"),
             JournalError::Io {

@@ -1,24 +1,23 @@
-//! The bytes on disk, apart from any state: records, their checksum, and the cursor slots.
+//! The bytes on disk, apart from any state: records (format 2: each carries its sequence
+//! number), their checksum, finding the next valid record after damage, and the slot files.
 
-use std::fs::File;
-use std::io;
-use std::os::unix::fs::FileExt;
+use std::ops::Range;
 
-/// Bytes before each payload: length (u32 LE), then CRC-32 (u32 LE) of the length bytes and the
-/// payload.
-pub const HEADER: u64 = 8;
+/// Bytes before each payload: length (u32 LE), CRC-32 (u32 LE) of the length, sequence number
+/// and payload, then the sequence number (u64 LE).
+pub const HEADER: usize = 16;
 /// The largest payload a record may hold; a larger length in a header is damage, not data.
 pub const MAX_RECORD: usize = 16 << 20;
-/// Bytes in a cursor file: two slots of 16 bytes, written in turn.
-pub const CURSOR_LEN: usize = 32;
-const SLOT: usize = 16;
-const SLOT_MAGIC: &[u8; 4] = b"ZWC1";
+/// Bytes in a slot file (cursors, `seq`): two slots, written in turn.
+pub const SLOTS_LEN: usize = 2 * SLOT;
+const SLOT: usize = 24;
+const SLOT_MAGIC: &[u8; 4] = b"ZWC2";
 
-const CRC_TABLE: [u32; 256] = crc_table();
+/// CRC-32 (IEEE 802.3, reflected 0xEDB88320) tables for slicing by 8, built at compile time.
+const CRC: [[u32; 256]; 8] = crc_tables();
 
-/// The CRC-32 table (IEEE 802.3, reflected polynomial 0xEDB88320), built at compile time.
-const fn crc_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
+const fn crc_tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
@@ -31,38 +30,89 @@ const fn crc_table() -> [u32; 256] {
             };
             k += 1;
         }
-        table[i] = c;
+        t[0][i] = c;
         i += 1;
     }
-    table
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 8 {
+            t[k][i] = (t[k - 1][i] >> 8) ^ t[0][(t[k - 1][i] & 0xFF) as usize];
+            k += 1;
+        }
+        i += 1;
+    }
+    t
 }
 
 /// CRC-32 of `parts` as if they were one buffer (the checksum of zip, gzip and PNG).
 pub fn crc32(parts: &[&[u8]]) -> u32 {
     let mut c = !0u32;
     for part in parts {
-        for &b in *part {
-            c = CRC_TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
+        let mut chunks = part.chunks_exact(8);
+        for b in &mut chunks {
+            let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            c = CRC[7][(lo & 0xFF) as usize]
+                ^ CRC[6][((lo >> 8) & 0xFF) as usize]
+                ^ CRC[5][((lo >> 16) & 0xFF) as usize]
+                ^ CRC[4][(lo >> 24) as usize]
+                ^ CRC[3][b[4] as usize]
+                ^ CRC[2][b[5] as usize]
+                ^ CRC[1][b[6] as usize]
+                ^ CRC[0][b[7] as usize];
+        }
+        for &b in chunks.remainder() {
+            c = CRC[0][((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
         }
     }
     !c
 }
 
-/// One record, header and payload, ready for a single write.
-pub fn encode(payload: &[u8]) -> Vec<u8> {
-    let len = (payload.len() as u32).to_le_bytes();
-    let crc = crc32(&[&len, payload]).to_le_bytes();
-    let mut out = Vec::with_capacity(HEADER as usize + payload.len());
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&crc);
-    out.extend_from_slice(payload);
-    out
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Appends record `seq` to `buf` with its checksum left out: [`seal`] fills it in later, off
+/// the appending thread.
+pub fn push(buf: &mut Vec<u8>, seq: u64, payload: &[u8]) {
+    buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&[0; 4]);
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.extend_from_slice(payload);
+}
+
+/// Fills in the checksum of every record of `buf` (whole records, back to back).
+pub fn seal(buf: &mut [u8]) {
+    let mut at = 0;
+    while at < buf.len() {
+        let end = at + HEADER + u32_at(buf, at) as usize;
+        let crc = crc32(&[&buf[at..at + 4], &buf[at + 8..end]]);
+        buf[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+        at = end;
+    }
+}
+
+/// The sizes of the records in `buf` (as [`push`] leaves them), with their sequence numbers.
+pub fn records(buf: &[u8]) -> impl Iterator<Item = (u64, usize)> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        (at < buf.len()).then(|| {
+            let size = HEADER + u32_at(buf, at) as usize;
+            let seq = u64_at(buf, at + 8);
+            at += size;
+            (seq, size)
+        })
+    })
 }
 
 /// Why the bytes at an offset are not a whole, valid record.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Damage {
-    /// The segment ends before the header or the payload does.
+    /// The bytes end before the header or the payload does.
     Short,
     /// The length is beyond [`MAX_RECORD`].
     BadLength,
@@ -70,113 +120,65 @@ pub enum Damage {
     BadCrc,
 }
 
-impl Damage {
-    /// For the log.
-    pub fn describe(&self) -> &'static str {
-        match self {
-            Damage::Short => "a record cut short",
-            Damage::BadLength => "a record with an impossible length",
-            Damage::BadCrc => "a record whose checksum does not match",
+/// The record at `at` of `bytes`: its sequence number and where its payload is.
+pub fn parse(bytes: &[u8], at: usize) -> Result<(u64, Range<usize>), Damage> {
+    if bytes.len().saturating_sub(at) < HEADER {
+        return Err(Damage::Short);
+    }
+    let len = u32_at(bytes, at) as usize;
+    if len > MAX_RECORD {
+        return Err(Damage::BadLength);
+    }
+    let payload = at + HEADER..at + HEADER + len;
+    if payload.end > bytes.len() {
+        return Err(Damage::Short);
+    }
+    let crc = crc32(&[&bytes[at..at + 4], &bytes[at + 8..payload.end]]);
+    if crc != u32_at(bytes, at + 4) {
+        return Err(Damage::BadCrc);
+    }
+    Ok((u64_at(bytes, at + 8), payload))
+}
+
+/// The first offset from `from` where a whole, valid record numbered in `seqs` starts (as
+/// LevelDB's log reader resynchronises): what lies between is damage.
+pub fn resync(bytes: &[u8], from: usize, seqs: Range<u64>) -> Option<(usize, u64)> {
+    let last = bytes.len().checked_sub(HEADER)?;
+    (from..=last).find_map(|at| {
+        let len = u32_at(bytes, at) as usize;
+        let plausible = len <= bytes.len() - at - HEADER && seqs.contains(&u64_at(bytes, at + 8));
+        match plausible.then(|| parse(bytes, at)) {
+            Some(Ok((seq, _))) => Some((at, seq)),
+            _ => None,
         }
-    }
-}
-
-/// The record at `offset` of a segment whose valid bytes end at `end`: its payload read into
-/// `buf` (reused, so memory stays one record), or what is wrong with it.
-pub fn read_at(
-    file: &File,
-    offset: u64,
-    end: u64,
-    buf: &mut Vec<u8>,
-) -> io::Result<Result<(), Damage>> {
-    if end.saturating_sub(offset) < HEADER {
-        return Ok(Err(Damage::Short));
-    }
-    let mut header = [0u8; HEADER as usize];
-    file.read_exact_at(&mut header, offset)?;
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if len as usize > MAX_RECORD {
-        return Ok(Err(Damage::BadLength));
-    }
-    if end - offset - HEADER < u64::from(len) {
-        return Ok(Err(Damage::Short));
-    }
-    buf.clear();
-    buf.resize(len as usize, 0);
-    file.read_exact_at(buf, offset + HEADER)?;
-    if crc32(&[&header[..4], buf]) != crc {
-        return Ok(Err(Damage::BadCrc));
-    }
-    Ok(Ok(()))
-}
-
-/// What a scan of a segment found: whole records, and where the first bad one starts.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Scan {
-    pub records: u64,
-    /// Bytes holding whole, valid records; anything after is a torn tail.
-    pub valid_len: u64,
-}
-
-/// Reads a segment of `len` bytes record by record, checking every checksum.
-pub fn scan(file: &File, len: u64) -> io::Result<Scan> {
-    let mut buf = Vec::new();
-    let (mut records, mut offset) = (0, 0);
-    while offset < len {
-        if read_at(file, offset, len, &mut buf)?.is_err() {
-            break;
-        }
-        records += 1;
-        offset += HEADER + buf.len() as u64;
-    }
-    Ok(Scan {
-        records,
-        valid_len: offset,
     })
 }
 
-/// Skips up to `n` records from `offset` by their headers alone (the payloads were checked on
-/// open or are checked when read); returns the new offset and how many were skipped.
-pub fn skip(file: &File, mut offset: u64, n: u64, end: u64) -> io::Result<(u64, u64)> {
-    let mut header = [0u8; 4];
-    let mut done = 0;
-    while done < n && end.saturating_sub(offset) >= HEADER {
-        file.read_exact_at(&mut header, offset)?;
-        let len = u64::from(u32::from_le_bytes(header));
-        if len as usize > MAX_RECORD || end - offset - HEADER < len {
-            break;
-        }
-        offset += HEADER + len;
-        done += 1;
-    }
-    Ok((offset, done))
-}
-
-/// One cursor slot: magic, the next sequence number the output wants (u64 LE), CRC-32 of both.
-pub fn encode_slot(next: u64) -> [u8; SLOT] {
+/// One slot: magic, a sequence number, a count of events dropped and not yet reported (both
+/// u64 LE), CRC-32 of the three.
+pub fn encode_slot(next: u64, lost: u64) -> [u8; SLOT] {
     let mut out = [0u8; SLOT];
     out[..4].copy_from_slice(SLOT_MAGIC);
     out[4..12].copy_from_slice(&next.to_le_bytes());
-    let crc = crc32(&[&out[..12]]);
-    out[12..].copy_from_slice(&crc.to_le_bytes());
+    out[12..20].copy_from_slice(&lost.to_le_bytes());
+    let crc = crc32(&[&out[..20]]);
+    out[20..].copy_from_slice(&crc.to_le_bytes());
     out
 }
 
-/// Byte offset of slot `i` (0 or 1) in a cursor file.
+/// Byte offset of slot `i` (0 or 1).
 pub fn slot_offset(i: usize) -> u64 {
     (i * SLOT) as u64
 }
 
-/// The newest valid slot of a cursor file's bytes: (slot index, next sequence number). A slot
-/// torn by a crash fails its checksum, and the other one still holds the previous position.
-pub fn decode_slots(bytes: &[u8]) -> Option<(usize, u64)> {
+/// The newest valid slot of a slot file's bytes: (slot index, sequence number, lost). A slot
+/// torn by a crash fails its checksum, and the other one still holds the previous value.
+pub fn decode_slots(bytes: &[u8]) -> Option<(usize, u64, u64)> {
     (0..2)
         .filter_map(|i| {
             let slot = bytes.get(i * SLOT..(i + 1) * SLOT)?;
-            let crc = u32::from_le_bytes(slot[12..].try_into().ok()?);
-            let valid = &slot[..4] == SLOT_MAGIC && crc32(&[&slot[..12]]) == crc;
-            valid.then(|| (i, u64::from_le_bytes(slot[4..12].try_into().unwrap())))
+            let valid = &slot[..4] == SLOT_MAGIC && crc32(&[&slot[..20]]) == u32_at(slot, 20);
+            valid.then(|| (i, u64_at(slot, 4), u64_at(slot, 12)))
         })
-        .max_by_key(|&(_, next)| next)
+        .max_by_key(|&(_, next, _)| next)
 }

@@ -1,59 +1,69 @@
 //! A write-ahead journal on disk (`--spool DIR`): one FIFO of events shared by every output, each
-//! output with its own durable position.
+//! output with its own durable position. It never loses in silence: every sequence number an
+//! output expects either reaches it, in order, or is counted as lost for it with an ERROR line.
 //!
-//! # Format
+//! # Format (2)
 //!
-//! The directory (made `0700`) holds only these files, each `0600`, none ever opened through a
-//! symbolic link (`O_NOFOLLOW`, and a directory holding anything else is refused untouched):
+//! The directory (made `0700`, refused if it is a symbolic link) holds only these files, each
+//! `0600`, none ever opened through a link (`O_NOFOLLOW`; a directory holding anything else is
+//! refused untouched):
 //!
-//! - `lock`: held with `flock(LOCK_EX | LOCK_NB)` while a process uses the journal, so a second
-//!   process fails at once.
-//! - `seg-<N>.log`: a segment, where `<N>` (20 digits) is the sequence number of its first
-//!   record. Records follow each other with no padding: `[len u32 LE][crc u32 LE][payload]`,
-//!   where `crc` is the CRC-32 (IEEE, as in zip and gzip) of the four length bytes and the
-//!   payload; a payload is at most 16 MiB. A new segment starts before a record that would take
-//!   the current one past the segment size (8 MiB by default). A segment is removed once every
-//!   output has acknowledged all of it (never the newest, whose name carries the numbering), or
-//!   when the journal is over its size limit (1 GiB by default).
-//! - `cursor-<output>`: 32 bytes, two slots of `["ZWC1"][next u64 LE][crc u32 LE]`, written in
-//!   turn; the valid slot with the higher `next` is the sequence number that output wants next.
-//!   A slot torn by a crash fails its checksum and the other still holds the previous position.
-//!   An output without a cursor starts at the oldest event kept.
+//! - `lock`: held with `flock(LOCK_EX | LOCK_NB)` while a process uses the journal.
+//! - `seg-<N>.log`: a segment, `<N>` (20 digits) the sequence number of its first record.
+//!   Records follow each other with no padding: `[len u32][crc u32][seq u64][payload]` (little
+//!   endian), `crc` the CRC-32 (IEEE, as in zip) of the length, sequence number and payload; a
+//!   payload is at most 16 MiB. A new segment starts before a record that would take the current
+//!   one past the segment size: the smallest of 8 MiB, 1/64 of the size limit and 1/16 of the
+//!   free space (at least 4 KiB), so a drop frees little at a time. A segment leaves once every
+//!   output, present or not, has acknowledged all of it (never the newest).
+//! - `cursor-<output>` (and `seq`): two slots of `["ZWC2"][next u64][lost u64][crc u32]`,
+//!   written in turn; the valid slot with the higher `next` counts, so a slot torn by a crash
+//!   leaves the previous one. `next` is the sequence number the output wants next; `lost`
+//!   counts events dropped for it that no run with it has reported yet. `seq` holds the
+//!   high-water mark: sequence numbers below it were used, and are never used again.
 //!
-//! On open, the newest two segments (the ones a crash can leave unsynced) are read through
-//! and every checksum checked; a short record, an impossible length or a bad checksum ends the
-//! valid data, and what follows is cut and logged with the number of bytes. Older segments are
-//! checked record by record as they are read: a damaged record skips the rest of its segment,
-//! counted as dropped and logged. Nothing that fails its checksum is ever taken for an event.
+//! # Damage
 //!
-//! # Fsync policy (group commit)
+//! A record that fails its check costs that record alone: reading resynchronises at the next
+//! offset where a whole record with a valid checksum and a plausible sequence number starts (as
+//! LevelDB's log reader does). Sequence numbers find every loss: a record numbered past the one
+//! expected, a segment named past the end of the previous one (a segment deleted or emptied),
+//! a high-water mark past the newest record (the newest segment deleted), a cursor before the
+//! oldest segment. Each is an ERROR naming the range, counted for the output that expected it
+//! (exit 4). On open only the end of the newest segment, past its last valid record and past the
+//! high-water mark, is a torn tail (a write cut short by a crash): cut, with a WARN. A cursor
+//! that is empty, damaged or past the end falls back to the oldest event kept (WARN, with how
+//! many may come again); never a skip.
 //!
-//! [`Journal::append`] writes a record with one `pwrite` and returns without waiting, so a
-//! `kill -9` loses nothing appended. A committer thread syncs as soon as there is something to
-//! sync, but not more often than once per commit interval (5 ms by default), so what arrives in
-//! between shares one sync: it `fdatasync`s the segments written since
-//! the last commit (and the directory after a new segment), and only then makes those records
-//! visible to the outputs — an event is durable before any output sees it. An output's position
-//! moves with one `pwrite` of its cursor when it acknowledges an event, and cursors are
-//! `fdatasync`ed in the same groups.
+//! # Writing (group commit) and what "taken" means
 //!
-//! What can still be lost or repeated:
-//! - power loss or a kernel crash: events appended in the last commit interval that were not yet
-//!   synced (none of them had reached an output); events acknowledged in that interval are
-//!   delivered again after the restart;
-//! - `kill -9`: nothing appended; the event an output had taken but not acknowledged is
-//!   delivered again (at-least-once);
-//! - over the size limit or with a full disk: the oldest segment is dropped, counted per output
-//!   (events it had not taken) and logged at ERROR; if the disk is still full, the new event is
-//!   counted as dropped for every output. Appending resumes by itself when space returns.
-//! - a failing `fdatasync` (an I/O error): logged at ERROR and retried every interval; until it
-//!   succeeds the outputs see no newer event. (Linux may have dropped the pages it could not
-//!   write, so a power loss then can lose those events.)
+//! [`Journal::append`] numbers the record and copies it into a bounded buffer in memory; it
+//! never touches the disk nor a lock held across disk I/O. The committer thread takes the whole
+//! buffer once per commit interval (5 ms; sooner when a quarter full), checksums it, writes it
+//! with one `pwrite` per segment, `fdatasync`s the segments (the directory after a new one),
+//! then the high-water mark, then the cursors that moved — and only then are those records
+//! visible to the outputs: an event is durable before any output sees it. It also creates,
+//! drops and removes segments. When the disk stalls, the buffer fills and
+//! [`Journal::has_room`] turns false (the socket threads stop reading, heartbeats go on).
 //!
-//! Memory does not grow with the journal: records are read one at a time at each output's
-//! position, never a whole segment.
+//! An event is taken when its commit is done. What can still be lost or repeated:
+//! - `kill -9` or a crash of the process: the events in the append buffer (at most the last
+//!   commit interval, bounded by the buffer's size) — they never reached an output, and are not
+//!   counted; the event an output had taken but not acknowledged comes again;
+//! - power loss or a kernel crash: the same, and acknowledgements of the last interval (those
+//!   events come again);
+//! - damage on disk: the damaged records (counted and logged per output);
+//! - over the size limit or with a full disk: the oldest segment, one small segment at a time,
+//!   counted per output (events it had not taken). The drop is written to the cursors (synced)
+//!   before the segment goes, so a kill between the two loses nothing unreported, and an output
+//!   absent from the run hears of it when it runs again; an event the disk has no room for at
+//!   all becomes a gap, counted by every output that reaches it;
+//! - a failing `fdatasync`: logged and retried each interval; until it succeeds the outputs see
+//!   no newer event.
+//!
+//! Memory does not grow with the journal: each output reads a chunk (256 KiB) at a time.
 
-#![allow(dead_code)]
+#![allow(dead_code)] // size_bytes and has_room serve callers that come and go
 
 mod commit;
 mod dir;
@@ -64,12 +74,15 @@ mod state;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_damage;
+#[cfg(test)]
 mod tests_disk;
 #[cfg(test)]
 mod tests_kill;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -82,11 +95,14 @@ use state::State;
 pub struct JournalOptions {
     /// Size limit for all segments together; beyond it the oldest segment is dropped.
     pub max_bytes: u64,
-    /// A new segment starts before one would grow past this; kept between 1/256 and 1/4 of
-    /// `max_bytes` (and at least 4 KiB), so a journal has a few hundred files at most.
+    /// The largest a segment may grow (see the module doc for the smaller bounds).
     pub segment_bytes: u64,
     /// Longest wait between appending a record and syncing it.
     pub commit_interval: Duration,
+    /// Appended bytes held in memory for the committer; beyond it `has_room` is false.
+    pub buffer_bytes: usize,
+    /// Outputs whose cursors are removed on open, with what they still held (`--spool-forget`).
+    pub forget: Vec<String>,
     /// What a user can do when events are dropped, for the ERROR line.
     pub remedy: String,
 }
@@ -97,6 +113,8 @@ impl Default for JournalOptions {
             max_bytes: 1 << 30,
             segment_bytes: 8 << 20,
             commit_interval: Duration::from_millis(5),
+            buffer_bytes: 8 << 20,
+            forget: Vec::new(),
             remedy: "give the journal a larger size limit or more disk, or find out why \
                      those outputs fall behind"
                 .into(),
@@ -107,9 +125,9 @@ impl Default for JournalOptions {
 /// What a journal held when opened.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenReport {
-    /// Per output, in the order given: events in the journal it has not taken yet.
+    /// Per output of this run, in the order given: events it has not acknowledged yet.
     pub waiting: Vec<(String, u64)>,
-    /// Bytes of a torn tail cut from the newest segments.
+    /// Bytes of a torn tail cut from the newest segment.
     pub torn_bytes: u64,
     /// Bytes in the journal after that.
     pub bytes: u64,
@@ -118,8 +136,7 @@ pub struct OpenReport {
 /// What an append did besides storing the event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Appended {
-    /// Events removed with the oldest segments to make room (size limit or full disk) before
-    /// some output took them: the most any one output lost.
+    /// Always 0 now: drops happen on the committer and show in [`Journal::dropped`].
     pub dropped_oldest: u64,
 }
 
@@ -136,7 +153,7 @@ pub struct Record {
 pub struct SyncStats {
     /// Group commits.
     pub commits: u64,
-    /// `fdatasync`/`fsync` calls (segments, cursors and the directory).
+    /// `fdatasync`/`fsync` calls (segments, cursors, the high-water mark and the directory).
     pub fsyncs: u64,
 }
 
@@ -147,16 +164,34 @@ pub struct Journal {
     committer: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Appends waiting for the committer; its lock is never held across disk I/O.
+struct Inbox {
+    /// Records as [`format::push`] leaves them.
+    buf: Vec<u8>,
+    next_seq: u64,
+    closed: bool,
+    /// Cursors moved since the committer last looked.
+    kick: bool,
+    /// The committer waits on `work`.
+    idle: bool,
+}
+
 /// What the committer thread shares with the callers.
 struct Shared {
     dir: PathBuf,
     opts: JournalOptions,
+    /// Names of this run's outputs, for log lines written without the state lock.
+    names: String,
+    inbox: Mutex<Inbox>,
+    /// Appends or acknowledgements to commit, or the journal closed.
+    work: Condvar,
     state: Mutex<State>,
     /// Records became durable, or the journal closed.
     readable: Condvar,
-    /// Something to sync, or the journal closed.
-    work: Condvar,
+    /// Events refused on append (too large, buffer full): lost for every output.
+    refused: AtomicU64,
     dir_file: File,
+    seq_file: File,
     /// Held open for the lock.
     _lock: File,
 }
@@ -165,11 +200,29 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An event refused on append: counted for every output, logged on the first and every
+    /// power of two.
+    fn refuse(&self, e: JournalError) -> JournalError {
+        let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            log::error!(
+                "dropped an event for {} ({n} so far): {e}; {}",
+                self.names,
+                self.opts.remedy
+            );
+        }
+        e
+    }
 }
 
 impl Journal {
     /// Opens the journal in `dir` (created if missing) for `outputs`, each resuming where it
-    /// was; cuts a torn tail; starts the committer.
+    /// was; reports what it finds; starts the committer.
     pub fn open(
         dir: &Path,
         outputs: &[&str],
@@ -194,24 +247,41 @@ impl Journal {
         &self.shared.dir
     }
 
-    /// Adds an event at the end. Returns once it is written (not yet synced); never waits for
-    /// an output. On error the event is not stored, and is counted as dropped for every output.
+    /// Adds an event at the end: into the append buffer, for the committer to write and sync
+    /// (see the module doc for when it is taken). Never waits for the disk. An event too large,
+    /// or beyond twice the buffer's size, is refused: counted as dropped for every output.
     pub fn append(&self, payload: &[u8]) -> Result<Appended, JournalError> {
-        let max = state::max_record(&self.shared.opts);
+        let (max, cap) = (
+            open::max_record(&self.shared.opts),
+            self.shared.opts.buffer_bytes,
+        );
         if payload.len() > max {
-            return Err(self.shared.lock().too_large(payload.len(), max));
+            let len = payload.len();
+            return Err(self.shared.refuse(JournalError::TooLarge { len, max }));
         }
-        let record = format::encode(payload);
-        let mut st = self.shared.lock();
-        if st.closed {
+        let mut inbox = self.shared.inbox();
+        if inbox.closed {
             return Err(JournalError::Closed);
         }
-        let appended = st.append(&self.shared, &record)?;
-        if st.committer_idle {
-            st.committer_idle = false;
+        let before = inbox.buf.len();
+        if before > 0 && before + payload.len() > 2 * cap {
+            drop(inbox);
+            return Err(self.shared.refuse(JournalError::Full { bytes: before }));
+        }
+        let seq = inbox.next_seq;
+        format::push(&mut inbox.buf, seq, payload);
+        inbox.next_seq += 1;
+        if inbox.idle && (before == 0 || (before < cap / 4 && inbox.buf.len() >= cap / 4)) {
             self.shared.work.notify_one();
         }
-        Ok(appended)
+        Ok(Appended::default())
+    }
+
+    /// Whether the append buffer has room: false while the disk does not keep up. Never waits
+    /// for the disk.
+    pub fn has_room(&self) -> bool {
+        let inbox = self.shared.inbox();
+        inbox.closed || inbox.buf.len() < self.shared.opts.buffer_bytes
     }
 
     /// The next durable record for `output`, waiting for one until `deadline`; `None` at the
@@ -224,15 +294,23 @@ impl Journal {
     }
 
     /// `output` is done with record `seq` (and every one before it): its position moves past
-    /// it, and segments every output is done with are removed.
+    /// it (written by the committer, or here once the journal is closed).
     pub fn ack(&self, output: &str, seq: u64) {
         let mut st = self.shared.lock();
-        if let Some(i) = st.output(output) {
-            st.ack(i, seq);
-            if st.committer_idle {
-                st.committer_idle = false;
-                self.shared.work.notify_one();
-            }
+        let Some(i) = st.output(output) else { return };
+        let next = seq.saturating_add(1).min(st.written);
+        if next <= st.outputs[i].acked {
+            return;
+        }
+        st.outputs[i].acked = next;
+        if st.committer_done {
+            drop(commit::write_cursors(&self.shared, st));
+            return;
+        }
+        drop(st);
+        let mut inbox = self.shared.inbox();
+        if !std::mem::replace(&mut inbox.kick, true) && inbox.idle {
+            self.shared.work.notify_one();
         }
     }
 
@@ -246,24 +324,28 @@ impl Journal {
         }
     }
 
-    /// Events in the journal `output` has not acknowledged yet.
+    /// Events in the journal `output` has not acknowledged yet (appended ones included).
     pub fn pending(&self, output: &str) -> u64 {
         let st = self.shared.lock();
-        st.output(output).map_or(0, |i| st.pending(i))
+        let Some(i) = st.output(output) else { return 0 };
+        let next_seq = self.shared.inbox().next_seq;
+        next_seq.saturating_sub(st.outputs[i].acked.max(st.oldest()))
     }
 
-    /// Events `output` lost: dropped over the limit or for a full disk before it took them.
+    /// Events `output` lost: damaged or missing records it expected, drops over the limit or
+    /// for a full disk before it took them (this run's and unreported earlier ones), refusals.
     pub fn dropped(&self, output: &str) -> u64 {
         let st = self.shared.lock();
-        st.output(output).map_or(0, |i| st.outputs[i].dropped)
+        st.output(output).map_or(0, |i| {
+            st.outputs[i].dropped + self.shared.refused.load(Ordering::Relaxed)
+        })
     }
 
     /// Whether record `seq` is still in the journal: not acknowledged by every output, and not
     /// dropped with its segment (over the limit or for a full disk) while an output held it.
     pub fn holds(&self, seq: u64) -> bool {
         let st = self.shared.lock();
-        let oldest = st.segments.front().map_or(st.next_seq, |s| s.first);
-        (oldest..st.next_seq).contains(&seq)
+        (st.oldest()..st.written).contains(&seq)
     }
 
     /// Bytes in the segments.
@@ -276,12 +358,14 @@ impl Journal {
         self.shared.lock().stats
     }
 
-    /// Wakes every waiting `next`, syncs data and positions a last time and stops the
-    /// committer. Appends fail from now on; an `ack` still lands (synced at once).
+    /// Wakes every waiting `next`, writes and syncs what was appended and the positions a last
+    /// time and stops the committer. Appends fail from now on; an `ack` still lands (synced at
+    /// once).
     pub fn close(&self) {
         self.shared.lock().closed = true;
-        self.shared.work.notify_all();
         self.shared.readable.notify_all();
+        self.shared.inbox().closed = true;
+        self.shared.work.notify_all();
         let handle = self
             .committer
             .lock()

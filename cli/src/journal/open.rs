@@ -1,28 +1,38 @@
-//! Opening a journal: check and lock the directory, cut a torn tail, find each output's place.
+//! Opening a journal: check and lock the directory, find the numbering, cut a torn tail, place
+//! every output (present or not) and say what waits and what was lost.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::dir::{self, Entry};
-use super::format::{self, CURSOR_LEN};
-use super::state::{Output, Pos, Segment, State};
-use super::{JournalError, JournalOptions, OpenReport, Shared};
+use super::format::{self, SLOTS_LEN};
+use super::state::{Output, Reader, Segment, State};
+use super::{Inbox, JournalError, JournalOptions, OpenReport, Shared, SyncStats};
+
+/// The largest payload `opts` allows: one that fits half the size limit.
+pub(super) fn max_record(opts: &JournalOptions) -> usize {
+    let half = usize::try_from(opts.max_bytes / 2).unwrap_or(usize::MAX);
+    format::MAX_RECORD.min(half)
+}
+
+/// The size a new segment may grow to: small next to the limit and the free space, so that a
+/// drop frees little at a time.
+pub(super) fn segment_size(opts: &JournalOptions, free: Option<u64>) -> u64 {
+    let size = opts.segment_bytes.min(8 << 20).min(opts.max_bytes / 64);
+    free.map_or(size, |f| size.min(f / 16)).max(4096)
+}
 
 /// The journal's shared state, recovered from `dir`, and what it held.
 pub(super) fn open(
     dir_path: &Path,
     outputs: &[&str],
-    mut opts: JournalOptions,
+    opts: JournalOptions,
 ) -> Result<(Shared, OpenReport), JournalError> {
-    check_outputs(outputs)?;
-    // At most about 256 segments (each an open file), at least 4 (so dropping one frees room).
-    let least = (opts.max_bytes / 256).max(4096);
-    opts.segment_bytes = opts
-        .segment_bytes
-        .clamp(least, (opts.max_bytes / 4).max(least));
+    check_outputs(outputs, &opts.forget)?;
     dir::prepare(dir_path)?;
     let lock = dir::lock(dir_path)?;
     let dir_file = dir::open_dir(dir_path)?;
@@ -35,9 +45,16 @@ pub(super) fn open(
         })
         .collect();
     firsts.sort_unstable();
-    let (mut segments, torn_bytes, next_seq) = recover_segments(dir_path, &firsts)?;
-    let created = segments.is_empty();
+    let seq_path = dir_path.join(dir::SEQ);
+    let seq_file = dir::open_file(&seq_path, true)?;
+    let hwm = read_slots(&seq_file, &seq_path)?
+        .1
+        .map_or(0, |(_, next, _)| next);
+    let (mut segments, torn_bytes, scan_end) = recover_segments(dir_path, &firsts)?;
+    let next_seq = scan_end.max(hwm);
+    let created = segments.is_empty() || next_seq > scan_end;
     if created {
+        // Numbering goes on past the high-water mark: the readers find the gap.
         let path = dir_path.join(dir::segment_name(next_seq));
         let file = Arc::new(dir::open_file(&path, true)?);
         segments.push_back(Segment {
@@ -47,12 +64,22 @@ pub(super) fn open(
             len: 0,
         });
     }
-    note_unknown_cursors(&entries, outputs);
-    let outs = outputs
+    let forgot = forget(&opts.forget, &entries, segments[0].first, next_seq)?;
+    let absent = entries.iter().filter_map(|(e, _)| match e {
+        Entry::Cursor(name) if !outputs.contains(&name.as_str()) && !opts.forget.contains(name) => {
+            Some(name.as_str())
+        }
+        _ => None,
+    });
+    let mut outs = Vec::new();
+    for (name, present) in outputs
         .iter()
-        .map(|name| open_output(dir_path, name, &segments, next_seq))
-        .collect::<Result<Vec<_>, _>>()?;
-    if created || torn_bytes > 0 {
+        .map(|n| (*n, true))
+        .chain(absent.map(|n| (n, false)))
+    {
+        outs.push(open_output(dir_path, name, present, &segments, next_seq)?);
+    }
+    if created || torn_bytes > 0 || forgot {
         dir_file
             .sync_all()
             .map_err(|e| JournalError::io("sync the journal directory", dir_path, e))?;
@@ -60,25 +87,45 @@ pub(super) fn open(
     let report = OpenReport {
         waiting: outs
             .iter()
-            .map(|o| (o.name.clone(), next_seq - o.acked))
+            .filter(|o| o.present)
+            .map(|o| (o.name.clone(), next_seq.saturating_sub(o.acked)))
             .collect(),
         torn_bytes,
         bytes: segments.iter().map(|s| s.len).sum(),
     };
     let shared = Shared {
         dir: dir_path.into(),
-        opts,
-        state: Mutex::new(State::new(segments, next_seq, outs)),
-        readable: Condvar::new(),
+        names: outputs.join(", "),
+        inbox: Mutex::new(Inbox {
+            buf: Vec::new(),
+            next_seq,
+            closed: false,
+            kick: false,
+            idle: false,
+        }),
         work: Condvar::new(),
+        state: Mutex::new(State {
+            bytes: report.bytes,
+            segments,
+            written: next_seq,
+            durable: next_seq,
+            outputs: outs,
+            closed: false,
+            committer_done: false,
+            stats: SyncStats::default(),
+        }),
+        readable: Condvar::new(),
+        refused: AtomicU64::new(0),
+        opts,
         dir_file,
+        seq_file,
         _lock: lock,
     };
     Ok((shared, report))
 }
 
-/// Output names become file names: valid, and each once.
-fn check_outputs(outputs: &[&str]) -> Result<(), JournalError> {
+/// Output names become file names: valid, and each once; none both used and forgotten.
+fn check_outputs(outputs: &[&str], forget: &[String]) -> Result<(), JournalError> {
     for (i, name) in outputs.iter().enumerate() {
         if !dir::valid_output(name) || outputs[..i].contains(name) {
             return Err(JournalError::BadOutput {
@@ -86,57 +133,109 @@ fn check_outputs(outputs: &[&str]) -> Result<(), JournalError> {
             });
         }
     }
+    for name in forget {
+        if !dir::valid_output(name) {
+            return Err(JournalError::BadOutput { name: name.clone() });
+        }
+        if outputs.contains(&name.as_str()) {
+            return Err(JournalError::ForgetInUse { name: name.clone() });
+        }
+    }
     Ok(())
 }
 
-/// Cursors of outputs not used in this run stay, and are said to.
-fn note_unknown_cursors(entries: &[(Entry, PathBuf)], outputs: &[&str]) {
-    for (entry, path) in entries {
-        if let Entry::Cursor(name) = entry {
-            if !outputs.contains(&name.as_str()) {
-                log::info!(
-                    "the journal cursor {} belongs to no output of this run; it is kept, \
-                     and does not hold events back",
-                    path.display()
-                );
-            }
-        }
+/// Removes the cursors of the outputs to forget, saying how many events each had not taken;
+/// whether any was removed.
+fn forget(
+    names: &[String],
+    entries: &[(Entry, PathBuf)],
+    oldest: u64,
+    next_seq: u64,
+) -> Result<bool, JournalError> {
+    let mut forgot = false;
+    for name in names {
+        let Some((_, path)) = entries
+            .iter()
+            .find(|(e, _)| *e == Entry::Cursor(name.clone()))
+        else {
+            log::warn!("--spool-forget {name}: the journal has no cursor of that name");
+            continue;
+        };
+        let file = dir::open_file(path, false)?;
+        let acked = read_slots(&file, path)?
+            .1
+            .map_or(oldest, |(_, next, _)| next);
+        std::fs::remove_file(path).map_err(|e| JournalError::io("remove", path, e))?;
+        forgot = true;
+        log::warn!(
+            "forgot the output {name} (--spool-forget): the {} events it had not taken are no \
+             longer kept for it",
+            next_seq.saturating_sub(acked.max(oldest))
+        );
     }
+    Ok(forgot)
 }
 
-/// Opens the segments, checks the newest two record by record and cuts a torn tail; returns
-/// them, the bytes cut, and the next sequence number.
+/// The bytes read from a slot file (cursor or `seq`), and its newest valid slot.
+fn read_slots(
+    file: &File,
+    path: &Path,
+) -> Result<(usize, Option<(usize, u64, u64)>), JournalError> {
+    let mut bytes = [0u8; SLOTS_LEN];
+    let mut n = 0;
+    while n < bytes.len() {
+        match file.read_at(&mut bytes[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(JournalError::io("read", path, e)),
+        }
+    }
+    let slots = format::decode_slots(&bytes[..n]);
+    if slots.is_none() && n > 0 && path.ends_with(dir::SEQ) {
+        log::warn!(
+            "the journal's high-water mark {} is damaged; numbering goes on from the segments",
+            path.display()
+        );
+    }
+    Ok((n, slots))
+}
+
+/// Opens every segment; reads the newest through, skipping damage, to find where numbering
+/// goes on; cuts a torn tail (bytes after its last valid record). Returns the segments, the
+/// bytes cut, and the sequence number after the newest record.
 fn recover_segments(
     dir_path: &Path,
     firsts: &[u64],
 ) -> Result<(VecDeque<Segment>, u64, u64), JournalError> {
     let mut segments = VecDeque::new();
-    let mut torn = 0;
-    let mut next_seq = 0;
+    let (mut torn, mut end) = (0, 0);
     for (k, &first) in firsts.iter().enumerate() {
         let path = dir_path.join(dir::segment_name(first));
         let file = dir::open_file(&path, false)?;
         let read = |e| JournalError::io("read the journal segment", &path, e);
         let mut len = file.metadata().map_err(read)?.len();
         if k + 2 >= firsts.len() {
-            let scan = format::scan(&file, len).map_err(read)?;
-            if scan.valid_len < len {
-                let cut = len - scan.valid_len;
+            // A killed process may have left writes in the page cache only.
+            file.sync_data().map_err(read)?;
+        }
+        if k + 1 == firsts.len() {
+            let mut bytes = vec![0; len as usize];
+            file.read_exact_at(&mut bytes, 0).map_err(read)?;
+            let (last, valid) = scan(&bytes, first);
+            if valid < len {
                 log::warn!(
-                    "the journal segment {} ends in {cut} bytes that are not a whole record \
-                     (a write cut short by a crash); cut them off",
-                    path.display()
+                    "the journal segment {} ends in {} bytes that are not a whole record (a \
+                     write cut short by a crash); cut them off",
+                    path.display(),
+                    len - valid
                 );
-                file.set_len(scan.valid_len)
+                file.set_len(valid)
                     .and_then(|()| file.sync_all())
                     .map_err(|e| JournalError::io("cut the torn tail of", &path, e))?;
-                torn += cut;
-                len = scan.valid_len;
+                torn += len - valid;
+                len = valid;
             }
-            // A killed process may have left writes in the page cache only: sync them
-            // before they count as durable.
-            file.sync_data().map_err(read)?;
-            next_seq = first + scan.records;
+            end = last.map_or(first, |l| l + 1);
         }
         segments.push_back(Segment {
             first,
@@ -145,92 +244,107 @@ fn recover_segments(
             len,
         });
     }
-    Ok((segments, torn, next_seq))
+    Ok((segments, torn, end))
 }
 
-/// One output's cursor, opened or created, and its reading position.
+/// The last valid record of a segment's bytes (skipping damage, as a reader does) and where the
+/// bytes after it start.
+fn scan(bytes: &[u8], first: u64) -> (Option<u64>, u64) {
+    let (mut at, mut last, mut valid) = (0, None::<u64>, 0);
+    while at < bytes.len() {
+        let lo = last.map_or(first, |l| l + 1);
+        match format::parse(bytes, at) {
+            Ok((seq, payload)) if seq >= lo => {
+                (last, at) = (Some(seq), payload.end);
+                valid = at;
+            }
+            _ => match format::resync(bytes, at + 1, lo..u64::MAX) {
+                Some((q, _)) => at = q,
+                None => break,
+            },
+        }
+    }
+    (last, valid as u64)
+}
+
+/// One output's cursor, opened or created, and its reading position. A cursor that is empty,
+/// damaged or past the end falls back to the oldest event kept (WARN); events dropped for it
+/// by an earlier run are reported now if it is present.
 fn open_output(
     dir_path: &Path,
     name: &str,
+    present: bool,
     segments: &VecDeque<Segment>,
     next_seq: u64,
 ) -> Result<Output, JournalError> {
     let path = dir_path.join(dir::cursor_name(name));
+    let existed = path.symlink_metadata().is_ok();
     let cursor = dir::open_file(&path, true)?;
-    let mut bytes = [0u8; CURSOR_LEN];
-    let n = read_up_to(&cursor, &mut bytes)
-        .map_err(|e| JournalError::io("read the journal cursor", &path, e))?;
+    let (n, slots) = read_slots(&cursor, &path)?;
     let oldest = segments[0].first;
-    let (slot, acked) = match format::decode_slots(&bytes[..n]) {
-        Some((slot, next)) => (slot ^ 1, next.clamp(oldest, next_seq)),
-        None if n == 0 => (0, oldest),
-        None => {
-            log::warn!(
-                "the journal cursor {} is damaged; {name} starts again at the oldest event kept",
-                path.display()
-            );
-            (0, oldest)
-        }
+    let (slot, acked, lost, problem) = match slots {
+        Some((s, next, lost)) if next <= next_seq => (s ^ 1, next, lost, None),
+        Some((s, next, lost)) => (
+            s ^ 1,
+            oldest,
+            lost,
+            Some(format!("points past the end ({next})")),
+        ),
+        None if !existed => (0, oldest, 0, None),
+        None if n == 0 => (0, oldest, 0, Some("is empty".into())),
+        None => (0, oldest, 0, Some("is damaged".into())),
     };
-    let read = locate(segments, acked, next_seq)
-        .map_err(|e| JournalError::io("read the journal segment", &segments[0].path, e))?;
+    if let Some(problem) = problem {
+        log::warn!(
+            "the journal cursor {} {problem}: {name} starts again at the oldest event kept; up \
+             to {} events may come to it again",
+            path.display(),
+            next_seq - oldest
+        );
+    }
+    let k = segments
+        .partition_point(|s| s.first <= acked)
+        .saturating_sub(1);
     let mut out = Output {
         name: name.into(),
-        read,
+        present,
         acked,
+        unreported: lost,
+        synced: slots.map_or((u64::MAX, 0), |(_, next, lost)| (next, lost)),
         dropped: 0,
         cursor: Arc::new(cursor),
         cursor_path: path,
         slot,
-        dirty: false,
         stopped: false,
+        reader: Reader {
+            want: acked,
+            seg: segments[k].first,
+            ..Reader::default()
+        },
     };
-    if n == 0 {
-        write_cursor(&mut out)?;
+    let waiting = next_seq.saturating_sub(acked.max(oldest));
+    if present && lost > 0 {
+        log::error!(
+            "{name}: {lost} events were dropped from the journal by an earlier run before {name} \
+             took them (size limit or full disk)"
+        );
+        (out.dropped, out.unreported) = (lost, 0);
+    } else if !present && waiting + lost > 0 {
+        log::warn!(
+            "the journal holds {waiting} events for {name}{}, which is not an output of this run: \
+             they are kept (within the size limit) until it runs again; --spool-forget {name} \
+             drops them",
+            if lost > 0 {
+                format!(" (and {lost} were dropped for it)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(w) = out.cursor_write() {
+        w.run()
+            .map_err(|e| JournalError::io("write the journal cursor", &w.path, e))?;
+        out.synced = w.value;
     }
     Ok(out)
-}
-
-fn read_up_to(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read_at(&mut buf[n..], n as u64)? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
-/// Writes and syncs a new output's first cursor, so the file is never empty once created.
-fn write_cursor(out: &mut Output) -> Result<(), JournalError> {
-    let slot = format::encode_slot(out.acked);
-    out.cursor
-        .write_at(&slot, format::slot_offset(out.slot))
-        .and_then(|_| out.cursor.sync_data())
-        .map_err(|e| JournalError::io("write the journal cursor", &out.cursor_path, e))?;
-    out.slot ^= 1;
-    Ok(())
-}
-
-/// The reading position of sequence number `seq`: its segment, and its offset found by
-/// skipping record headers.
-fn locate(segments: &VecDeque<Segment>, seq: u64, next_seq: u64) -> std::io::Result<Pos> {
-    let k = segments
-        .partition_point(|s| s.first <= seq)
-        .saturating_sub(1);
-    let seg = &segments[k];
-    if seq >= next_seq && k + 1 == segments.len() {
-        return Ok(Pos {
-            seq,
-            seg: seg.first,
-            offset: seg.len,
-        });
-    }
-    let (offset, _) = format::skip(&seg.file, 0, seq - seg.first, seg.len)?;
-    Ok(Pos {
-        seq,
-        seg: seg.first,
-        offset,
-    })
 }

@@ -1,374 +1,266 @@
-//! The journal's state under its one lock: segments, positions, and the rules for appending,
-//! reading, acknowledging and dropping.
+//! The journal's state under its lock — segments, outputs and their readers — and the reading
+//! rules: every sequence number an output expects either comes to it or is counted as lost.
+//! No disk I/O happens under this lock.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
-use super::format::{self, HEADER};
-use super::{Appended, JournalError, JournalOptions, Record, Shared, SyncStats, dir};
+use super::format::{self, Damage, HEADER};
+use super::{Record, Shared, SyncStats};
+
+/// Bytes a reader takes from a segment with one read.
+const CHUNK: u64 = 256 << 10;
 
 /// One segment file.
 pub(super) struct Segment {
-    /// Sequence number of its first record.
+    /// Sequence number of its first record (its name).
     pub first: u64,
     pub path: PathBuf,
     pub file: Arc<File>,
-    /// Bytes of whole records written to it.
+    /// Bytes written to it.
     pub len: u64,
 }
 
-/// Where an output reads next: the record `seq`, at `offset` in the segment starting at `seg`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Pos {
-    pub seq: u64,
+/// Where an output's reader stands.
+#[derive(Default)]
+pub(super) struct Reader {
+    /// The next sequence number it expects from disk.
+    pub want: u64,
+    /// The segment it reads (by its first sequence number) and the byte offset in it.
     pub seg: u64,
     pub offset: u64,
+    /// Records read and not handed out yet (at most one chunk).
+    pub ahead: VecDeque<Record>,
+    /// The damage found last, for the log line of the loss it causes.
+    pub note: Option<String>,
 }
 
 pub(super) struct Output {
     pub name: String,
-    pub read: Pos,
-    /// The next sequence number not acknowledged; what the cursor file holds.
+    /// An output of this run; else a cursor kept for one that is not (it holds its events).
+    pub present: bool,
+    /// The next sequence number it has not acknowledged.
     pub acked: u64,
+    /// Events dropped for it (size limit, full disk) that no run with it has reported yet.
+    pub unreported: u64,
+    /// What its cursor file holds: (acked, unreported).
+    pub synced: (u64, u64),
+    /// Events it lost in this run.
     pub dropped: u64,
     pub cursor: Arc<File>,
     pub cursor_path: PathBuf,
     /// The cursor slot to write next.
     pub slot: usize,
-    /// Written since the last sync.
-    pub dirty: bool,
     /// Its worker stops: `next` returns `None` at once.
     pub stopped: bool,
+    pub reader: Reader,
+}
+
+impl Output {
+    /// The next sequence number it would be handed.
+    pub fn next_given(&self) -> u64 {
+        let r = &self.reader;
+        r.ahead.front().map_or(r.want, |rec| rec.seq)
+    }
+
+    /// Its cursor, if it has moved since last written: (file, slot offset, bytes).
+    pub fn cursor_write(&mut self) -> Option<CursorWrite> {
+        let now = (self.acked, self.unreported);
+        (now != self.synced).then(|| {
+            let slot = self.slot;
+            self.slot ^= 1;
+            CursorWrite {
+                file: Arc::clone(&self.cursor),
+                path: self.cursor_path.clone(),
+                offset: format::slot_offset(slot),
+                value: now,
+            }
+        })
+    }
+}
+
+/// One cursor slot to write and sync, outside the lock.
+pub(super) struct CursorWrite {
+    pub file: Arc<File>,
+    pub path: PathBuf,
+    pub offset: u64,
+    pub value: (u64, u64),
+}
+
+impl CursorWrite {
+    pub fn run(&self) -> io::Result<()> {
+        let slot = format::encode_slot(self.value.0, self.value.1);
+        self.file.write_all_at(&slot, self.offset)?;
+        self.file.sync_data()
+    }
 }
 
 pub(super) struct State {
-    /// Oldest first; never empty (the newest is the one appended to).
+    /// Oldest first; never empty (the newest is the one written to).
     pub segments: VecDeque<Segment>,
-    /// Sequence number of the next record appended.
-    pub next_seq: u64,
+    /// Records below this are written (or were refused: a gap the readers count).
+    pub written: u64,
     /// Records below this are synced and visible to outputs.
     pub durable: u64,
     pub bytes: u64,
-    /// Rolled segments with writes not yet synced.
-    pub unsynced: Vec<(PathBuf, Arc<File>)>,
-    /// The newest segment has writes not yet synced.
-    pub current_dirty: bool,
-    /// A segment was created since the last sync of the directory.
-    pub dir_dirty: bool,
+    /// Present outputs first, in the order given, then the absent ones.
     pub outputs: Vec<Output>,
+    /// Readers stop; appends are refused.
     pub closed: bool,
-    /// The committer waits for work and needs a wake-up.
-    pub committer_idle: bool,
+    /// The committer has exited: an `ack` writes its cursor itself.
+    pub committer_done: bool,
     pub stats: SyncStats,
-    /// Events not stored for lack of space, for a rate-limited log.
-    pub refused: u64,
-    /// Segments that could not be created, for a rate-limited log.
-    pub roll_failures: u64,
 }
 
-/// The largest payload `opts` allows: one that fits a segment and half the size limit.
-pub(super) fn max_record(opts: &JournalOptions) -> usize {
-    let half = usize::try_from(opts.max_bytes / 2).unwrap_or(usize::MAX);
-    format::MAX_RECORD.min(half)
-}
-
-fn no_space(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
-}
-
-impl State {
-    /// The state of a journal just opened: everything on disk is synced, so durable.
-    pub fn new(segments: VecDeque<Segment>, next_seq: u64, outputs: Vec<Output>) -> State {
-        State {
-            bytes: segments.iter().map(|s| s.len).sum(),
-            segments,
-            next_seq,
-            durable: next_seq,
-            unsynced: Vec::new(),
-            current_dirty: false,
-            dir_dirty: false,
-            outputs,
-            closed: false,
-            committer_idle: false,
-            stats: SyncStats::default(),
-            refused: 0,
-            roll_failures: 0,
-        }
-    }
-
-    pub fn output(&self, name: &str) -> Option<usize> {
-        self.outputs.iter().position(|o| o.name == name)
-    }
-
-    pub fn pending(&self, i: usize) -> u64 {
-        let oldest = self.segments.front().map_or(self.next_seq, |s| s.first);
-        self.next_seq
-            .saturating_sub(self.outputs[i].acked.max(oldest))
-    }
-
-    pub fn needs_commit(&self) -> bool {
-        self.current_dirty
-            || self.dir_dirty
-            || !self.unsynced.is_empty()
-            || self.outputs.iter().any(|o| o.dirty)
-    }
-
-    fn current(&self) -> &Segment {
-        self.segments
-            .back()
-            .expect("a journal always has a segment")
-    }
-
-    /// Writes `record` (roll and drop as needed); on a full disk, drops the oldest and retries
-    /// once, then refuses the event, counted for every output.
-    pub fn append(&mut self, shared: &Shared, record: &[u8]) -> Result<Appended, JournalError> {
-        let opts = &shared.opts;
-        let need = record.len() as u64;
-        let current = self.current();
-        if current.len > 0 && current.len + need > opts.segment_bytes {
-            if let Err(e) = self.roll(shared) {
-                self.roll_failures += 1;
-                if self.roll_failures.is_power_of_two() {
-                    log::warn!("{e}; writing on to the current segment");
-                }
-            }
-        }
-        let mut dropped = 0;
-        while self.bytes + need > opts.max_bytes && self.segments.len() > 1 {
-            dropped += self.drop_oldest(shared, "is at its size limit");
-        }
-        let mut result = self.write(record);
-        if matches!(&result, Err(e) if no_space(e)) && self.make_room(shared) {
-            dropped += self.drop_oldest(shared, "is on a full disk");
-            result = self.write(record);
-        }
-        match result {
-            Ok(()) => {
-                self.next_seq += 1;
-                self.current_dirty = true;
-                Ok(Appended {
-                    dropped_oldest: dropped,
-                })
-            }
-            Err(e) => Err(self.refuse(shared, e)),
-        }
-    }
-
-    /// An event too large for a record: counted as dropped for every output and logged.
-    pub fn too_large(&mut self, len: usize, max: usize) -> JournalError {
-        let mut names = Vec::new();
-        for out in &mut self.outputs {
-            out.dropped += 1;
-            names.push(out.name.as_str());
-        }
-        log::error!(
-            "dropped an event of {len} bytes for {}: larger than a journal record may be \
-             ({max} bytes)",
-            names.join(", ")
-        );
-        JournalError::TooLarge { len, max }
-    }
-
-    /// One `pwrite` at the end of the newest segment; a short or failed write is cut off again
-    /// so the segment keeps only whole records.
-    fn write(&mut self, record: &[u8]) -> io::Result<()> {
-        let seg = self
-            .segments
-            .back_mut()
-            .expect("a journal always has a segment");
-        let result = match seg.file.write_at(record, seg.len) {
-            Ok(n) if n == record.len() => Ok(()),
-            Ok(_) => Err(io::Error::from_raw_os_error(libc::ENOSPC)),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
-                seg.len += record.len() as u64;
-                self.bytes += record.len() as u64;
-            }
-            Err(_) => {
-                let _ = seg.file.set_len(seg.len);
-            }
-        }
-        result
-    }
-
-    /// An event not stored: counted for every output, logged on the first and then every
-    /// power of two.
-    fn refuse(&mut self, shared: &Shared, e: io::Error) -> JournalError {
-        self.refused += 1;
-        for out in &mut self.outputs {
-            out.dropped += 1;
-        }
-        let path = self.current().path.clone();
-        if self.refused.is_power_of_two() {
-            log::error!(
-                "cannot write to the journal {} ({e}): dropped an event for every output ({} \
-                 so far); it is kept again as soon as the disk has room; {}",
-                path.display(),
-                self.refused,
-                shared.opts.remedy
-            );
-        }
-        JournalError::io("write to the journal", path, e)
-    }
-
-    /// Whether there is an older segment to drop, rolling first if the newest is the only one.
-    fn make_room(&mut self, shared: &Shared) -> bool {
-        if self.segments.len() == 1 && self.current().len > 0 {
-            if let Err(e) = self.roll(shared) {
-                log::debug!("{e}");
-            }
-        }
-        self.segments.len() > 1
-    }
-
-    /// Starts a new segment named after the next sequence number.
-    pub fn roll(&mut self, shared: &Shared) -> Result<(), JournalError> {
-        let path = shared.dir.join(dir::segment_name(self.next_seq));
-        let file = Arc::new(dir::open_file(&path, true)?);
-        let old = self
-            .segments
-            .back()
-            .expect("a journal always has a segment");
-        if self.current_dirty {
-            self.unsynced
-                .push((old.path.clone(), Arc::clone(&old.file)));
-        }
-        self.current_dirty = false;
-        self.dir_dirty = true;
-        self.segments.push_back(Segment {
-            first: self.next_seq,
-            path,
-            file,
-            len: 0,
-        });
-        Ok(())
-    }
-
-    /// The end (exclusive) of segment `k`'s sequence numbers.
-    fn seg_end(&self, k: usize) -> u64 {
-        self.segments.get(k + 1).map_or(self.next_seq, |s| s.first)
-    }
-
-    /// Removes the oldest segment although some outputs may not have taken it: counted per
-    /// output and logged. Returns the most events any output lost.
-    fn drop_oldest(&mut self, shared: &Shared, why: &str) -> u64 {
-        let (first, end) = (self.segments[0].first, self.seg_end(0));
-        let mut lost = Vec::new();
-        let mut most = 0;
-        for out in &mut self.outputs {
-            if out.read.seq < end {
-                let n = end - out.read.seq.max(first);
-                out.dropped += n;
-                most = most.max(n);
-                lost.push(format!("{} lost {n} it had not taken", out.name));
-            }
-        }
-        self.remove_oldest();
-        self.reposition();
-        if !lost.is_empty() {
-            log::error!(
-                "the journal {} {why}: dropped its oldest {} events ({first} to {}): {}; {}",
-                shared.dir.display(),
-                end - first,
-                end - 1,
-                lost.join(", "),
-                shared.opts.remedy
-            );
-        }
-        most
-    }
-
-    fn remove_oldest(&mut self) {
-        let seg = self.segments.pop_front().expect("a segment to remove");
-        self.bytes -= seg.len;
-        // Nothing of it is left to read: no need to sync it either.
-        self.unsynced.retain(|(path, _)| *path != seg.path);
-        if let Err(e) = std::fs::remove_file(&seg.path) {
-            log::error!(
-                "cannot remove the journal segment {}: {e}",
-                seg.path.display()
-            );
-        }
-    }
-
-    /// Moves every reader whose segment is gone to the start of the oldest one left.
-    fn reposition(&mut self) {
-        let oldest = &self.segments[0];
-        let start = Pos {
-            seq: oldest.first,
-            seg: oldest.first,
-            offset: 0,
-        };
-        for out in &mut self.outputs {
-            if out.read.seg < oldest.first {
-                out.read = start;
-            }
-        }
-    }
-
-    /// Records `seq` as done for output `i`: one `pwrite` of its cursor, then removes every
-    /// segment all outputs are done with (never the newest, whose name carries the numbering).
-    pub fn ack(&mut self, i: usize, seq: u64) {
-        let out = &mut self.outputs[i];
-        let next = seq.saturating_add(1).min(self.next_seq);
-        if next <= out.acked {
-            return;
-        }
-        out.acked = next;
-        let slot = format::encode_slot(next);
-        let written = out.cursor.write_at(&slot, format::slot_offset(out.slot));
-        let synced = written.and_then(|_| match self.closed {
-            true => out.cursor.sync_data(),
-            false => Ok(()),
-        });
-        match synced {
-            Ok(()) => {
-                out.slot ^= 1;
-                out.dirty = !self.closed;
-            }
-            Err(e) => log::error!(
-                "cannot write the journal cursor {} ({e}); {} may get events again after a \
-                 restart",
-                out.cursor_path.display(),
-                out.name
-            ),
-        }
-        let done = self.outputs.iter().map(|o| o.acked).min().unwrap_or(0);
-        while self.segments.len() > 1 && self.segments[1].first <= done {
-            self.remove_oldest();
-        }
-        self.reposition();
-    }
-}
-
-/// What the reader for output `i` does next, decided under the lock.
+/// What a reader does next, decided under the lock.
 enum Step {
-    /// Read the record at this position of this file (valid bytes end at the `u64`).
-    Read(Pos, Arc<File>, u64),
+    /// Read segment `seg` of `file` from `offset`; whole records end at `end`; `hi` bounds the
+    /// sequence numbers it may hold.
+    Read {
+        seg: u64,
+        offset: u64,
+        file: Arc<File>,
+        end: u64,
+        hi: u64,
+    },
     Wait,
 }
 
-/// The next record for output `i` (see [`super::Journal::next`]): decided under the lock, read
-/// from the file without it, so appends never wait for a disk read.
+/// What one read of a segment found.
+#[derive(Default)]
+struct Got {
+    records: Vec<Record>,
+    /// Where the next read starts.
+    offset: u64,
+    /// Damage at this byte that the read skipped.
+    damage: Option<(u64, &'static str)>,
+}
+
+impl State {
+    pub fn output(&self, name: &str) -> Option<usize> {
+        self.outputs
+            .iter()
+            .position(|o| o.present && o.name == name)
+    }
+
+    pub fn oldest(&self) -> u64 {
+        self.segments[0].first
+    }
+
+    /// Counts events `from..to` as lost for output `i`, with an ERROR line.
+    fn lost(&mut self, shared: &Shared, i: usize, from: u64, to: u64) {
+        let out = &mut self.outputs[i];
+        out.dropped += to - from;
+        let why = out.reader.note.take().unwrap_or_else(|| {
+            "they are not in the journal (a segment deleted, emptied or cut short, or a write \
+             refused)"
+                .into()
+        });
+        log::error!(
+            "{}: lost {} events ({from} to {}) of the journal {}: {why}",
+            out.name,
+            to - from,
+            to - 1,
+            shared.dir.display()
+        );
+    }
+
+    /// Where output `i`'s reader stands: a durable record to read, or nothing yet. Counts every
+    /// sequence number it passes without a record.
+    fn step(&mut self, shared: &Shared, i: usize) -> Step {
+        loop {
+            let r = &self.outputs[i].reader;
+            let (want, seg, offset) = (r.want, r.seg, r.offset);
+            if want >= self.durable {
+                return Step::Wait;
+            }
+            let Ok(k) = self.segments.binary_search_by_key(&seg, |s| s.first) else {
+                // Its segment was removed: on to the one that holds `want`, or the oldest.
+                let k = self.segments.partition_point(|s| s.first <= want);
+                let r = &mut self.outputs[i].reader;
+                (r.seg, r.offset) = (self.segments[k.saturating_sub(1)].first, 0);
+                continue;
+            };
+            let s = &self.segments[k];
+            if want < s.first && offset == 0 {
+                let first = s.first;
+                self.lost(shared, i, want, first);
+                self.outputs[i].reader.want = first;
+                continue;
+            }
+            let hi = self.segments.get(k + 1).map_or(self.written, |n| n.first);
+            if offset < s.len {
+                let (file, end) = (Arc::clone(&s.file), s.len);
+                return Step::Read {
+                    seg,
+                    offset,
+                    file,
+                    end,
+                    hi,
+                };
+            }
+            if k + 1 < self.segments.len() {
+                let r = &mut self.outputs[i].reader;
+                (r.seg, r.offset) = (hi, 0);
+            } else if want < self.written {
+                // Everything written is below `offset`: the rest never will be.
+                self.lost(shared, i, want, self.written);
+                self.outputs[i].reader.want = self.written;
+            } else {
+                return Step::Wait;
+            }
+        }
+    }
+
+    /// Takes in what a read found, counting the sequence numbers it skipped.
+    fn took(&mut self, shared: &Shared, i: usize, got: Got) {
+        for rec in got.records {
+            let want = self.outputs[i].reader.want;
+            if rec.seq > want {
+                self.lost(shared, i, want, rec.seq);
+            }
+            let r = &mut self.outputs[i].reader;
+            r.note = None;
+            r.want = rec.seq + 1;
+            r.ahead.push_back(rec);
+        }
+        let out = &mut self.outputs[i];
+        out.reader.offset = got.offset;
+        if let Some((at, what)) = got.damage {
+            let seg = shared.dir.join(super::dir::segment_name(out.reader.seg));
+            log::warn!(
+                "{}: the journal segment {} is damaged at byte {at} ({what}); reading goes on \
+                 at the next valid record",
+                out.name,
+                seg.display()
+            );
+            out.reader.note = Some(format!("{} is damaged at byte {at}", seg.display()));
+        }
+    }
+}
+
+/// The next durable record for output `i` (see [`super::Journal::next`]): decided under the
+/// lock, read from the file without it.
 pub(super) fn next<'a>(
     shared: &'a Shared,
     mut st: MutexGuard<'a, State>,
     i: usize,
     deadline: Instant,
 ) -> Option<Record> {
-    let mut buf = Vec::new();
     loop {
         if st.closed || st.outputs[i].stopped {
             return None;
         }
-        match st.step(i) {
+        if let Some(rec) = st.outputs[i].reader.ahead.pop_front() {
+            return Some(rec);
+        }
+        match st.step(shared, i) {
             Step::Wait => {
                 let left = deadline.checked_duration_since(Instant::now())?;
                 if left.is_zero() {
@@ -380,86 +272,107 @@ pub(super) fn next<'a>(
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
             }
-            Step::Read(pos, file, end) => {
+            Step::Read {
+                seg,
+                offset,
+                file,
+                end,
+                hi,
+            } => {
+                let (want, limit) = (st.outputs[i].reader.want, st.durable);
                 drop(st);
-                let read = format::read_at(&file, pos.offset, end, &mut buf);
+                let got = read(&file, offset, end, want..hi, limit);
                 st = shared.lock();
-                if st.outputs[i].read != pos {
+                let r = &st.outputs[i].reader;
+                if (r.seg, r.offset, r.want) != (seg, offset, want) {
                     continue; // a drop moved this reader meanwhile
                 }
-                match read {
-                    Ok(Ok(())) => {
-                        let out = &mut st.outputs[i];
-                        out.read.seq += 1;
-                        out.read.offset += HEADER + buf.len() as u64;
-                        return Some(Record {
-                            seq: pos.seq,
-                            bytes: std::mem::take(&mut buf),
-                        });
+                match got {
+                    Ok(got) if got.offset == offset && got.damage.is_none() => {
+                        // The next record is not durable yet (a refused write before it).
+                        let left = deadline.checked_duration_since(Instant::now())?;
+                        st = shared
+                            .readable
+                            .wait_timeout(st, left)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
                     }
-                    Ok(Err(damage)) => st.damaged(i, damage.describe()),
-                    Err(e) => st.damaged(i, &e.to_string()),
+                    Ok(got) => st.took(shared, i, got),
+                    Err(e) => {
+                        // Unreadable: counted like damage, from here to the segment's end.
+                        st.outputs[i].reader.offset = end;
+                        st.outputs[i].reader.note =
+                            Some(format!("segment {seg} cannot be read: {e}"));
+                    }
                 }
             }
         }
     }
 }
 
-impl State {
-    /// Where output `i` stands: a durable record to read, or nothing yet.
-    fn step(&mut self, i: usize) -> Step {
-        loop {
-            let pos = self.outputs[i].read;
-            if pos.seq >= self.durable {
-                return Step::Wait;
-            }
-            let Ok(k) = self.segments.binary_search_by_key(&pos.seg, |s| s.first) else {
-                // Its segment was dropped: start again at the oldest one left.
-                let oldest = self.segments[0].first;
-                self.outputs[i].read = Pos {
-                    seq: oldest,
-                    seg: oldest,
-                    offset: 0,
-                };
-                continue;
-            };
-            let seg = &self.segments[k];
-            if pos.offset < seg.len {
-                return Step::Read(pos, Arc::clone(&seg.file), seg.len);
-            }
-            let next = self.segments.get(k + 1).map_or(self.next_seq, |s| s.first);
-            let read = &mut self.outputs[i].read;
-            if k + 1 < self.segments.len() {
-                *read = Pos {
-                    seq: next.max(pos.seq),
-                    seg: next,
-                    offset: 0,
-                };
-            } else {
-                read.seq = self.next_seq;
-            }
-        }
-    }
+fn read_exact(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len as usize];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(buf)
+}
 
-    /// A record that fails its checks after open (the disk changed under us): the rest of its
-    /// segment is skipped, counted as dropped for output `i`, and logged.
-    fn damaged(&mut self, i: usize, what: &str) {
-        let pos = self.outputs[i].read;
-        let Ok(k) = self.segments.binary_search_by_key(&pos.seg, |s| s.first) else {
-            return;
+/// Reads the records from `offset` of a segment whose bytes end at `end`: those numbered in
+/// `seqs` and below `limit` (the durable ones), one chunk at a time. Damage is skipped to the
+/// next valid record numbered in `seqs`, or to the end.
+fn read(file: &File, offset: u64, end: u64, seqs: Range<u64>, limit: u64) -> io::Result<Got> {
+    let mut buf = read_exact(file, offset, (end - offset).min(CHUNK))?;
+    let mut got = Got::default();
+    let mut at = 0;
+    while at < buf.len() {
+        let from = got.records.last().map_or(seqs.start, |r| r.seq + 1);
+        let damage = match format::parse(&buf, at) {
+            Ok((seq, _)) if seq >= seqs.end => "a record numbered out of place",
+            Ok((seq, _)) if seq >= limit => break,
+            Ok((seq, payload)) => {
+                if seq >= from {
+                    let bytes = buf[payload.clone()].to_vec();
+                    got.records.push(Record { seq, bytes });
+                }
+                at = payload.end;
+                continue;
+            }
+            Err(Damage::Short) if more_fits(&buf, at, end - offset) => {
+                if at > 0 {
+                    break; // the next read starts with this record
+                }
+                let need = HEADER as u64 + header_len(&buf).unwrap_or(0);
+                buf = read_exact(file, offset, need)?;
+                continue;
+            }
+            Err(damage) => describe(&damage),
         };
-        let end = self.seg_end(k);
-        let out = &mut self.outputs[i];
-        out.dropped += end.saturating_sub(pos.seq);
-        out.read.seq = end;
-        out.read.offset = self.segments[k].len;
-        log::error!(
-            "{}: the journal segment {} is damaged at byte {} ({what}); skipped its last {} \
-             events",
-            out.name,
-            self.segments[k].path.display(),
-            pos.offset,
-            end.saturating_sub(pos.seq)
-        );
+        let rest = read_exact(file, offset + at as u64, end - offset - at as u64)?;
+        let skip = format::resync(&rest, 1, from..seqs.end).map_or(rest.len(), |(q, _)| q);
+        got.damage = Some((offset + at as u64, damage));
+        got.offset = offset + (at + skip) as u64;
+        return Ok(got);
+    }
+    got.offset = offset + at as u64;
+    Ok(got)
+}
+
+/// The payload length in the header at the start of `buf`, if whole.
+fn header_len(buf: &[u8]) -> Option<u64> {
+    let len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?);
+    Some(u64::from(len))
+}
+
+/// Whether the record at `at` of `buf` is cut only by the end of the chunk: it fits in the
+/// segment's `rest` bytes, so reading more makes it whole.
+fn more_fits(buf: &[u8], at: usize, rest: u64) -> bool {
+    let need = header_len(&buf[at..]).map_or(HEADER as u64, |len| HEADER as u64 + len);
+    (at as u64) + need <= rest && need <= (HEADER + format::MAX_RECORD) as u64
+}
+
+pub(super) fn describe(damage: &Damage) -> &'static str {
+    match damage {
+        Damage::Short => "a record cut short",
+        Damage::BadLength => "a record with an impossible length",
+        Damage::BadCrc => "a record whose checksum does not match",
     }
 }

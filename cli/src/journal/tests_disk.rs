@@ -7,8 +7,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::tests::TempDir;
-use super::{Journal, JournalError, JournalOptions};
+use super::tests::{TempDir, eventually, put, settle};
+use super::{Journal, JournalOptions};
 
 /// A 1 MiB tmpfs, unmounted (and its directory removed) on drop.
 struct Tmpfs {
@@ -83,6 +83,15 @@ fn fill(path: &std::path::Path) -> fs::File {
     ballast
 }
 
+/// The numbers of events read, from their payloads.
+fn numbers(events: &[Vec<u8>]) -> Vec<u64> {
+    let n = |e: &Vec<u8>| {
+        let text = String::from_utf8_lossy(&e[5..]);
+        text[..text.find('}').unwrap()].parse().unwrap()
+    };
+    events.iter().map(n).collect()
+}
+
 #[test]
 fn a_full_disk_drops_the_oldest_and_journaling_resumes_when_space_returns() {
     let Some(fs) = Tmpfs::mount("tmpfs") else {
@@ -90,45 +99,52 @@ fn a_full_disk_drops_the_oldest_and_journaling_resumes_when_space_returns() {
     };
     let dir = fs.path.join("j");
     let (j, _) = Journal::open(&dir, &["stdout", "forward"], opts()).unwrap();
-    // 3,000 events of 800 bytes do not fit 1 MiB: the oldest segments make room.
-    let mut dropped = 0;
+    // 3,000 events of 800 bytes do not fit 1 MiB: the oldest segments make room, a small
+    // segment (1/16 of the free space at most) at a time.
     for i in 0..3000 {
-        dropped += j.append(&event(i)).unwrap().dropped_oldest;
+        put(&j, &event(i));
     }
-    assert!(dropped > 0);
-    assert_eq!(j.dropped("stdout"), dropped);
-    let kept = drain(&j, "stdout");
+    settle(&j);
+    let kept = numbers(&drain(&j, "stdout"));
+    let dropped = j.dropped("stdout");
+    assert!(dropped > 0 && !kept.is_empty());
     assert_eq!(kept.len() as u64 + dropped, 3000);
-    let first = 3000 - kept.len() as u64;
-    assert_eq!(kept, (first..3000).map(event).collect::<Vec<_>>());
+    assert!(kept.windows(2).all(|w| w[0] < w[1]), "in order");
+    assert!(
+        kept.len() > 600,
+        "only what had to go went: {} kept",
+        kept.len()
+    );
     assert_eq!(drain(&j, "forward").len(), kept.len());
+    assert_eq!(j.dropped("forward"), dropped);
 
-    // A fresh journal on a full disk: nothing to drop, so the event itself is counted for
-    // every output (tmpfs allocates whole pages: an empty segment has no page to fill).
+    // A fresh journal on a full disk: the event cannot be written; every output that reaches
+    // its number counts it (tmpfs allocates whole pages: an empty segment has no page to fill).
     drop(j);
     fs::remove_dir_all(&dir).unwrap();
     let (j, _) = Journal::open(&dir, &["stdout", "forward"], opts()).unwrap();
     let ballast_path = fs.path.join("ballast");
     let ballast = fill(&ballast_path);
-    let err = j.append(&event(3000)).unwrap_err();
-    assert!(matches!(err, JournalError::Io { .. }), "{err}");
-    assert!(err.to_string().contains("No space"), "{err}");
+    put(&j, &event(3000));
+    settle(&j);
+    assert_eq!(drain(&j, "stdout"), Vec::<Vec<u8>>::new());
     assert_eq!(j.dropped("stdout"), 1);
-    assert_eq!(j.dropped("forward"), 1);
 
     // Space returns: the next event is kept, and nothing torn is left behind.
     drop(ballast);
     fs::remove_file(&ballast_path).unwrap();
-    j.append(&event(3001)).unwrap();
+    put(&j, &event(3001));
     assert_eq!(drain(&j, "stdout"), vec![event(3001)]);
     drop(j);
     let (j, report) = Journal::open(&dir, &["stdout", "forward"], opts()).unwrap();
     assert_eq!(report.torn_bytes, 0);
     assert_eq!(
         report.waiting,
-        vec![("stdout".into(), 0), ("forward".into(), 1)]
+        vec![("stdout".into(), 0), ("forward".into(), 2)]
     );
+    // forward had taken nothing: it finds the event that could not be written missing.
     assert_eq!(drain(&j, "forward"), vec![event(3001)]);
+    assert_eq!(j.dropped("forward"), 1);
 }
 
 #[test]
@@ -170,7 +186,7 @@ fn appenders_and_readers_on_many_threads_keep_one_order() {
                 for n in 0..each {
                     let mut line = format!("{t} {n}").into_bytes();
                     line.resize(200, b' ');
-                    j.append(&line).unwrap();
+                    put(&j, &line);
                 }
             })
         })
@@ -182,10 +198,9 @@ fn appenders_and_readers_on_many_threads_keep_one_order() {
         r.join().unwrap();
     }
     assert_eq!(j.pending("stdout") + j.pending("exec"), 0);
-    assert!(
-        j.size_bytes() <= (16 << 10) + 208,
-        "taken segments are removed"
-    );
+    eventually("taken segments are removed", || {
+        j.size_bytes() <= (16 << 10) + 216
+    });
 }
 
 #[test]
@@ -221,7 +236,7 @@ fn a_reader_whose_segment_is_dropped_under_it_moves_on_and_counts() {
         }
     });
     for i in 0..total {
-        j.append(&event(i)).unwrap();
+        put(&j, &event(i));
     }
     let got = reader.join().unwrap();
     let dropped = j.dropped("forward");
@@ -261,7 +276,7 @@ fn throughput(outputs: &[&'static str], read: bool) {
         .collect();
     let start = Instant::now();
     for i in 0..n {
-        j.append(&event(i)).unwrap();
+        put(&j, &event(i));
     }
     let appended = start.elapsed();
     for r in readers {

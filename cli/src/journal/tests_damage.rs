@@ -1,0 +1,1 @@
+//! Damage, gaps, cursors, orphans and drops on real files.
