@@ -29,6 +29,8 @@ pub struct Args {
     pub spool: Option<PathBuf>,
     /// `--spool-max SIZE`, as given (else `ZOOM_SPOOL_MAX`).
     pub spool_max: Option<String>,
+    /// `--spool-forget OUTPUT`, each time given: outputs whose journal cursors go.
+    pub spool_forget: Vec<String>,
     /// `--grace SECS`, as given (else `ZOOM_GRACE`).
     pub grace: Option<String>,
     /// `--metrics-file PATH` (else `ZOOM_METRICS_FILE`).
@@ -52,6 +54,7 @@ impl Default for Args {
             forward: None,
             spool: None,
             spool_max: None,
+            spool_forget: Vec::new(),
             grace: None,
             metrics_file: None,
             give_up_after: None,
@@ -97,6 +100,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("forward") => parsed.forward = Some(text(&mut parser, "--forward")?),
             Long("spool") => parsed.spool = Some(value(&mut parser)?.into()),
             Long("spool-max") => parsed.spool_max = Some(text(&mut parser, "--spool-max")?),
+            Long("spool-forget") => parsed
+                .spool_forget
+                .push(text(&mut parser, "--spool-forget")?),
             Long("grace") => parsed.grace = Some(text(&mut parser, "--grace")?),
             Long("metrics-file") => parsed.metrics_file = Some(value(&mut parser)?.into()),
             Long("give-up-after") => {

@@ -22,6 +22,9 @@ Options:
                      the event in flight may come twice); one process per DIR
   --spool-max SIZE   the journal's size limit, e.g. 512M or 2G (default 1G); beyond it, or
                      on a full disk, the oldest events are dropped, logged and counted
+  --spool-forget OUTPUT
+                     drop the events the journal keeps for OUTPUT (stdout, exec or forward),
+                     an output not in this run; until then they are kept for it
   --grace SECS       after a stop request, how long the outputs may deliver what waits
                      (default 5); a second signal ends it at once
   --queue N          without --spool: events held in memory per output, default 1000; when

@@ -249,6 +249,11 @@ impl Writer {
             }
         }
         drop(write_cursors(shared, st));
+        #[cfg(test)]
+        if shared.opts.kill_in_drop {
+            // SAFETY: signalling this process; nothing runs after it.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        }
         if let Err(e) = std::fs::remove_file(&seg.path) {
             log::error!(
                 "cannot remove the journal segment {}: {e}",
@@ -282,6 +287,8 @@ impl Writer {
     /// done with.
     fn commit(&mut self, shared: &Shared) {
         let upto = shared.lock().written;
+        #[cfg(test)]
+        std::thread::sleep(shared.opts.stall);
         let mut fsyncs = 0;
         let mut ok = true;
         for (path, file) in &self.unsynced {

@@ -105,6 +105,13 @@ pub struct JournalOptions {
     pub forget: Vec<String>,
     /// What a user can do when events are dropped, for the ERROR line.
     pub remedy: String,
+    /// Test hook: the committer sleeps this long before each sync (a stalled disk).
+    #[cfg(test)]
+    pub stall: Duration,
+    /// Test hook: the process kills itself (SIGKILL) inside a drop, once the cursors are
+    /// synced and before the segment is removed.
+    #[cfg(test)]
+    pub kill_in_drop: bool,
 }
 
 impl Default for JournalOptions {
@@ -118,6 +125,10 @@ impl Default for JournalOptions {
             remedy: "give the journal a larger size limit or more disk, or find out why \
                      those outputs fall behind"
                 .into(),
+            #[cfg(test)]
+            stall: Duration::ZERO,
+            #[cfg(test)]
+            kill_in_drop: false,
         }
     }
 }

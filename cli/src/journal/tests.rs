@@ -408,6 +408,21 @@ fn a_symlink_planted_in_the_journal_is_refused_and_not_followed() {
 }
 
 #[test]
+fn a_spool_path_that_is_a_symlink_is_refused_and_its_target_left_alone() {
+    let tmp = TempDir::new("linkdir");
+    let target = tmp.join("target");
+    fs::create_dir(&target).unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).unwrap();
+    let link = tmp.join("link");
+    symlink(&target, &link).unwrap();
+    let err = Journal::open(&link, &["stdout"], opts()).unwrap_err();
+    assert!(matches!(err, JournalError::Symlink { .. }), "{err}");
+    let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755);
+    assert_eq!(fs::read_dir(&target).unwrap().count(), 0);
+}
+
+#[test]
 fn the_directory_is_0700_and_its_files_0600_under_umask_022() {
     // SAFETY: umask only changes the mode of files created from now on; 022 is the usual one.
     let old = unsafe { libc::umask(0o022) };

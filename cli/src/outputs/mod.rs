@@ -132,6 +132,7 @@ pub fn prepare(
         let opts = JournalOptions {
             max_bytes: max,
             segment_bytes: (max / 256).clamp(64 << 10, 8 << 20),
+            forget: args.spool_forget.clone(),
             remedy: "a larger --spool-max (or more disk) keeps more; or find out why that \
                      output falls behind"
                 .into(),
