@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::state::{Segment, State};
+use super::state::{Dropped, Segment, State};
 use super::{Shared, dir, format, open};
 
 /// The committer's own state.
@@ -212,42 +212,16 @@ impl Writer {
     /// for this run's outputs and logged. False if there is only the newest.
     fn drop_oldest(&mut self, shared: &Shared, why: &str) -> bool {
         let mut st = shared.lock();
-        if st.segments.len() < 2 {
+        let Some(Dropped {
+            seg,
+            first,
+            end,
+            lost,
+            counts,
+        }) = st.drop_oldest()
+        else {
             return false;
-        }
-        let (first, end) = (st.segments[0].first, st.segments[1].first);
-        let seg = st.segments.pop_front().expect("two segments");
-        st.bytes -= seg.len;
-        let (mut lost, mut counts) = (Vec::new(), Vec::new());
-        for (i, out) in st.outputs.iter_mut().enumerate() {
-            let from = if out.present {
-                out.next_given()
-            } else {
-                out.acked
-            }
-            .max(first);
-            out.acked = out.acked.max(end);
-            if from >= end {
-                continue;
-            }
-            let n = end - from;
-            out.unreported += n;
-            counts.push((i, n));
-            if out.present {
-                out.dropped += n;
-                let r = &mut out.reader;
-                r.ahead.retain(|rec| rec.seq >= end);
-                if r.want < end {
-                    (r.want, r.seg, r.offset) = (end, end, 0);
-                }
-                lost.push(format!("{} lost {n} it had not taken", out.name));
-            } else {
-                lost.push(format!(
-                    "{} (not in this run; told when it runs) {n}",
-                    out.name
-                ));
-            }
-        }
+        };
         drop(write_cursors(shared, st));
         #[cfg(test)]
         if shared.opts.kill_in_drop {

@@ -171,9 +171,12 @@ pub fn slot_offset(i: usize) -> u64 {
     (i * SLOT) as u64
 }
 
+/// A slot read back: (its index, sequence number, lost).
+pub type Slot = (usize, u64, u64);
+
 /// The newest valid slot of a slot file's bytes: (slot index, sequence number, lost). A slot
 /// torn by a crash fails its checksum, and the other one still holds the previous value.
-pub fn decode_slots(bytes: &[u8]) -> Option<(usize, u64, u64)> {
+pub fn decode_slots(bytes: &[u8]) -> Option<Slot> {
     (0..2)
         .filter_map(|i| {
             let slot = bytes.get(i * SLOT..(i + 1) * SLOT)?;

@@ -37,48 +37,21 @@ pub(super) fn open(
     let lock = dir::lock(dir_path)?;
     let dir_file = dir::open_dir(dir_path)?;
     let entries = dir::list(dir_path)?;
-    let mut firsts: Vec<u64> = entries
-        .iter()
-        .filter_map(|(e, _)| match e {
-            Entry::Segment(first) => Some(*first),
-            _ => None,
-        })
-        .collect();
-    firsts.sort_unstable();
     let seq_path = dir_path.join(dir::SEQ);
     let seq_file = dir::open_file(&seq_path, true)?;
     let hwm = read_slots(&seq_file, &seq_path)?
         .1
         .map_or(0, |(_, next, _)| next);
-    let (mut segments, torn_bytes, scan_end) = recover_segments(dir_path, &firsts)?;
-    let next_seq = scan_end.max(hwm);
-    let created = segments.is_empty() || next_seq > scan_end;
-    if created {
-        // Numbering goes on past the high-water mark: the readers find the gap.
-        let path = dir_path.join(dir::segment_name(next_seq));
-        let file = Arc::new(dir::open_file(&path, true)?);
-        segments.push_back(Segment {
-            first: next_seq,
-            path,
-            file,
-            len: 0,
-        });
-    }
+    let (segments, torn_bytes, next_seq, created) = numbering(dir_path, &entries, hwm)?;
     let forgot = forget(&opts.forget, &entries, segments[0].first, next_seq)?;
-    let absent = entries.iter().filter_map(|(e, _)| match e {
-        Entry::Cursor(name) if !outputs.contains(&name.as_str()) && !opts.forget.contains(name) => {
-            Some(name.as_str())
-        }
-        _ => None,
-    });
-    let mut outs = Vec::new();
-    for (name, present) in outputs
-        .iter()
-        .map(|n| (*n, true))
-        .chain(absent.map(|n| (n, false)))
-    {
-        outs.push(open_output(dir_path, name, present, &segments, next_seq)?);
-    }
+    let outs = place_outputs(
+        dir_path,
+        outputs,
+        &opts.forget,
+        &entries,
+        &segments,
+        next_seq,
+    )?;
     if created || torn_bytes > 0 || forgot {
         dir_file
             .sync_all()
@@ -122,6 +95,61 @@ pub(super) fn open(
         _lock: lock,
     };
     Ok((shared, report))
+}
+
+/// This run's outputs, in order, then those with a cursor that are not in it (and not
+/// forgotten): each opened at its place.
+fn place_outputs(
+    dir_path: &Path,
+    outputs: &[&str],
+    forget: &[String],
+    entries: &[(Entry, PathBuf)],
+    segments: &VecDeque<Segment>,
+    next_seq: u64,
+) -> Result<Vec<Output>, JournalError> {
+    let absent = entries.iter().filter_map(|(e, _)| match e {
+        Entry::Cursor(name) if !outputs.contains(&name.as_str()) && !forget.contains(name) => {
+            Some((name.as_str(), false))
+        }
+        _ => None,
+    });
+    let present = outputs.iter().map(|n| (*n, true));
+    present
+        .chain(absent)
+        .map(|(name, present)| open_output(dir_path, name, present, segments, next_seq))
+        .collect()
+}
+
+/// The segments, the bytes of a torn tail cut, the next sequence number (past the newest
+/// record and the high-water mark `hwm`), and whether a segment was created for it.
+fn numbering(
+    dir_path: &Path,
+    entries: &[(Entry, PathBuf)],
+    hwm: u64,
+) -> Result<(VecDeque<Segment>, u64, u64, bool), JournalError> {
+    let mut firsts: Vec<u64> = entries
+        .iter()
+        .filter_map(|(e, _)| match e {
+            Entry::Segment(first) => Some(*first),
+            _ => None,
+        })
+        .collect();
+    firsts.sort_unstable();
+    let (mut segments, torn_bytes, scan_end) = recover_segments(dir_path, &firsts)?;
+    let next_seq = scan_end.max(hwm);
+    let created = segments.is_empty() || next_seq > scan_end;
+    if created {
+        // Numbering goes on past the high-water mark: the readers find the gap.
+        let path = dir_path.join(dir::segment_name(next_seq));
+        let file = Arc::new(dir::open_file(&path, true)?);
+        segments.push_back(Segment {
+            first: next_seq,
+            path,
+            file,
+            len: 0,
+        });
+    }
+    Ok((segments, torn_bytes, next_seq, created))
 }
 
 /// Output names become file names: valid, and each once; none both used and forgotten.
@@ -177,10 +205,7 @@ fn forget(
 }
 
 /// The bytes read from a slot file (cursor or `seq`), and its newest valid slot.
-fn read_slots(
-    file: &File,
-    path: &Path,
-) -> Result<(usize, Option<(usize, u64, u64)>), JournalError> {
+fn read_slots(file: &File, path: &Path) -> Result<(usize, Option<format::Slot>), JournalError> {
     let mut bytes = [0u8; SLOTS_LEN];
     let mut n = 0;
     while n < bytes.len() {
@@ -322,7 +347,19 @@ fn open_output(
             ..Reader::default()
         },
     };
-    let waiting = next_seq.saturating_sub(acked.max(oldest));
+    report_drops(&mut out, next_seq.saturating_sub(acked.max(oldest)));
+    if let Some(w) = out.cursor_write() {
+        w.run()
+            .map_err(|e| JournalError::io("write the journal cursor", &w.path, e))?;
+        out.synced = w.value;
+    }
+    Ok(out)
+}
+
+/// Events dropped for an output by earlier runs: reported (ERROR, counted) if it is in this
+/// run; else said, with what waits for it.
+fn report_drops(out: &mut Output, waiting: u64) {
+    let (name, lost, present) = (out.name.clone(), out.unreported, out.present);
     if present && lost > 0 {
         log::error!(
             "{name}: {lost} events were dropped from the journal by an earlier run before {name} \
@@ -341,10 +378,4 @@ fn open_output(
             }
         );
     }
-    if let Some(w) = out.cursor_write() {
-        w.run()
-            .map_err(|e| JournalError::io("write the journal cursor", &w.path, e))?;
-        out.synced = w.value;
-    }
-    Ok(out)
 }

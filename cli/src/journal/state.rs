@@ -118,6 +118,17 @@ pub(super) struct State {
     pub stats: SyncStats,
 }
 
+/// The oldest segment, dropped from the state (its file still there), and what it cost.
+pub(super) struct Dropped {
+    pub seg: Segment,
+    pub first: u64,
+    pub end: u64,
+    /// Per output that lost events, for the log line.
+    pub lost: Vec<String>,
+    /// (output index, events lost).
+    pub counts: Vec<(usize, u64)>,
+}
+
 /// What a reader does next, decided under the lock.
 enum Step {
     /// Read segment `seg` of `file` from `offset`; whole records end at `end`; `hi` bounds the
@@ -151,6 +162,55 @@ impl State {
 
     pub fn oldest(&self) -> u64 {
         self.segments[0].first
+    }
+
+    /// Takes out the oldest segment (never the newest) although outputs, present or not, may
+    /// not have taken it: their cursors move past it, the count goes into `unreported` (and,
+    /// for this run's outputs, `dropped`), their readers move on.
+    pub fn drop_oldest(&mut self) -> Option<Dropped> {
+        if self.segments.len() < 2 {
+            return None;
+        }
+        let (first, end) = (self.segments[0].first, self.segments[1].first);
+        let seg = self.segments.pop_front().expect("two segments");
+        self.bytes -= seg.len;
+        let (mut lost, mut counts) = (Vec::new(), Vec::new());
+        for (i, out) in self.outputs.iter_mut().enumerate() {
+            let from = if out.present {
+                out.next_given()
+            } else {
+                out.acked
+            }
+            .max(first);
+            out.acked = out.acked.max(end);
+            if from >= end {
+                continue;
+            }
+            let n = end - from;
+            out.unreported += n;
+            counts.push((i, n));
+            if !out.present {
+                lost.push(format!(
+                    "{} (not in this run; told when it runs) {n}",
+                    out.name
+                ));
+                continue;
+            }
+            out.dropped += n;
+            let r = &mut out.reader;
+            r.ahead.retain(|rec| rec.seq >= end);
+            if r.want < end {
+                (r.want, r.seg, r.offset) = (end, end, 0);
+            }
+            lost.push(format!("{} lost {n} it had not taken", out.name));
+        }
+        Some(Dropped {
+            seg,
+            first,
+            end,
+            lost,
+            counts,
+        })
     }
 
     /// Counts events `from..to` as lost for output `i`, with an ERROR line.
