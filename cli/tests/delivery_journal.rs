@@ -16,18 +16,17 @@ use mock::{Action, MockZoom, Plan, event_json, watchdog};
 use receiver::{Mode, Receiver};
 use run::{TempDir, cli_in, journal_files, seqs, start};
 
-/// Removes repeats that follow each other (the event in flight at a kill, given again), and
-/// checks that nothing came more than twice.
+/// Removes events given again after a kill: positions are synced in groups (every few ms), so
+/// a run may start over at an event a killed one had delivered (at-least-once). A repeat is
+/// never an event not seen before.
 fn without_adjacent_repeats(seqs: &[u64]) -> Vec<u64> {
     let mut out: Vec<u64> = Vec::new();
-    let mut repeats = 0;
     for &s in seqs {
-        if out.last() == Some(&s) {
-            repeats += 1;
-            assert!(repeats < 2, "{s} delivered three times: {seqs:?}");
-        } else {
-            repeats = 0;
-            out.push(s);
+        match out.last() {
+            Some(&last) if s <= last => {
+                assert!(out.binary_search(&s).is_ok(), "{s} out of order: {seqs:?}");
+            }
+            _ => out.push(s),
         }
     }
     out
@@ -194,7 +193,9 @@ fn a_torn_tail_is_cut_and_said_and_every_event_before_it_is_delivered() {
         .into_iter()
         .rfind(|n| n.starts_with("seg-"))
         .unwrap();
-    // Cut the last record in the middle, as a crash during its write would.
+    // Cut the last record in the middle, as a crash during its write would (before the
+    // high-water mark covered it: a record cut after that is a loss, counted).
+    fs::remove_file(journal.join("seq")).unwrap();
     let path = journal.join(&segment);
     let len = fs::metadata(&path).unwrap().len();
     let cut_at = len - event_json(9).len() as u64 / 2;
@@ -221,7 +222,7 @@ fn a_torn_tail_is_cut_and_said_and_every_event_before_it_is_delivered() {
     thread::sleep(Duration::from_millis(300));
     let finished = running.signal(libc::SIGTERM, 10.0);
     finished.assert_exit(0);
-    let torn = cut_at - (len - event_json(9).len() as u64 - 8);
+    let torn = cut_at - (len - event_json(9).len() as u64 - 16);
     finished.assert_log(&format!("ends in {torn} bytes that are not a whole record"));
     let bodies: Vec<String> = receiver.received().into_iter().map(|r| r.body).collect();
     let expected: Vec<String> = (0..9).map(event_json).collect();

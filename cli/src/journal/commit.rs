@@ -174,8 +174,6 @@ impl Writer {
         let path = shared.dir.join(dir::segment_name(first));
         match dir::open_file(&path, true) {
             Ok(file) => {
-                self.seg_bytes =
-                    open::segment_size(&shared.opts, dir::free_bytes(&shared.dir_file));
                 self.dir_dirty = true;
                 let file = Arc::new(file);
                 let segment = Segment {

@@ -175,13 +175,11 @@ impl State {
         let seg = self.segments.pop_front().expect("two segments");
         self.bytes -= seg.len;
         let (mut lost, mut counts) = (Vec::new(), Vec::new());
+        let closed = self.closed;
         for (i, out) in self.outputs.iter_mut().enumerate() {
-            let from = if out.present {
-                out.next_given()
-            } else {
-                out.acked
-            }
-            .max(first);
+            // A running worker's event in flight is its own to count; else from the cursor.
+            let running = out.present && !out.stopped && !closed;
+            let from = if running { out.next_given() } else { out.acked }.max(first);
             out.acked = out.acked.max(end);
             if from >= end {
                 continue;

@@ -294,7 +294,6 @@ impl Outputs {
 
     /// The summary lines, after a last look at the journal; true when something was lost.
     fn summary(&self) -> bool {
-        let counts = self.counts();
         if let Fanout::Journal { journal, .. } = &*self.fanout {
             journal.close();
             let stats = journal.sync_stats();
@@ -305,6 +304,8 @@ impl Outputs {
                 stats.fsyncs
             );
         }
+        // After the journal's close: its last commit may drop (size limit, full disk).
+        let counts = self.counts();
         let refused = self.fanout.refused();
         let mut lost = refused > 0;
         if refused > 0 {
