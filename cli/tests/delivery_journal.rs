@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mock::{Action, MockZoom, Plan, event_json, watchdog};
 use receiver::{Mode, Receiver};
-use run::{TempDir, cli_in, journal_files, seqs, start};
+use run::{TempDir, assert_heartbeats_on_time, cli_in, journal_files, seqs, start};
 
 /// Removes events given again after a kill: positions are synced in groups (every few ms), so
 /// a run may start over at an event a killed one had delivered (at-least-once). A repeat is
@@ -437,4 +437,62 @@ fn under_umask_022_the_journal_is_0700_and_its_files_0600() {
     for file in files {
         assert_eq!(mode(&journal.join(&file)), 0o600, "{file}");
     }
+}
+
+/// `cmd` run under strace, every `fdatasync` held for 400 ms (a disk that stalls, as an SD card
+/// does under write-back pressure); `None` where strace cannot run.
+fn under_stalled_fdatasync(cmd: &Command) -> Option<Command> {
+    let probe = Command::new("strace")
+        .args(["-o", "/dev/null", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        return None;
+    }
+    let mut traced = Command::new("strace");
+    traced
+        .args(["-f", "--seccomp-bpf", "-e", "trace=fdatasync"])
+        .args([
+            "-e",
+            "inject=fdatasync:delay_enter=400000",
+            "-o",
+            "/dev/null",
+        ])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear()
+        .current_dir(cmd.get_current_dir().unwrap());
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            traced.env(k, v);
+        }
+    }
+    Some(traced)
+}
+
+#[test]
+fn a_stalled_disk_delays_no_heartbeat_and_loses_nothing() {
+    let _guard = watchdog(120);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new().then(Action::Paced(0, 80, Duration::from_millis(40))));
+    let dir = TempDir::new();
+    let mut cmd = cli_in(&mock, &dir);
+    cmd.env("ZOOM_HEARTBEAT_INTERVAL", "0.25").args([
+        "--spool",
+        "journal",
+        "--max-events",
+        "80",
+        "--grace",
+        "30",
+    ]);
+    let Some(mut traced) = under_stalled_fdatasync(&cmd) else {
+        println!("skipped: strace is missing or cannot trace here (apt-get install -y strace)");
+        return;
+    };
+    let finished = start(traced.stdout(Stdio::piped())).wait(90.0);
+    finished.assert_exit(0);
+    assert_eq!(seqs(finished.lines()), (0..80).collect::<Vec<_>>());
+    let beats = mock.heartbeats();
+    let gaps: Vec<_> = beats.windows(2).map(|w| w[1] - w[0]).collect();
+    println!("heartbeat gaps with every fdatasync stalled 400 ms: {gaps:?}");
+    assert_heartbeats_on_time(&mock, Duration::from_millis(250), 8);
 }
