@@ -232,6 +232,48 @@ fn a_torn_tail_is_cut_and_said_and_every_event_before_it_is_delivered() {
     );
 }
 
+#[test]
+fn a_damaged_record_is_lost_alone_named_counted_and_exits_4() {
+    let _guard = watchdog(60);
+    let dir = TempDir::new();
+    let receiver = Receiver::start(None);
+    receiver.set(Mode::Down);
+    keep_in_journal(&dir, &receiver, 0, 10);
+    let journal = dir.join("journal");
+    let segment = journal_files(&journal)
+        .into_iter()
+        .rfind(|n| n.starts_with("seg-"))
+        .unwrap();
+    // One flipped byte in the payload of the fifth record, in the middle of the newest segment.
+    let path = journal.join(&segment);
+    let mut bytes = fs::read(&path).unwrap();
+    let record = 16 + event_json(0).len();
+    bytes[4 * record + 16 + 10] ^= 0x20;
+    fs::write(&path, &bytes).unwrap();
+
+    receiver.set(Mode::Up);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new());
+    let mut cmd = cli_in(&mock, &dir);
+    cmd.args([
+        "--quiet",
+        "--spool",
+        "journal",
+        "--forward",
+        &receiver.url(),
+    ]);
+    let running = start(&mut cmd);
+    receiver.wait_for(9, 20.0);
+    thread::sleep(Duration::from_millis(300));
+    let finished = running.signal(libc::SIGTERM, 10.0);
+    finished.assert_exit(4);
+    finished.assert_log(&format!("is damaged at byte {}", 4 * record));
+    finished.assert_log("forward: lost 1 events (4 to 4)");
+    let bodies: Vec<String> = receiver.received().into_iter().map(|r| r.body).collect();
+    let expected: Vec<String> = (0..10).filter(|&i| i != 4).map(event_json).collect();
+    assert_eq!(bodies, expected, "every other event, once, in order");
+}
+
 /// Mounts a small tmpfs; unmounted (and removed) when dropped.
 struct Tmpfs(TempDir);
 
