@@ -13,9 +13,9 @@
 //!   Records follow each other with no padding: `[len u32][crc u32][seq u64][payload]` (little
 //!   endian), `crc` the CRC-32 (IEEE, as in zip) of the length, sequence number and payload; a
 //!   payload is at most 16 MiB. A new segment starts before a record that would take the current
-//!   one past the segment size: the smallest of 8 MiB, 1/64 of the size limit and 1/16 of the
-//!   free space at open (at least 4 KiB), so a drop frees little at a time. A segment leaves once every
-//!   output, present or not, has acknowledged all of it (never the newest).
+//!   one past the segment size: the least of 8 MiB, 1/64 of the size limit and 1/16 of the free
+//!   space at open (at least 4 KiB), so a drop frees little at a time. A segment leaves once
+//!   every output, present or not, has acknowledged all of it (never the newest).
 //! - `cursor-<output>` (and `seq`): two slots of `["ZWC2"][next u64][lost u64][crc u32]`,
 //!   written in turn; the valid slot with the higher `next` counts, so a slot torn by a crash
 //!   leaves the previous one. `next` is the sequence number the output wants next; `lost`

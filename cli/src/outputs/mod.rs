@@ -126,6 +126,11 @@ pub fn prepare(
         }
         None => None,
     };
+    if delivery.spool.is_none() && !args.spool_forget.is_empty() {
+        return Err(Exit::Usage(
+            "--spool-forget needs a journal: --spool DIR or ZOOM_SPOOL_DIR".into(),
+        ));
+    }
     let names = names(args);
     let opts = delivery.spool.as_deref().map(|dir| {
         let max = delivery.spool_max;
