@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -67,7 +68,8 @@ impl Writer {
         let quarter = shared.opts.buffer_bytes / 4;
         let mut inbox = shared.inbox();
         while !inbox.closed {
-            let work = !inbox.buf.is_empty() || inbox.kick || !self.unsynced.is_empty();
+            let kick = shared.kick.load(Ordering::Acquire);
+            let work = !inbox.buf.is_empty() || kick || !self.unsynced.is_empty();
             let left = self.last.map_or(Duration::ZERO, |t| {
                 shared.opts.commit_interval.saturating_sub(t.elapsed())
             });
@@ -85,7 +87,7 @@ impl Writer {
             inbox.idle = false;
         }
         self.last = Some(Instant::now());
-        inbox.kick = false;
+        shared.kick.store(false, Ordering::Release);
         let closing = inbox.closed;
         (std::mem::replace(&mut inbox.buf, spare), closing)
     }

@@ -82,7 +82,7 @@ mod tests_kill;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -181,8 +181,6 @@ struct Inbox {
     buf: Vec<u8>,
     next_seq: u64,
     closed: bool,
-    /// Cursors moved since the committer last looked.
-    kick: bool,
     /// The committer waits on `work`.
     idle: bool,
 }
@@ -199,6 +197,8 @@ struct Shared {
     state: Mutex<State>,
     /// Records became durable, or the journal closed.
     readable: Condvar,
+    /// Cursors moved since the committer last looked (set without the inbox's lock).
+    kick: AtomicBool,
     /// Events refused on append (too large, buffer full): lost for every output.
     refused: AtomicU64,
     dir_file: File,
@@ -319,9 +319,11 @@ impl Journal {
             return;
         }
         drop(st);
-        let mut inbox = self.shared.inbox();
-        if !std::mem::replace(&mut inbox.kick, true) && inbox.idle {
-            self.shared.work.notify_one();
+        if !self.shared.kick.swap(true, Ordering::AcqRel) {
+            let inbox = self.shared.inbox();
+            if inbox.idle {
+                self.shared.work.notify_one();
+            }
         }
     }
 

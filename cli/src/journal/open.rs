@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::dir::{self, Entry};
@@ -73,7 +73,6 @@ pub(super) fn open(
             buf: Vec::new(),
             next_seq,
             closed: false,
-            kick: false,
             idle: false,
         }),
         work: Condvar::new(),
@@ -88,6 +87,7 @@ pub(super) fn open(
             stats: SyncStats::default(),
         }),
         readable: Condvar::new(),
+        kick: AtomicBool::new(false),
         refused: AtomicU64::new(0),
         opts,
         dir_file,
