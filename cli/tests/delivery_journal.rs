@@ -274,6 +274,41 @@ fn a_damaged_record_is_lost_alone_named_counted_and_exits_4() {
     assert_eq!(bodies, expected, "every other event, once, in order");
 }
 
+#[test]
+fn a_run_without_an_output_keeps_its_events_for_it() {
+    let _guard = watchdog(60);
+    let dir = TempDir::new();
+    let receiver = Receiver::start(None);
+    receiver.set(Mode::Down);
+    keep_in_journal(&dir, &receiver, 0, 5);
+    // stdout only: forward's five events stay, and the start says so.
+    let mock = MockZoom::start();
+    mock.plan(Plan::new().events(5, 2));
+    let mut cmd = cli_in(&mock, &dir);
+    cmd.args(["--spool", "journal", "--max-events", "2"]);
+    let finished = start(cmd.stdout(Stdio::piped())).wait(20.0);
+    finished.assert_exit(0);
+    finished
+        .assert_log("the journal holds 5 events for forward, which is not an output of this run");
+    // Then forward runs again and gets all seven, in order.
+    receiver.set(Mode::Up);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new());
+    let mut cmd = cli_in(&mock, &dir);
+    cmd.args([
+        "--quiet",
+        "--spool",
+        "journal",
+        "--forward",
+        &receiver.url(),
+    ]);
+    let running = start(&mut cmd);
+    receiver.wait_for(7, 20.0);
+    running.signal(libc::SIGTERM, 10.0).assert_exit(0);
+    let bodies: Vec<String> = receiver.received().into_iter().map(|r| r.body).collect();
+    assert_eq!(bodies, (0..7).map(event_json).collect::<Vec<_>>());
+}
+
 /// Mounts a small tmpfs; unmounted (and removed) when dropped.
 struct Tmpfs(TempDir);
 
@@ -437,6 +472,28 @@ fn a_symlink_planted_in_the_journal_is_refused_and_never_followed() {
         fs::remove_file(&planted).unwrap();
         fs::rename(&saved, &planted).unwrap();
     }
+    // --spool naming a link to the journal: refused too, the target's mode left alone.
+    fs::set_permissions(&journal, fs::Permissions::from_mode(0o750)).unwrap();
+    std::os::unix::fs::symlink(&journal, dir.join("link")).unwrap();
+    let mock = MockZoom::start();
+    let finished = start(cli_in(&mock, &dir).args([
+        "--quiet",
+        "--spool",
+        "link",
+        "--forward",
+        &receiver.url(),
+    ]))
+    .wait(10.0);
+    finished.assert_exit(2);
+    finished.assert_log("is a symbolic link or not a regular file");
+    assert_eq!(
+        fs::metadata(&journal).unwrap().permissions().mode() & 0o777,
+        0o750
+    );
+    // --spool-forget without a journal is a usage error too.
+    let finished = start(cli_in(&mock, &dir).args(["--spool-forget", "exec"])).wait(10.0);
+    finished.assert_exit(2);
+    finished.assert_log("--spool-forget needs a journal");
     // Put back, the journal still holds its three events.
     receiver.set(Mode::Up);
     let mock = MockZoom::start();
