@@ -137,6 +137,8 @@ fn start(
                 log_gap(change, &label);
                 told.change(i, change);
             });
+            let fanout = Arc::clone(&sink.lock().unwrap_or_else(|e| e.into_inner()).fanout);
+            client.pause_while(move || !fanout.has_room());
             let result = client.run(|event| {
                 health.event(i);
                 sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);
