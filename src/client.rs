@@ -278,10 +278,9 @@ impl Client {
         on_event: &mut impl FnMut(&Event),
         reconnect: &mut Reconnect,
     ) -> End {
-        let interval = self.config.heartbeat_interval;
         let mut session = Session::new(
             Instant::now(),
-            interval,
+            self.config.heartbeat_interval,
             self.config.effective_dead_peer_timeout(),
         );
         let mut timer = ReadTimer::default();
@@ -297,7 +296,14 @@ impl Client {
                 closing = Some(now + CLOSE_WAIT);
             }
             let until = match closing {
-                Some(deadline) if now >= deadline => return End::Stopped,
+                Some(deadline) if now >= deadline => {
+                    log::warn!(
+                        "Zoom did not answer the Close frame within {}; what it sent since is \
+                         not known",
+                        Secs(CLOSE_WAIT)
+                    );
+                    return End::Stopped;
+                }
                 Some(deadline) => deadline,
                 None => match self.poll(&mut session, socket, now) {
                     Ok(until) => until,
@@ -316,26 +322,52 @@ impl Client {
                 Err(_) if closing.is_some() => return End::Stopped,
                 Err(e) => return self.read_failed(&session, &e),
             };
-            match step {
-                Step::Event { event, accepts } => {
-                    if accepts {
-                        self.accepted(reconnect);
-                    }
-                    self.deliver(&event, on_event, interval);
-                }
-                Step::Accepted => self.accepted(reconnect),
-                Step::Flush => {
-                    socket.flush().ok();
-                }
-                Step::Closed(_) if closing.is_some() => return End::Stopped,
-                Step::Closed(end) => {
-                    socket.flush().ok();
-                    return end;
-                }
-                Step::End(end) => return end,
-                other => self.note(other, &session),
+            if let Some(end) = self.act(
+                step,
+                socket,
+                &session,
+                closing.is_some(),
+                on_event,
+                reconnect,
+            ) {
+                return end;
             }
         }
+    }
+
+    /// Does what a message read means; the end of the connection when it ends it.
+    fn act(
+        &mut self,
+        step: Step,
+        socket: &mut WebSocket<Stream>,
+        session: &Session,
+        closing: bool,
+        on_event: &mut impl FnMut(&Event),
+        reconnect: &mut Reconnect,
+    ) -> Option<End> {
+        match step {
+            Step::Event { event, accepts } => {
+                if accepts {
+                    self.accepted(reconnect);
+                }
+                self.deliver(&event, on_event, self.config.heartbeat_interval);
+            }
+            Step::Accepted => self.accepted(reconnect),
+            Step::Flush => {
+                socket.flush().ok();
+            }
+            Step::Closed(_) if closing => {
+                log::info!("closed: Zoom answered the Close frame; every event before it was read");
+                return Some(End::Stopped);
+            }
+            Step::Closed(end) => {
+                socket.flush().ok();
+                return Some(end);
+            }
+            Step::End(end) => return Some(end),
+            other => self.note(other, session),
+        }
+        None
     }
 
     /// Sends a heartbeat when one is due; the time the next read must return by, or the end.

@@ -194,8 +194,10 @@ impl Feed {
     /// position moves past them.
     pub fn ack(&self, items: &[Item]) {
         let Some(last) = items.last() else { return };
-        if let Source::Journal(journal) = &self.source {
-            journal.ack(&self.name, last.seq);
+        match &self.source {
+            Source::Journal(journal) => journal.ack(&self.name, last.seq),
+            // Progress: a slow command working through a batch is not stalled.
+            Source::Memory(queue) => queue.lock().progress = Instant::now(),
         }
     }
 
@@ -353,7 +355,7 @@ struct MemInner {
     dropped: u64,
     last_log: Option<Instant>,
     closed: bool,
-    /// The output last took a batch, or had nothing to do.
+    /// The output last took or finished events, or had nothing to do.
     progress: Instant,
 }
 
