@@ -25,6 +25,11 @@ const BATCH_BYTES: usize = 1 << 20;
 /// What an event costs in a memory queue besides its bytes (the item, the queue's slot).
 const ITEM_OVERHEAD: usize = 64;
 
+/// How long a worker that has emptied its queue looks for more before it sleeps: under a
+/// flood the next event is microseconds away, and waking a sleeping worker would cost the
+/// socket thread a system call per event.
+const SPIN: Duration = Duration::from_micros(50);
+
 /// The first byte of a packed event; never the first byte of JSON text.
 const PACKED: u8 = 1;
 
@@ -38,8 +43,11 @@ pub struct Item {
     /// Its place in the journal, or in the memory queue.
     pub seq: u64,
     /// The packed event.
-    pub data: Arc<[u8]>,
+    pub data: Packed,
 }
+
+/// A packed event (see [`Item`]), shared without copying.
+pub type Packed = Arc<Vec<u8>>;
 
 /// Reads `n` bytes at `*at`.
 fn take<'a>(data: &'a [u8], at: &mut usize, n: usize) -> &'a [u8] {
@@ -50,7 +58,7 @@ fn take<'a>(data: &'a [u8], at: &mut usize, n: usize) -> &'a [u8] {
 
 impl Item {
     /// `event`, packed (see [`Item`]).
-    pub fn pack(event: &Event) -> Arc<[u8]> {
+    pub fn pack(event: &Event) -> Packed {
         let (name, content) = (event.name().as_bytes(), event.content());
         let name = &name[..name.len().min(u16::MAX as usize)];
         let line = if content.contains(['\n', '\r']) {
@@ -68,7 +76,7 @@ impl Item {
         data.extend_from_slice(line.as_bytes());
         data.push(b'\n');
         data.extend_from_slice(rest.as_bytes());
-        data.into()
+        Arc::new(data)
     }
 
     /// A record as stored: packed, or (written by an earlier version) the bare content.
@@ -76,7 +84,7 @@ impl Item {
         if bytes.first() == Some(&PACKED) {
             return Item {
                 seq,
-                data: bytes.into(),
+                data: Arc::new(bytes),
             };
         }
         let content = String::from_utf8_lossy(&bytes).into_owned();
@@ -88,7 +96,7 @@ impl Item {
     }
 
     /// Content that is not an event (an earlier version's damaged record): passed on as is.
-    fn pack_unknown(content: &str) -> Arc<[u8]> {
+    fn pack_unknown(content: &str) -> Packed {
         let line = content.replace(['\n', '\r'], " ");
         let mut data = vec![PACKED, 0, 0];
         data.extend_from_slice(&i64::MIN.to_le_bytes());
@@ -255,7 +263,7 @@ pub enum Fanout {
 impl Fanout {
     /// Hands a packed event ([`Item::pack`]) to every output: one append to the journal, or a
     /// push to each queue. Returns whether it was stored; a loss is counted and logged.
-    pub fn push(&self, data: &Arc<[u8]>) -> bool {
+    pub fn push(&self, data: &Packed) -> bool {
         match self {
             Fanout::Journal { journal, refused } => match journal.append(data) {
                 Ok(_) => true,
@@ -346,6 +354,8 @@ pub struct MemQueue {
     wake: Condvar,
     /// The worker waits on `wake` and needs a notification.
     waiting: AtomicBool,
+    /// Events in the queue, for the worker's look before it sleeps.
+    queued: AtomicU64,
 }
 
 struct MemInner {
@@ -385,6 +395,7 @@ impl MemQueue {
             }),
             wake: Condvar::new(),
             waiting: AtomicBool::new(false),
+            queued: AtomicU64::new(0),
         })
     }
 
@@ -400,7 +411,7 @@ impl MemQueue {
 
     /// Adds an event. Over the bound, and only when the output is stalled, the oldest are
     /// dropped (counted, logged); otherwise the socket threads have stopped reading already.
-    fn push(&self, data: Arc<[u8]>) {
+    fn push(&self, data: Packed) {
         let now = Instant::now();
         let mut inner = self.lock();
         if inner.queue.is_empty() {
@@ -423,6 +434,8 @@ impl MemQueue {
         }
         inner.bytes += cost(&item);
         inner.queue.push_back(item);
+        self.queued
+            .store(inner.queue.len() as u64, Ordering::Release);
         drop(inner);
         if self.waiting.load(Ordering::Acquire) {
             self.wake.notify_one();
@@ -449,6 +462,10 @@ impl MemQueue {
     }
 
     fn next_batch(&self, deadline: Instant, batch: &mut Vec<Item>) {
+        let spin = Instant::now() + SPIN;
+        while self.queued.load(Ordering::Acquire) == 0 && Instant::now() < spin.min(deadline) {
+            std::hint::spin_loop();
+        }
         let mut inner = self.lock();
         loop {
             if inner.closed {
@@ -478,6 +495,8 @@ impl MemQueue {
         }
         inner.bytes -= bytes;
         inner.progress = Instant::now();
+        self.queued
+            .store(inner.queue.len() as u64, Ordering::Release);
     }
 
     fn close(&self) {

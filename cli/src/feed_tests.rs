@@ -35,7 +35,7 @@ fn bounds(bytes: u64, stall_ms: u64) -> Bounds {
     }
 }
 
-fn event(i: u64) -> Arc<[u8]> {
+fn event(i: u64) -> super::Packed {
     let content = format!(r#"{{"event":"e.{i}","event_ts":{i},"payload":{{}}}}"#);
     Item::pack(&Event::from_content(content).unwrap())
 }
