@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use lexopt::prelude::*;
 
 /// What the command line asked for.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Args {
     /// `--env-file`: read instead of `./.env`, and required to exist.
     pub env_file: Option<PathBuf>,
@@ -37,27 +37,6 @@ pub struct Args {
     pub stall_timeout: Option<String>,
     /// `--quiet`.
     pub quiet: bool,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Args {
-            env_file: None,
-            max_events: None,
-            events: Vec::new(),
-            dedupe: false,
-            exec: None,
-            forward: None,
-            spool: None,
-            spool_max: None,
-            grace: None,
-            metrics_file: None,
-            give_up_after: None,
-            queue: None,
-            stall_timeout: None,
-            quiet: false,
-        }
-    }
 }
 
 /// What to do.
