@@ -4,6 +4,10 @@
 //! Unix only (libc); elsewhere both watchers do nothing: Ctrl+C ends the process the platform's
 //! way, and a closed stdout is noticed at the next event, when writing fails.
 
+use std::sync::Arc;
+
+use crate::outputs::shutdown::Shutdown;
+
 /// The stop signals, blocked in the thread that made this and in every thread it starts later.
 pub struct Blocked {
     #[cfg(unix)]
@@ -30,6 +34,26 @@ pub fn stop_when_stdout_closes(_f: impl FnOnce() + Send + 'static) {}
 
 #[cfg(unix)]
 pub use unix::{block, stop_when_stdout_closes};
+
+impl Blocked {
+    /// The first stop signal stops every client; a later one cuts the grace period short.
+    pub fn stop(self, stop: crate::sink::StopAll, shutdown: Arc<Shutdown>) {
+        self.on_signal(move |name| {
+            if stop.is_stopped() {
+                log::warn!(
+                    "{name} received again: cutting the grace period short; what is not \
+                     delivered stays in the journal or is reported lost"
+                );
+                shutdown.cut();
+            } else {
+                log::info!(
+                    "{name} received; stopping (a second signal cuts the grace period short)"
+                );
+                stop.stop();
+            }
+        });
+    }
+}
 
 #[cfg(unix)]
 #[allow(unsafe_code)]

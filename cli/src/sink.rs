@@ -33,7 +33,6 @@ impl StopAll {
     }
 
     /// True once a stop was asked for (a later signal cuts the grace period short).
-    #[cfg_attr(not(unix), allow(dead_code))]
     pub fn is_stopped(&self) -> bool {
         self.0.iter().any(StopHandle::is_stopped)
     }
