@@ -25,10 +25,11 @@ const BATCH_BYTES: usize = 1 << 20;
 /// What an event costs in a memory queue besides its bytes (the item, the queue's slot).
 const ITEM_OVERHEAD: usize = 64;
 
-/// How long a worker that has emptied its queue looks for more before it sleeps: under a
-/// flood the next event is microseconds away, and waking a sleeping worker would cost the
-/// socket thread a system call per event.
-const SPIN: Duration = Duration::from_micros(50);
+/// How long a worker that has just emptied its queue waits for more before it asks to be woken:
+/// under a flood the next events are microseconds away, and they then go out together within
+/// a millisecond, instead of costing the socket thread a wake-up (a system call) each. An event
+/// that comes after a quiet millisecond wakes the worker at once.
+const LINGER: Duration = Duration::from_millis(1);
 
 /// The first byte of a packed event; never the first byte of JSON text.
 const PACKED: u8 = 1;
@@ -354,8 +355,6 @@ pub struct MemQueue {
     wake: Condvar,
     /// The worker waits on `wake` and needs a notification.
     waiting: AtomicBool,
-    /// Events in the queue, for the worker's look before it sleeps.
-    queued: AtomicU64,
 }
 
 struct MemInner {
@@ -395,7 +394,6 @@ impl MemQueue {
             }),
             wake: Condvar::new(),
             waiting: AtomicBool::new(false),
-            queued: AtomicU64::new(0),
         })
     }
 
@@ -434,8 +432,6 @@ impl MemQueue {
         }
         inner.bytes += cost(&item);
         inner.queue.push_back(item);
-        self.queued
-            .store(inner.queue.len() as u64, Ordering::Release);
         drop(inner);
         if self.waiting.load(Ordering::Acquire) {
             self.wake.notify_one();
@@ -462,11 +458,8 @@ impl MemQueue {
     }
 
     fn next_batch(&self, deadline: Instant, batch: &mut Vec<Item>) {
-        let spin = Instant::now() + SPIN;
-        while self.queued.load(Ordering::Acquire) == 0 && Instant::now() < spin.min(deadline) {
-            std::hint::spin_loop();
-        }
         let mut inner = self.lock();
+        let mut linger = true;
         loop {
             if inner.closed {
                 return;
@@ -477,10 +470,13 @@ impl MemQueue {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return;
             };
-            self.waiting.store(true, Ordering::Release);
+            // First a short wait nobody wakes (see LINGER), then one the next push ends.
+            let wait = if linger { left.min(LINGER) } else { left };
+            self.waiting.store(!linger, Ordering::Release);
+            linger = false;
             inner = self
                 .wake
-                .wait_timeout(inner, left)
+                .wait_timeout(inner, wait)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
             self.waiting.store(false, Ordering::Release);
@@ -495,8 +491,6 @@ impl MemQueue {
         }
         inner.bytes -= bytes;
         inner.progress = Instant::now();
-        self.queued
-            .store(inner.queue.len() as u64, Ordering::Release);
     }
 
     fn close(&self) {
