@@ -16,6 +16,14 @@
 //!
 //! It prints events/s and peak RSS per variant and the paired ratios b/a and c/a′ (median, min,
 //! max over the rounds).
+//!
+//! Through the command line, lossless or no figure (`--cli`, after `cargo build --release -p
+//! zoom-ws-cli`; see `support/cli_bench.rs`):
+//!
+//!     cargo run --release --example bench -- --cli [--events 200000 --rounds 3 --bin PATH]
+
+#[path = "support/cli_bench.rs"]
+mod cli_bench;
 
 #[path = "../tests/mock/mod.rs"]
 mod mock;
@@ -42,6 +50,7 @@ fn main() {
     let mut rounds = 5usize;
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--cli" => return cli_bench::main(args.collect()),
             "--child" => {
                 let variant = args.next().expect("variant");
                 let oauth = args.next().expect("oauth url");
@@ -186,6 +195,11 @@ fn child(variant: &str, oauth: &str, ws: &str, n: usize) {
     let mut sink = BufWriter::with_capacity(64 * 1024, std::io::sink());
     let elapsed = match variant {
         "a" | "a'" => naive(oauth, ws, n, (variant == "a'").then_some(&mut sink)),
+        // The naive client that prints every event: `println!`, stdout as the caller set it.
+        "p" => {
+            naive(oauth, ws, n, Some(&mut std::io::stdout()));
+            return;
+        }
         "b" | "c" => {
             let mut config = zoom_ws::Config::new("bench-id", "bench-secret", "bench-sub");
             config.oauth_url = oauth.to_string();
@@ -219,12 +233,7 @@ fn child(variant: &str, oauth: &str, ws: &str, n: usize) {
 }
 
 /// The naive blocking client: what a straightforward implementation does per frame.
-fn naive(
-    oauth: &str,
-    ws: &str,
-    n: usize,
-    mut sink: Option<&mut BufWriter<std::io::Sink>>,
-) -> std::time::Duration {
+fn naive(oauth: &str, ws: &str, n: usize, mut sink: Option<&mut dyn Write>) -> std::time::Duration {
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
     let body = agent
         .post(oauth)
@@ -255,8 +264,7 @@ fn naive(
         let content = envelope["content"].as_str().expect("content");
         let event: serde_json::Value = serde_json::from_str(content).expect("event");
         if let Some(sink) = sink.as_deref_mut() {
-            serde_json::to_writer(&mut *sink, &event).expect("sink");
-            sink.write_all(b"\n").expect("sink");
+            writeln!(sink, "{event}").expect("sink");
         } else {
             black_box(&event);
         }

@@ -88,6 +88,18 @@ impl TokenSource {
         })
     }
 
+    /// The cached token, unless there is none or it expires within a minute. Sends nothing.
+    pub(crate) fn cached(&self) -> Option<Token> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .as_ref()
+            .filter(|c| Instant::now() < c.renew_at)
+            .map(|c| Token {
+                value: c.value.clone(),
+                fresh: false,
+            })
+    }
+
     /// A cached token, or a new one when there is none or it expires within a minute.
     pub fn token(&self) -> Result<Token> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());

@@ -2,15 +2,11 @@
 //! say, stop on request. The only place that owns a socket; every decision is made in
 //! `session` and `reconnect`, which do no I/O.
 
-use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::state::StateChange;
 
-use tungstenite::protocol::CloseFrame;
-use tungstenite::protocol::frame::Frame;
-use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
 use crate::auth::{Token, TokenSource};
@@ -28,6 +24,13 @@ use crate::stop::{Shared, StopHandle};
 use crate::trust::Trust;
 
 type StateCallback = Box<dyn FnMut(&StateChange) + Send>;
+type Full = Box<dyn Fn() -> bool + Send>;
+
+/// How long a stopped client waits for Zoom to answer its Close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// How often a paused loop asks again whether the consumer has room.
+const PAUSE_STEP: Duration = Duration::from_millis(1);
 
 /// A Zoom event-subscription client: one subscription, one connection at a time.
 ///
@@ -62,6 +65,7 @@ pub struct Client {
     shared: Arc<Shared>,
     stats: Arc<Stats>,
     on_state: Option<StateCallback>,
+    full: Option<Full>,
 }
 
 impl std::fmt::Debug for Client {
@@ -96,6 +100,7 @@ impl Client {
             shared: Arc::default(),
             stats: Arc::default(),
             on_state: None,
+            full: None,
         })
     }
 
@@ -123,6 +128,16 @@ impl Client {
     /// Calls `f` on every change of the connection's state (connected, disconnected, gaps).
     pub fn on_state(&mut self, f: impl FnMut(&StateChange) + Send + 'static) {
         self.on_state = Some(Box::new(f));
+    }
+
+    /// Backpressure: before each read the loop asks `full`; while it says true, the loop does
+    /// not read (TCP and Zoom's side hold what comes), sleeps in 1 ms steps, still sends every
+    /// heartbeat on time, and does not count the silence against Zoom (the dead-peer bound
+    /// starts again when reading resumes). For a consumer that is slower than the socket for a
+    /// while, e.g. a bounded queue in front of a writer; decide yourself when waiting has lasted
+    /// too long and return false (then drop, or grow).
+    pub fn pause_while(&mut self, full: impl Fn() -> bool + Send + 'static) {
+        self.full = Some(Box::new(full));
     }
 
     fn tell(&mut self, change: StateChange) {
@@ -196,8 +211,9 @@ impl Client {
         on_event: &mut impl FnMut(&Event),
         reconnect: &mut Reconnect,
     ) -> (Result<End>, Option<Token>) {
-        let token = match self.tokens.token() {
-            Ok(token) => token,
+        let token = match self.token() {
+            Ok(Some(token)) => token,
+            Ok(None) => return (Ok(End::Stopped), None),
             Err(e) => return (Err(e), None),
         };
         if token.fresh {
@@ -210,13 +226,7 @@ impl Client {
         );
         let shared = self.shared.clone();
         let outcome = match self.connector.open(url, |tcp| shared.register(tcp)) {
-            Ok(mut socket) => {
-                let end = self.read_loop(&mut socket, on_event, reconnect);
-                if end == End::Stopped {
-                    send_close(socket.get_mut());
-                }
-                Ok(end)
-            }
+            Ok(mut socket) => Ok(self.read_loop(&mut socket, on_event, reconnect)),
             Err(e) if self.shared.is_stopped() => {
                 log::debug!("stopped while connecting ({e})");
                 Ok(End::Stopped)
@@ -233,61 +243,152 @@ impl Client {
         (outcome, Some(token))
     }
 
-    /// Reads until the connection ends, doing what the session asks.
+    /// The token for the next connection (`None` once stopped). A request is sent from a helper
+    /// thread, so that a stop cuts it short: the loop waits on the stop handle, not on the
+    /// request, which ends by its own timeout and is then dropped.
+    fn token(&self) -> Result<Option<Token>> {
+        if let Some(token) = self.tokens.cached() {
+            return Ok(Some(token));
+        }
+        let slot = Arc::new(Mutex::new(None));
+        let (tokens, shared, out) = (self.tokens.clone(), self.shared.clone(), slot.clone());
+        let spawned = std::thread::Builder::new()
+            .name("zoom-ws-token".into())
+            .spawn(move || {
+                let token = tokens.token();
+                *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+                shared.notify();
+            });
+        if spawned.is_err() {
+            return self.tokens.token().map(Some);
+        }
+        let taken = || slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let far = Instant::now() + Duration::from_secs(86_400);
+        self.shared
+            .wait_until(far, || slot.lock().is_ok_and(|s| s.is_some()));
+        taken().transpose()
+    }
+
+    /// Reads until the connection ends, doing what the session asks. After a stop: sends a
+    /// Close frame and goes on reading (every event that arrives is handed on) until Zoom's
+    /// Close or [`CLOSE_WAIT`], so nothing read by the kernel is left unaccounted for.
     fn read_loop(
         &mut self,
         socket: &mut WebSocket<Stream>,
         on_event: &mut impl FnMut(&Event),
         reconnect: &mut Reconnect,
     ) -> End {
-        let interval = self.config.heartbeat_interval;
         let mut session = Session::new(
             Instant::now(),
-            interval,
+            self.config.heartbeat_interval,
             self.config.effective_dead_peer_timeout(),
         );
         let mut timer = ReadTimer::default();
+        socket.get_mut().stop_on(self.shared.flag());
+        let mut closing = None;
         loop {
-            if self.shared.is_stopped() {
-                return End::Stopped;
-            }
             let now = Instant::now();
-            let until = match session.poll(now) {
-                Next::Heartbeat => {
-                    if let Err(e) = socket.send(Message::text(HEARTBEAT)) {
-                        let reason = format!("heartbeat not sent: {}", describe_ws_error(&e));
-                        return session.lost(now, reason);
-                    }
-                    Stats::add(&self.stats.heartbeats_sent);
-                    log::debug!("heartbeat sent");
-                    continue;
+            if closing.is_none() && self.shared.is_stopped() {
+                // Close, then read until Zoom's Close: tungstenite still hands on what comes.
+                if socket.close(None).and_then(|()| socket.flush()).is_err() {
+                    return End::Stopped;
                 }
-                Next::Dead(end) => return end,
-                Next::Read { until } => until,
+                closing = Some(now + CLOSE_WAIT);
+            }
+            let until = match closing {
+                Some(deadline) if now >= deadline => {
+                    log::warn!(
+                        "Zoom did not answer the Close frame within {}; what it sent since is \
+                         not known",
+                        Secs(CLOSE_WAIT)
+                    );
+                    return End::Stopped;
+                }
+                Some(deadline) => deadline,
+                None => match self.poll(&mut session, socket, now) {
+                    Ok(until) => until,
+                    Err(end) => return end,
+                },
             };
+            if closing.is_none() && self.full.as_ref().is_some_and(|full| full()) {
+                session.hold(now);
+                self.shared.sleep(PAUSE_STEP.min(until - now));
+                continue;
+            }
             read_by(socket, &mut timer, now, until);
             let step = match socket.read() {
                 Ok(message) => session.message(message),
                 Err(tungstenite::Error::Io(e)) if is_timeout(&e) => continue,
+                Err(_) if closing.is_some() => return End::Stopped,
                 Err(e) => return self.read_failed(&session, &e),
             };
-            match step {
-                Step::Event { event, accepts } => {
-                    if accepts {
-                        self.accepted(reconnect);
+            if let Some(end) = self.act(
+                step,
+                socket,
+                &session,
+                closing.is_some(),
+                on_event,
+                reconnect,
+            ) {
+                return end;
+            }
+        }
+    }
+
+    /// Does what a message read means; the end of the connection when it ends it.
+    fn act(
+        &mut self,
+        step: Step,
+        socket: &mut WebSocket<Stream>,
+        session: &Session,
+        closing: bool,
+        on_event: &mut impl FnMut(&Event),
+        reconnect: &mut Reconnect,
+    ) -> Option<End> {
+        match step {
+            Step::Event { event, accepts } => {
+                if accepts {
+                    self.accepted(reconnect);
+                }
+                self.deliver(&event, on_event, self.config.heartbeat_interval);
+            }
+            Step::Accepted => self.accepted(reconnect),
+            Step::Flush => {
+                socket.flush().ok();
+            }
+            Step::Closed(_) if closing => {
+                log::info!("closed: Zoom answered the Close frame; every event before it was read");
+                return Some(End::Stopped);
+            }
+            Step::Closed(end) => {
+                socket.flush().ok();
+                return Some(end);
+            }
+            Step::End(end) => return Some(end),
+            other => self.note(other, session),
+        }
+        None
+    }
+
+    /// Sends a heartbeat when one is due; the time the next read must return by, or the end.
+    fn poll(
+        &self,
+        session: &mut Session,
+        socket: &mut WebSocket<Stream>,
+        now: Instant,
+    ) -> std::result::Result<Instant, End> {
+        loop {
+            match session.poll(now) {
+                Next::Heartbeat => {
+                    if let Err(e) = socket.send(Message::text(HEARTBEAT)) {
+                        let reason = format!("heartbeat not sent: {}", describe_ws_error(&e));
+                        return Err(session.lost(now, reason));
                     }
-                    self.deliver(&event, on_event, interval);
+                    Stats::add(&self.stats.heartbeats_sent);
+                    log::debug!("heartbeat sent");
                 }
-                Step::Accepted => self.accepted(reconnect),
-                Step::Flush => {
-                    socket.flush().ok();
-                }
-                Step::Closed(end) => {
-                    socket.flush().ok();
-                    return end;
-                }
-                Step::End(end) => return end,
-                other => self.note(other, &session),
+                Next::Dead(end) => return Err(end),
+                Next::Read { until } => return Ok(until),
             }
         }
     }
@@ -395,29 +496,6 @@ fn read_by(socket: &mut WebSocket<Stream>, timer: &mut ReadTimer, now: Instant, 
     socket.get_mut().wake_by(until);
 }
 
-/// Sends a Close frame on a socket whose read half the stop request shut: tungstenite then
-/// considers the connection gone and will not write one itself.
-fn send_close(stream: &mut Stream) {
-    stream
-        .write_all(&close_frame())
-        .and_then(|()| stream.flush())
-        .ok();
-}
-
-/// A client Close frame, 1000 (normal closure), built by tungstenite and masked with a key the
-/// server cannot predict (RFC 6455). The test parses it back with tungstenite's `FrameHeader`.
-fn close_frame() -> Vec<u8> {
-    let mut frame = Frame::close(Some(CloseFrame {
-        code: CloseCode::Normal,
-        reason: "".into(),
-    }));
-    frame.header_mut().mask = Some((random_seed() as u32).to_le_bytes());
-    let mut bytes = Vec::with_capacity(frame.len());
-    // Writing into a Vec cannot fail.
-    frame.format(&mut bytes).ok();
-    bytes
-}
-
 /// 64 unpredictable bits: std's `RandomState` keys come from the OS, and each new one differs.
 fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
@@ -455,22 +533,5 @@ mod tests {
         let other = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/other-ca.pem");
         let c = Client::with_tokens(config.ca_file(other), tokens.clone()).unwrap();
         assert!(!Arc::ptr_eq(c.connector.trust(), tokens.trust()));
-    }
-
-    #[test]
-    fn close_frame_is_a_masked_normal_closure() {
-        use tungstenite::protocol::frame::FrameHeader;
-        use tungstenite::protocol::frame::coding::{Control, OpCode};
-        let bytes = close_frame();
-        assert_eq!(bytes.len(), 8);
-        let (header, len) = FrameHeader::parse(&mut std::io::Cursor::new(&bytes[..]))
-            .unwrap()
-            .unwrap();
-        assert!(header.is_final);
-        assert_eq!(header.opcode, OpCode::Control(Control::Close));
-        assert_eq!(len, 2);
-        let mask = header.mask.unwrap();
-        let code = [bytes[6] ^ mask[0], bytes[7] ^ mask[1]];
-        assert_eq!(u16::from_be_bytes(code), 1000);
     }
 }

@@ -9,6 +9,7 @@
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tungstenite::WebSocket;
@@ -35,6 +36,8 @@ pub(crate) struct Timed {
     tcp: TcpStream,
     deadline: Option<Instant>,
     wake_by: Option<Instant>,
+    /// Set by a stop, which shuts the read half: an end of stream then means "nothing yet".
+    stopped: Option<Arc<AtomicBool>>,
 }
 
 impl Timed {
@@ -61,7 +64,20 @@ impl Read for Timed {
         if self.wake_by.is_some_and(|t| Instant::now() >= t) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        self.tcp.read(buf)
+        match self.tcp.read(buf) {
+            // After a stop shut the read half, a read no longer waits: what arrives is still
+            // read (Linux), and "none yet" must not end tungstenite's closing handshake.
+            Ok(0)
+                if self
+                    .stopped
+                    .as_ref()
+                    .is_some_and(|s| s.load(Ordering::SeqCst)) =>
+            {
+                std::thread::sleep(Duration::from_millis(2));
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            other => other,
+        }
     }
 }
 
@@ -86,6 +102,11 @@ impl Stream {
     /// The TCP socket underneath, for timeouts and shutdown.
     pub(crate) fn tcp(&self) -> &TcpStream {
         &self.timed().tcp
+    }
+
+    /// Reads see a stop (`flag`) and its shut read half as "nothing yet" (see [`Timed`]).
+    pub(crate) fn stop_on(&mut self, flag: Arc<AtomicBool>) {
+        self.timed_mut().stopped = Some(flag);
     }
 
     /// Makes reads that would start after `at` return `WouldBlock` (see [`Timed`]).
@@ -231,6 +252,7 @@ impl Connector {
                 tcp,
                 deadline: None,
                 wake_by: None,
+                stopped: None,
             })
         };
         let request = url
@@ -306,6 +328,7 @@ impl Connector {
             tcp,
             deadline: Some(Instant::now() + self.timeout),
             wake_by: None,
+            stopped: None,
         };
         let mut result = connector.connect(host, timed);
         loop {

@@ -99,6 +99,9 @@ pub(crate) struct Session {
     /// A message arrived since the last [`poll`](Self::poll): it counts as received at that
     /// poll's instant, so the loop reads the clock once per message, not twice.
     received: bool,
+    /// The loop last held off reading (the consumer had no room): the silence up to then is
+    /// ours, not the peer's.
+    held_at: Instant,
     accepted_at: Option<Instant>,
     beat_sent_at: Option<Instant>,
     now: Instant,
@@ -113,6 +116,7 @@ impl Session {
             next_beat: now + interval,
             last_received: now,
             received: false,
+            held_at: now,
             accepted_at: None,
             beat_sent_at: None,
             now,
@@ -133,7 +137,8 @@ impl Session {
             self.beat_sent_at = Some(now);
             return Next::Heartbeat;
         }
-        let silent_for = now.saturating_duration_since(self.last_received);
+        let heard = self.last_received.max(self.held_at);
+        let silent_for = now.saturating_duration_since(heard);
         if silent_for >= self.dead_after {
             let reason = format!(
                 "nothing received for {}; the connection is dead",
@@ -142,8 +147,15 @@ impl Session {
             return Next::Dead(self.lost(now, reason));
         }
         Next::Read {
-            until: self.next_beat.min(self.last_received + self.dead_after),
+            until: self.next_beat.min(heard + self.dead_after),
         }
+    }
+
+    /// The loop does not read at `now` because the consumer has no room (see
+    /// [`Client::pause_while`](crate::Client::pause_while)): what Zoom sent waits in TCP's
+    /// buffers, heartbeat answers too, so the dead-peer bound counts from the end of the pause.
+    pub(crate) fn hold(&mut self, now: Instant) {
+        self.held_at = self.held_at.max(now);
     }
 
     /// The end of a connection that broke at `now` (a failed read or write, a close).
@@ -402,6 +414,37 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_pause_of_ours_beats_on_time_and_never_counts_as_a_dead_peer() {
+        let t0 = Instant::now();
+        let mut s = session(t0);
+        s.message(text(ACCEPTED));
+        s.poll(t0);
+        let mut beats = 0;
+        // Five minutes without reading (the consumer is full), asked every 100 ms.
+        for tenth in 1..=3000u32 {
+            let now = t0 + Duration::from_millis(100) * tenth;
+            s.hold(now);
+            match s.poll(now) {
+                Next::Heartbeat => beats += 1,
+                Next::Read { until } => assert!(until > now),
+                Next::Dead(end) => panic!("dead while paused: {end:?}"),
+            }
+        }
+        assert_eq!(beats, 10, "heartbeats on time while paused");
+        // Reading again: the peer gets the whole bound from the end of the pause.
+        let resumed = t0 + 300 * SECOND;
+        assert_eq!(s.poll(resumed + 30 * SECOND), Next::Heartbeat);
+        assert_eq!(s.poll(resumed + 60 * SECOND), Next::Heartbeat);
+        assert_eq!(
+            s.poll(resumed + 60 * SECOND),
+            Next::Read {
+                until: resumed + 65 * SECOND
+            }
+        );
+        assert!(matches!(s.poll(resumed + 65 * SECOND), Next::Dead(_)));
     }
 
     #[test]

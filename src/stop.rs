@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 /// The stop flag and the socket it must interrupt, shared with every [`StopHandle`].
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    stopped: AtomicBool,
+    /// Shared with the socket's reads too (see [`Stream::stop_on`](crate::net::Stream::stop_on)).
+    stopped: Arc<AtomicBool>,
     socket: Mutex<Option<TcpStream>>,
     wake: Condvar,
 }
@@ -16,6 +17,10 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stopped)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<TcpStream>> {
@@ -38,8 +43,13 @@ impl Shared {
     /// Sleeps for `delay` unless stopped first.
     pub(crate) fn sleep(&self, delay: Duration) {
         let deadline = Instant::now() + delay;
+        self.wait_until(deadline, || false);
+    }
+
+    /// Waits until `done` (checked after each [`notify`](Self::notify)), `deadline`, or a stop.
+    pub(crate) fn wait_until(&self, deadline: Instant, done: impl Fn() -> bool) {
         let mut socket = self.lock();
-        while !self.is_stopped() {
+        while !self.is_stopped() && !done() {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -51,19 +61,27 @@ impl Shared {
         }
     }
 
+    /// Wakes [`wait_until`](Self::wait_until) to check again.
+    pub(crate) fn notify(&self) {
+        let _socket = self.lock();
+        self.wake.notify_all();
+    }
+
     pub(crate) fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         let socket = self.lock();
         if let Some(tcp) = socket.as_ref() {
-            // Wakes a blocked read() at once; the write half stays open for the Close frame.
+            // Wakes a blocked read() at once; the write half stays open for the closing
+            // handshake, and (on Linux) what arrives after this is still read.
             tcp.shutdown(Shutdown::Read).ok();
         }
         self.wake.notify_all();
     }
 }
 
-/// Ends a running [`Client::run`](crate::Client::run) from any thread: it returns within moments, after sending a
-/// Close frame when connected.
+/// Ends a running [`Client::run`](crate::Client::run) from any thread: it returns within moments
+/// (a token request is abandoned); when connected, after the closing handshake: it sends a Close
+/// frame and hands on every event that arrives before Zoom's Close, for at most a second.
 #[derive(Clone, Debug)]
 pub struct StopHandle(pub(crate) Arc<Shared>);
 

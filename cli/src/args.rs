@@ -6,12 +6,8 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
-/// Events held in memory per output without a journal: at Zoom's rates, minutes of a stalled
-/// receiver, and about a megabyte of memory.
-pub const DEFAULT_QUEUE: usize = 1000;
-
 /// What the command line asked for.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Args {
     /// `--env-file`: read instead of `./.env`, and required to exist.
     pub env_file: Option<PathBuf>,
@@ -37,31 +33,12 @@ pub struct Args {
     pub metrics_file: Option<PathBuf>,
     /// `--give-up-after SECS`, as given (else `ZOOM_GIVE_UP_AFTER`).
     pub give_up_after: Option<String>,
-    /// `--queue`.
-    pub queue: usize,
+    /// `--queue SIZE` in bytes (else `ZOOM_QUEUE_MAX`).
+    pub queue: Option<u64>,
+    /// `--stall-timeout SECS`, as given (else `ZOOM_STALL_TIMEOUT`).
+    pub stall_timeout: Option<String>,
     /// `--quiet`.
     pub quiet: bool,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Args {
-            env_file: None,
-            max_events: None,
-            events: Vec::new(),
-            dedupe: false,
-            exec: None,
-            forward: None,
-            spool: None,
-            spool_max: None,
-            spool_forget: Vec::new(),
-            grace: None,
-            metrics_file: None,
-            give_up_after: None,
-            queue: DEFAULT_QUEUE,
-            quiet: false,
-        }
-    }
 }
 
 /// What to do.
@@ -110,9 +87,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             }
             Long("queue") => {
                 let v = text(&mut parser, "--queue")?;
-                let n = v.parse().ok().filter(|&n: &usize| n > 0);
-                parsed.queue =
-                    n.ok_or(format!("--queue needs a whole number above 0, not {v:?}"))?;
+                let n = crate::settings::parse_size_min(&v, 1).map_err(|_| {
+                    format!(
+                        "--queue needs a whole number of bytes or a size such as 64M, not {v:?}"
+                    )
+                })?;
+                parsed.queue = Some(n);
+            }
+            Long("stall-timeout") => {
+                parsed.stall_timeout = Some(text(&mut parser, "--stall-timeout")?);
             }
             Short('q') | Long("quiet") => parsed.quiet = true,
             _ => return Err(describe(arg.unexpected())),
@@ -200,7 +183,11 @@ mod tests {
         assert_eq!(args.events, ["meeting.*", "*.created"]);
         assert!(args.dedupe && args.quiet);
         assert_eq!(args.exec.as_deref(), Some("cat"));
-        assert_eq!(args.queue, 10);
+        assert_eq!(args.queue, Some(10));
+        assert_eq!(
+            parse(&["--queue", "64M"]).unwrap().unwrap().queue,
+            Some(64 << 20)
+        );
         assert!(parse(&["--spool", "x"]).is_ok());
         assert!(parse(&["--queue", "0"]).is_err());
         assert!(parse(&["--exec", " "]).is_err());

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use zoom_ws::Event;
+
 use super::super::journal::JournalOptions;
-use super::{Fanout, Feed, build};
+use super::{Bounds, Fanout, Feed, Item, build};
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("zoom-ws-feed-{}-{name}", std::process::id()));
@@ -26,71 +28,133 @@ fn opts() -> JournalOptions {
     }
 }
 
-fn line(i: u64) -> Vec<u8> {
-    format!("{{\"n\":{i}}}").into_bytes()
+fn bounds(bytes: u64, stall_ms: u64) -> Bounds {
+    Bounds {
+        bytes,
+        stall: Duration::from_millis(stall_ms),
+    }
+}
+
+fn event(i: u64) -> super::Packed {
+    let content = format!(r#"{{"event":"e.{i}","event_ts":{i},"payload":{{}}}}"#);
+    Item::pack(&Event::from_content(content).unwrap())
+}
+
+fn content(i: u64) -> String {
+    format!(r#"{{"event":"e.{i}","event_ts":{i},"payload":{{}}}}"#)
 }
 
 /// Takes and acknowledges everything the feed has within a short wait.
-fn drain(feed: &Feed) -> Vec<Vec<u8>> {
+fn drain(feed: &Feed) -> Vec<String> {
     let mut got = Vec::new();
-    while let Some(item) = feed.next(Instant::now() + Duration::from_millis(200)) {
-        feed.ack(&item);
-        got.push(item.data.to_vec());
+    let mut batch = Vec::new();
+    while feed.next_batch(Instant::now() + Duration::from_millis(200), &mut batch) {
+        feed.ack(&batch);
+        got.extend(batch.iter().map(|item| item.content().to_string()));
     }
     got
 }
 
 #[test]
-fn a_full_memory_queue_drops_the_oldest_and_counts_exactly() {
-    let (fanout, feeds, report) = build(&["stdout", "exec"], None, 3).unwrap();
+fn a_full_queue_stops_the_reading_and_drops_only_once_its_output_stalls() {
+    let cost = (event(0).len() + super::ITEM_OVERHEAD) as u64;
+    let (fanout, feeds, report) = build(&["stdout", "exec"], None, bounds(3 * cost, 300)).unwrap();
     assert!(report.is_none());
-    for i in 0..10 {
-        assert!(fanout.push(&line(i)));
-    }
     let [stdout, exec] = &feeds[..] else { panic!() };
-    assert_eq!(stdout.dropped(), 7);
-    assert_eq!(stdout.waiting(), 3);
-    assert!(!stdout.is_durable());
-    assert_eq!(drain(stdout), (7..10).map(line).collect::<Vec<_>>());
-    assert_eq!(stdout.taken(), 3);
-    // The other output has its own queue, untouched by the first one's reading.
-    assert_eq!(exec.waiting(), 3);
-    fanout.push(&line(10));
-    assert_eq!(drain(exec), (8..11).map(line).collect::<Vec<_>>());
-    assert_eq!(exec.dropped(), 8);
-    assert_eq!(stdout.dropped(), 7);
+    for i in 0..3 {
+        assert!(fanout.has_room());
+        assert!(fanout.push(&event(i)));
+    }
+    assert!(!fanout.has_room(), "full: the socket stops reading");
+    // Pushed anyway (an event read before the check): kept, nothing dropped.
+    fanout.push(&event(3));
+    assert_eq!((stdout.waiting(), stdout.dropped()), (4, 0));
+    // One output takes a batch: it has room again; the other still has not.
+    assert_eq!(drain(stdout), (0..4).map(content).collect::<Vec<_>>());
+    assert!(!fanout.has_room());
+    // exec takes nothing for the stall bound: reading goes on, exec loses its oldest.
+    std::thread::sleep(Duration::from_millis(350));
+    assert!(
+        fanout.has_room(),
+        "a stalled output no longer holds the socket"
+    );
+    for i in 4..10 {
+        fanout.push(&event(i));
+    }
+    assert_eq!(exec.dropped(), 7);
+    assert_eq!(drain(exec), (7..10).map(content).collect::<Vec<_>>());
+    assert_eq!(drain(stdout), (4..10).map(content).collect::<Vec<_>>());
+    assert_eq!(stdout.dropped(), 0);
+}
+
+#[test]
+fn a_worker_takes_everything_waiting_in_one_batch_up_to_its_bound() {
+    let (fanout, feeds, _) = build(&["stdout"], None, bounds(64 << 20, 60_000)).unwrap();
+    for i in 0..5_000 {
+        fanout.push(&event(i));
+    }
+    let mut batch = Vec::new();
+    assert!(feeds[0].next_batch(Instant::now(), &mut batch));
+    assert_eq!(batch.len(), 5_000);
+    assert_eq!(batch[4_999].name(), "e.4999");
+    // The bound: about a megabyte per batch.
+    let big = Item::pack(
+        &Event::from_content(format!(r#"{{"event":"b","x":"{}"}}"#, "y".repeat(100_000))).unwrap(),
+    );
+    for _ in 0..30 {
+        fanout.push(&big);
+    }
+    assert!(feeds[0].next_batch(Instant::now(), &mut batch));
+    assert!((10..=11).contains(&batch.len()), "{}", batch.len());
 }
 
 #[test]
 fn every_output_reads_the_journal_in_order_and_resumes_after_a_restart() {
     let dir = tmp("resume");
     let _cleanup = Cleanup(dir.clone());
+    let memory = bounds(1, 1);
     {
         let (fanout, feeds, report) =
-            build(&["stdout", "forward"], Some((&dir, opts())), 1).unwrap();
+            build(&["stdout", "forward"], Some((&dir, opts())), memory).unwrap();
         assert_eq!(report.unwrap().waiting[0].1, 0);
         for i in 0..50 {
-            assert!(fanout.push(&line(i)));
+            assert!(fanout.push(&event(i)));
         }
         assert!(feeds[0].is_durable());
-        assert_eq!(drain(&feeds[0]), (0..50).map(line).collect::<Vec<_>>());
-        for _ in 0..20 {
-            let item = feeds[1]
-                .next(Instant::now() + Duration::from_secs(5))
-                .unwrap();
-            feeds[1].ack(&item);
+        assert_eq!(drain(&feeds[0]), (0..50).map(content).collect::<Vec<_>>());
+        let mut batch = Vec::new();
+        let mut taken = 0;
+        while taken < 20 {
+            assert!(feeds[1].next_batch(Instant::now() + Duration::from_secs(5), &mut batch));
+            batch.truncate(20 - taken);
+            taken += batch.len();
+            feeds[1].ack(&batch);
         }
         assert_eq!(feeds[1].waiting(), 30);
         assert_eq!(feeds[0].dropped() + feeds[1].dropped(), 0);
     }
-    let (_fanout, feeds, report) = build(&["stdout", "forward"], Some((&dir, opts())), 1).unwrap();
+    let (_fanout, feeds, report) =
+        build(&["stdout", "forward"], Some((&dir, opts())), memory).unwrap();
     let report = report.unwrap();
     assert_eq!(
         report.waiting,
         vec![("stdout".into(), 0), ("forward".into(), 30)]
     );
-    assert_eq!(drain(&feeds[1]), (20..50).map(line).collect::<Vec<_>>());
+    assert_eq!(drain(&feeds[1]), (20..50).map(content).collect::<Vec<_>>());
     assert!(drain(&feeds[0]).is_empty());
+}
+
+#[test]
+fn a_record_of_an_earlier_version_is_its_bare_content() {
+    let item = Item::from_record(3, content(7).into_bytes());
+    assert_eq!((item.name(), item.event_ts()), ("e.7", Some(7)));
+    assert_eq!(item.content(), content(7));
+    let odd = Item::from_record(4, b"not\nan event".to_vec());
+    assert_eq!(
+        (odd.describe().as_str(), odd.line()),
+        ("an event", &b"not an event\n"[..])
+    );
+    assert_eq!(odd.content(), "not\nan event");
 }
 
 #[test]
@@ -98,19 +162,19 @@ fn close_wakes_a_waiting_worker_with_or_without_a_journal() {
     let dir = tmp("close");
     let _cleanup = Cleanup(dir.clone());
     for spool in [None, Some((dir.as_path(), opts()))] {
-        let (fanout, feeds, _) = build(&["exec"], spool, 10).unwrap();
+        let (fanout, feeds, _) = build(&["exec"], spool, bounds(1 << 20, 1000)).unwrap();
         let feed = Arc::new(feeds.into_iter().next().unwrap());
         let worker = std::thread::spawn({
             let feed = Arc::clone(&feed);
-            move || feed.next(Instant::now() + Duration::from_secs(30))
+            move || feed.next_batch(Instant::now() + Duration::from_secs(30), &mut Vec::new())
         });
         std::thread::sleep(Duration::from_millis(50));
         let start = Instant::now();
         feed.close();
-        assert_eq!(worker.join().unwrap(), None);
+        assert!(!worker.join().unwrap());
         assert!(start.elapsed() < Duration::from_secs(10));
         // Events still arrive after a feed closed; they wait (in the journal, or counted).
-        fanout.push(b"late");
+        fanout.push(&event(0));
         assert_eq!(feed.waiting(), 1);
     }
 }
@@ -119,16 +183,19 @@ fn close_wakes_a_waiting_worker_with_or_without_a_journal() {
 fn the_fanout_never_waits_for_an_output_that_does_not_read() {
     let dir = tmp("nowait");
     let _cleanup = Cleanup(dir.clone());
-    let (journal, feeds, _) = build(&["stdout", "exec"], Some((&dir, opts())), 1).unwrap();
-    let (memory, mem_feeds, _) = build(&["stdout"], None, 100).unwrap();
-    // Nobody reads: every push still returns, the journal keeps all, memory keeps the newest.
+    let small = bounds(256 << 10, 0);
+    let (journal, feeds, _) = build(&["stdout", "exec"], Some((&dir, opts())), small).unwrap();
+    let (memory, mem_feeds, _) = build(&["stdout"], None, small).unwrap();
+    // Nobody reads: every push still returns, the journal keeps all, a stalled memory queue
+    // keeps the newest that fit in its bytes.
     for i in 0..5_000 {
-        assert!(journal.push(&line(i)));
-        assert!(memory.push(&line(i)));
+        assert!(journal.push(&event(i)));
+        assert!(memory.push(&event(i)));
     }
     assert_eq!(feeds[1].waiting(), 5_000);
-    assert_eq!(mem_feeds[0].waiting(), 100);
-    assert_eq!(mem_feeds[0].dropped(), 4_900);
+    let kept = mem_feeds[0].waiting();
+    assert!(kept > 1_000 && kept < 5_000, "{kept}");
+    assert_eq!(mem_feeds[0].dropped(), 5_000 - kept);
     assert!(matches!(journal, Fanout::Journal { .. }));
     assert_eq!(journal.refused(), 0);
 }

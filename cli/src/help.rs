@@ -27,8 +27,12 @@ Options:
                      an output not in this run; until then they are kept for it
   --grace SECS       after a stop request, how long the outputs may deliver what waits
                      (default 5); a second signal ends it at once
-  --queue N          without --spool: events held in memory per output, default 1000; when
-                     full the oldest is dropped, logged and counted
+  --queue SIZE       without --spool: bytes of events held in memory per output, e.g. 16M
+                     (default 64M; a bare number is bytes, no longer events); when full,
+                     zoom-ws stops reading the socket until the output catches up
+  --stall-timeout SECS
+                     an output that takes nothing for SECS while its queue is full loses its
+                     oldest events, logged and counted (default 60)
   -q, --quiet        no event lines on stdout (with --exec or --forward)
   --metrics-file PATH
                      a Prometheus textfile (node_exporter's collector), replaced every 5 s
@@ -61,14 +65,18 @@ Settings (environment, or the .env file; the environment wins):
   ZOOM_SPOOL_DIR                             as --spool DIR (the option wins)
   ZOOM_SPOOL_MAX                             as --spool-max SIZE
   ZOOM_GRACE                                 as --grace SECS
+  ZOOM_QUEUE_MAX                             as --queue SIZE
+  ZOOM_STALL_TIMEOUT                         as --stall-timeout SECS
   ZOOM_METRICS_FILE                          as --metrics-file PATH
   ZOOM_GIVE_UP_AFTER                         as --give-up-after SECS
   NOTIFY_SOCKET, WATCHDOG_USEC               set by systemd: READY=1, STATUS=, WATCHDOG=1
   JOURNAL_STREAM                             set by systemd: <N> priorities, no timestamps
   RUST_LOG                                   log level on stderr, default info
 
-Signals: SIGINT, SIGTERM and SIGHUP stop reading and let the outputs drain for --grace;
-what is left stays in the journal, or is reported lost.
+Signals: SIGINT, SIGTERM and SIGHUP stop at once in every phase (the token request too):
+the connection is closed with Zoom's closing handshake, then the outputs drain for --grace;
+what is left stays in the journal, or is reported lost. SIGUSR1 and SIGUSR2 are logged and
+ignored.
 
 Exit status: 0 stopped as asked (signal, --max-events, stdout closed) with nothing lost,
 4 stopped as asked but events were dropped or lost, 2 usage or configuration error,

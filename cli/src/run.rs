@@ -46,20 +46,7 @@ pub fn run(args: Args) -> Result<Ended, Exit> {
         move || stop.stop()
     };
     let outputs = outputs::spawn(prepared, &args, &delivery, &config.backoff, on_gone.clone())?;
-    let shutdown = Arc::clone(&outputs.shutdown);
-    let stopping = stop.clone();
-    signals.on_signal(move |name| {
-        if stopping.is_stopped() {
-            log::warn!(
-                "{name} received again: cutting the grace period short; what is not delivered \
-                 stays in the journal or is reported lost"
-            );
-            shutdown.cut();
-        } else {
-            log::info!("{name} received; stopping (a second signal cuts the grace period short)");
-            stopping.stop();
-        }
-    });
+    signals.stop(stop.clone(), Arc::clone(&outputs.shutdown));
     if !args.quiet {
         signals::stop_when_stdout_closes(on_gone);
     }
@@ -137,6 +124,8 @@ fn start(
                 log_gap(change, &label);
                 told.change(i, change);
             });
+            let fanout = Arc::clone(&sink.lock().unwrap_or_else(|e| e.into_inner()).fanout);
+            client.pause_while(move || !fanout.has_room());
             let result = client.run(|event| {
                 health.event(i);
                 sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);

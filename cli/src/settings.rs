@@ -19,6 +19,17 @@ pub const DEFAULT_SPOOL_MAX: u64 = 1 << 30;
 /// The smallest size limit accepted: a few segments of the smallest size.
 pub const MIN_SPOOL_MAX: u64 = 256 << 10;
 
+/// Bytes of events each output holds in memory without a journal, unless told otherwise: on a
+/// 512 MB host, room for about 75,000 events of 860 bytes while leaving most of the memory to
+/// the rest of the host (one copy of an event is shared by every output's queue).
+pub const DEFAULT_QUEUE: u64 = 64 << 20;
+
+/// How long an output may take nothing while its queue is full before it loses events, unless
+/// told otherwise: longer than a log shipper's restart or a slow disk's stall, short enough
+/// that the socket does not stop reading for good behind a reader that is gone (meanwhile
+/// Zoom's side and TCP hold the events, and heartbeats keep the connection alive).
+pub const DEFAULT_STALL: Duration = Duration::from_secs(60);
+
 /// How long the outputs may go on after a stop request, unless told otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
@@ -31,6 +42,10 @@ pub struct Delivery {
     pub spool_max: u64,
     /// `--grace SECS` or `ZOOM_GRACE`: how long the outputs may drain after a stop request.
     pub grace: Duration,
+    /// `--queue SIZE` or `ZOOM_QUEUE_MAX`: bytes of events per output's memory queue.
+    pub queue: u64,
+    /// `--stall-timeout SECS` or `ZOOM_STALL_TIMEOUT`: see [`DEFAULT_STALL`].
+    pub stall: Duration,
     /// `--metrics-file PATH` or `ZOOM_METRICS_FILE`: the Prometheus textfile.
     pub metrics_file: Option<PathBuf>,
     /// `--give-up-after SECS` or `ZOOM_GIVE_UP_AFTER`: exit 1 when no subscription has been
@@ -105,6 +120,17 @@ fn delivery(args: &Args, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Deli
         Some((v, name)) => parse_secs(&v).map_err(|e| Exit::Usage(format!("{name}: {e}")))?,
         None => DEFAULT_GRACE,
     };
+    let queue = match (args.queue, lookup("ZOOM_QUEUE_MAX")) {
+        (Some(n), _) => n,
+        (None, Some(v)) => {
+            parse_size_min(&v, 1).map_err(|e| Exit::Usage(format!("ZOOM_QUEUE_MAX: {e}")))?
+        }
+        (None, None) => DEFAULT_QUEUE,
+    };
+    let stall = match pick(&args.stall_timeout, "--stall-timeout", "ZOOM_STALL_TIMEOUT") {
+        Some((v, name)) => parse_secs(&v).map_err(|e| Exit::Usage(format!("{name}: {e}")))?,
+        None => DEFAULT_STALL,
+    };
     let metrics_file = args
         .metrics_file
         .clone()
@@ -123,6 +149,8 @@ fn delivery(args: &Args, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Deli
         spool,
         spool_max,
         grace,
+        queue,
+        stall,
         metrics_file,
         give_up_after,
     })
@@ -130,6 +158,11 @@ fn delivery(args: &Args, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Deli
 
 /// `1073741824`, `512M`, `2G`, `64k` (powers of 1024), at least [`MIN_SPOOL_MAX`].
 pub fn parse_size(text: &str) -> Result<u64, String> {
+    parse_size_min(text, MIN_SPOOL_MAX)
+}
+
+/// [`parse_size`] with another minimum.
+pub fn parse_size_min(text: &str, min: u64) -> Result<u64, String> {
     let text = text.trim();
     let (digits, unit) = match text.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),
@@ -154,8 +187,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let bytes = n
         .checked_mul(1 << shift)
         .ok_or(format!("{text:?} is too large"))?;
-    if bytes < MIN_SPOOL_MAX {
-        return Err(format!("{text:?} is too small; give at least 256K"));
+    if bytes < min {
+        return Err(format!("{text:?} is too small; give at least {min} bytes"));
     }
     Ok(bytes)
 }

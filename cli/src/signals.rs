@@ -1,7 +1,12 @@
-//! Stop requests from outside: SIGINT, SIGTERM and SIGHUP, and the reader of stdout going away.
+//! Stop requests from outside: SIGINT, SIGTERM and SIGHUP, and the reader of stdout going away;
+//! SIGUSR1 and SIGUSR2, logged and ignored.
 //!
 //! Unix only (libc); elsewhere both watchers do nothing: Ctrl+C ends the process the platform's
 //! way, and a closed stdout is noticed at the next event, when writing fails.
+
+use std::sync::Arc;
+
+use crate::outputs::shutdown::Shutdown;
 
 /// The stop signals, blocked in the thread that made this and in every thread it starts later.
 pub struct Blocked {
@@ -30,6 +35,26 @@ pub fn stop_when_stdout_closes(_f: impl FnOnce() + Send + 'static) {}
 #[cfg(unix)]
 pub use unix::{block, stop_when_stdout_closes};
 
+impl Blocked {
+    /// The first stop signal stops every client; a later one cuts the grace period short.
+    pub fn stop(self, stop: crate::sink::StopAll, shutdown: Arc<Shutdown>) {
+        self.on_signal(move |name| {
+            if stop.is_stopped() {
+                log::warn!(
+                    "{name} received again: cutting the grace period short; what is not \
+                     delivered stays in the journal or is reported lost"
+                );
+                shutdown.cut();
+            } else {
+                log::info!(
+                    "{name} received; stopping (a second signal cuts the grace period short)"
+                );
+                stop.stop();
+            }
+        });
+    }
+}
+
 #[cfg(unix)]
 #[allow(unsafe_code)]
 mod unix {
@@ -44,16 +69,36 @@ mod unix {
         (libc::SIGHUP, "SIGHUP"),
     ];
 
-    /// Blocks SIGINT, SIGTERM and SIGHUP in this thread (and so in every thread it starts).
+    /// Signals that would end the process by default and mean nothing to zoom-ws: logged.
+    const IGNORED: [(libc::c_int, &str); 2] =
+        [(libc::SIGUSR1, "SIGUSR1"), (libc::SIGUSR2, "SIGUSR2")];
+
+    fn check(what: &str, rc: libc::c_int) {
+        if rc != 0 {
+            // Without the mask a stop signal would end the process without the drain.
+            log::error!(
+                "{what} failed ({}); a signal may end zoom-ws without its summary",
+                io::Error::from_raw_os_error(rc)
+            );
+        }
+    }
+
+    /// Blocks SIGINT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 in this thread (and so in every
+    /// thread it starts).
     pub fn block() -> Blocked {
         // SAFETY: plain libc calls on a local, initialised sigset_t.
         let set = unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for (signal, _) in STOP {
-                libc::sigaddset(&mut set, signal);
+            // sigemptyset and sigaddset fail only for an invalid signal number.
+            check("sigemptyset", libc::sigemptyset(&mut set));
+            for (signal, _) in STOP.iter().chain(&IGNORED) {
+                check("sigaddset", libc::sigaddset(&mut set, *signal));
             }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            // pthread_sigmask returns the error number itself (not -1 and errno).
+            check(
+                "pthread_sigmask",
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
+            );
             set
         };
         Blocked { set }
@@ -61,14 +106,22 @@ mod unix {
 
     impl Blocked {
         /// Calls `f` with the signal's name for every stop signal, on a thread of its own that
-        /// receives them with `sigwait` (nothing runs inside a signal handler).
+        /// receives them with `sigwait` (nothing runs inside a signal handler). SIGUSR1 and
+        /// SIGUSR2 are logged and ignored.
         pub fn on_signal(self, f: impl Fn(&str) + Send + 'static) {
             let set = self.set;
             std::thread::spawn(move || {
                 loop {
                     let mut signal: libc::c_int = 0;
                     // SAFETY: `set` is a valid sigset_t and `signal` a valid out-pointer.
-                    if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+                    let rc = unsafe { libc::sigwait(&set, &mut signal) };
+                    if rc != 0 {
+                        check("sigwait", rc);
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        continue;
+                    }
+                    if let Some((_, name)) = IGNORED.iter().find(|(s, _)| *s == signal) {
+                        log::warn!("{name} received; ignored (it has no meaning for zoom-ws)");
                         continue;
                     }
                     let name = STOP

@@ -3,42 +3,20 @@
 //! queue; never a wait for an output). One `Sink` behind a mutex serves every subscription, so
 //! every output sees the same order.
 //!
-//! This room and `outputs::forward` are the only ones that touch the library's `Event`: the
-//! outputs get the event's exact content as bytes, and ask here for what they need of it.
+//! Each event is decoded once, on the socket: the outputs get it packed with what they need
+//! (name, `event_ts`, its line, the exact content; see [`Item`]).
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use zoom_ws::{Dedupe, Event, EventFilter, StopHandle};
 
-use crate::feed::Fanout;
+use crate::feed::{Fanout, Item};
 
 /// `meeting.started (event_ts 1764500000000)`, for log lines.
 pub fn describe(event: &Event) -> String {
     match event.event_ts() {
         Some(ts) => format!("{} (event_ts {ts})", event.name()),
         None => event.name().to_string(),
-    }
-}
-
-/// The event behind `content` (as stored by [`Sink::event`]), for an output that needs its name.
-pub fn decode(content: &str) -> Option<Event> {
-    Event::from_content(content.to_string()).ok()
-}
-
-/// [`describe`] for stored content.
-pub fn describe_content(content: &str) -> String {
-    decode(content).map_or_else(|| "an event".to_string(), |e| describe(&e))
-}
-
-/// The event as one compact line (without the newline), as stdout and `--exec` get it.
-pub fn one_line(content: &str) -> Cow<'_, str> {
-    if !content.contains(['\n', '\r']) {
-        return Cow::Borrowed(content);
-    }
-    match decode(content) {
-        Some(event) => Cow::Owned(event.json_line().into_owned()),
-        None => Cow::Owned(content.replace(['\n', '\r'], " ")),
     }
 }
 
@@ -55,7 +33,6 @@ impl StopAll {
     }
 
     /// True once a stop was asked for (a later signal cuts the grace period short).
-    #[cfg_attr(not(unix), allow(dead_code))]
     pub fn is_stopped(&self) -> bool {
         self.0.iter().any(StopHandle::is_stopped)
     }
@@ -117,7 +94,7 @@ impl Sink {
             }
         }
         // A refusal (journal full, disk full) is counted and logged by the fan-out.
-        self.fanout.push(event.content().as_bytes());
+        self.fanout.push(&Item::pack(event));
         self.passed += 1;
         if self.max_events.is_some_and(|max| self.passed >= max) {
             self.stop.stop();
@@ -139,7 +116,11 @@ mod tests {
 
     #[test]
     fn filter_dedupe_and_max_events() {
-        let (fanout, feeds, _) = feed::build(&["stdout"], None, 100).unwrap();
+        let bounds = feed::Bounds {
+            bytes: 1 << 20,
+            stall: std::time::Duration::from_secs(60),
+        };
+        let (fanout, feeds, _) = feed::build(&["stdout"], None, bounds).unwrap();
         let stop = StopAll(Arc::new(Vec::new()));
         let filter = EventFilter::new(["meeting.*"]).unwrap();
         let mut sink = Sink::new(filter, Arc::new(fanout), stop);
@@ -156,22 +137,42 @@ mod tests {
         for e in &events {
             sink.event(e);
         }
-        let soon = std::time::Instant::now();
-        let got: Vec<String> = std::iter::from_fn(|| feeds[0].next(soon))
-            .map(|item| String::from_utf8(item.data.to_vec()).unwrap())
-            .collect();
-        let want = [0, 3, 4].map(|i| events[i].content().to_string());
+        let mut got = Vec::new();
+        assert!(feeds[0].next_batch(std::time::Instant::now(), &mut got));
+        let got: Vec<&str> = got.iter().map(Item::content).collect();
+        let want = [0, 3, 4].map(|i| events[i].content());
         assert_eq!(got, want);
         assert_eq!((sink.passed, sink.filtered_out, sink.duplicates), (3, 1, 1));
         assert_eq!(sink.after_max, 1);
     }
 
     #[test]
-    fn one_line_keeps_a_compact_event_and_folds_a_pretty_one() {
-        let compact = r#"{"event":"a","payload":{}}"#;
-        assert!(matches!(one_line(compact), Cow::Borrowed(_)));
-        let pretty = "{\n  \"event\": \"a\",\n  \"payload\": {\"t\": \"x y\"}\n}";
-        assert_eq!(one_line(pretty), r#"{"event":"a","payload":{"t":"x y"}}"#);
-        assert_eq!(describe_content(compact), "a");
+    fn an_item_carries_what_the_outputs_need_without_decoding_again() {
+        let compact = Event::from_content(r#"{"event":"a","event_ts":7,"payload":{}}"#.into());
+        let item = Item {
+            seq: 0,
+            data: Item::pack(&compact.unwrap()),
+        };
+        assert_eq!((item.name(), item.event_ts()), ("a", Some(7)));
+        assert_eq!(
+            item.line(),
+            b"{\"event\":\"a\",\"event_ts\":7,\"payload\":{}}\n"
+        );
+        assert_eq!(
+            item.content().as_bytes(),
+            item.line().strip_suffix(b"\n").unwrap()
+        );
+        assert_eq!(item.describe(), "a (event_ts 7)");
+        // Pretty content: stdout gets one compact line, --forward the exact content.
+        let pretty = "{\n  \"event\": \"b\",\n  \"payload\": {\"t\": \"x y\"}\n}";
+        let item = Item {
+            seq: 1,
+            data: Item::pack(&Event::from_content(pretty.into()).unwrap()),
+        };
+        assert_eq!(
+            item.line(),
+            b"{\"event\":\"b\",\"payload\":{\"t\":\"x y\"}}\n"
+        );
+        assert_eq!((item.content(), item.describe().as_str()), (pretty, "b"));
     }
 }

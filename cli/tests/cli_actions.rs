@@ -399,7 +399,17 @@ fn without_a_spool_a_full_queue_drops_the_oldest_and_says_so() {
     mock.plan(Plan::new().events(0, 20));
     let receiver = Receiver::start(None);
     receiver.set(Mode::Down);
-    let running = start(cli(&mock).args(["--quiet", "--forward", &receiver.url(), "--queue", "4"]));
+    // A queue of about four events, and an output that takes nothing for 0.3 s counts as
+    // stalled: the socket reads on and the queue drops its oldest.
+    let running = start(cli(&mock).args([
+        "--quiet",
+        "--forward",
+        &receiver.url(),
+        "--queue",
+        "4K",
+        "--stall-timeout",
+        "0.3",
+    ]));
     thread::sleep(Duration::from_millis(800));
     receiver.set(Mode::Up);
     receiver.wait_for(4, 10.0);
@@ -420,7 +430,8 @@ fn without_a_spool_a_full_queue_drops_the_oldest_and_says_so() {
     // Logged at the first drop, and the count is exact in the summary.
     assert!(
         finished.stderr.contains(
-            "forward: 4 events waiting, the queue is full: dropped the oldest (1 dropped so far)"
+            "forward: took nothing for 0.3 s with its queue full (4096 bytes): dropped the \
+             oldest event (1 dropped so far)"
         ),
         "{}",
         finished.stderr

@@ -222,7 +222,10 @@ fn a_torn_tail_is_cut_and_said_and_every_event_before_it_is_delivered() {
     thread::sleep(Duration::from_millis(300));
     let finished = running.signal(libc::SIGTERM, 10.0);
     finished.assert_exit(0);
-    let torn = cut_at - (len - event_json(9).len() as u64 - 16);
+    // A record: 16 bytes of header (length, checksum, sequence number), then the packed event
+    // (the line, its newline, and 30 bytes of name, event_ts and lengths: see `feed::Item`).
+    let record = 16 + event_json(9).len() as u64 + 31;
+    let torn = cut_at - (len - record);
     finished.assert_log(&format!("ends in {torn} bytes that are not a whole record"));
     let bodies: Vec<String> = receiver.received().into_iter().map(|r| r.body).collect();
     let expected: Vec<String> = (0..9).map(event_json).collect();
@@ -247,7 +250,7 @@ fn a_damaged_record_is_lost_alone_named_counted_and_exits_4() {
     // One flipped byte in the payload of the fifth record, in the middle of the newest segment.
     let path = journal.join(&segment);
     let mut bytes = fs::read(&path).unwrap();
-    let record = 16 + event_json(0).len();
+    let record = 16 + event_json(0).len() + 31; // header, packed event (see above)
     bytes[4 * record + 16 + 10] ^= 0x20;
     fs::write(&path, &bytes).unwrap();
 

@@ -11,8 +11,8 @@ pub struct Counters {
     retries: AtomicU64,
     /// Taken from a memory queue and not finished when the worker had to stop.
     unfinished: AtomicU64,
-    /// Handling an event right now.
-    busy: AtomicBool,
+    /// Events taken and not yet done (a batch in the worker's hands).
+    in_hand: AtomicU64,
     /// stdout only: the reader went away.
     gone: AtomicBool,
     /// The main thread closed the feed: the worker's `next` returning nothing means "stop".
@@ -31,8 +31,8 @@ macro_rules! flag {
 }
 
 impl Counters {
-    pub fn delivered(&self) {
-        self.delivered.fetch_add(1, Ordering::Relaxed);
+    pub fn delivered(&self, n: usize) {
+        self.delivered.fetch_add(n as u64, Ordering::Relaxed);
     }
     pub fn failed(&self) {
         self.failed.fetch_add(1, Ordering::Relaxed);
@@ -40,10 +40,15 @@ impl Counters {
     pub fn retried(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
-    pub fn unfinished(&self) {
-        self.unfinished.fetch_add(1, Ordering::Relaxed);
+    pub fn unfinished(&self, n: u64) {
+        self.unfinished.fetch_add(n, Ordering::Relaxed);
     }
-    flag!(busy, set_busy);
+    pub fn in_hand(&self) -> u64 {
+        self.in_hand.load(Ordering::Acquire)
+    }
+    pub fn set_in_hand(&self, n: usize) {
+        self.in_hand.store(n as u64, Ordering::Release)
+    }
     flag!(gone, set_gone);
     flag!(closed, set_closed);
 }
@@ -141,8 +146,8 @@ mod tests {
     #[test]
     fn what_counts_as_lost() {
         let c = Counters::default();
-        c.delivered();
-        c.unfinished();
+        c.delivered(1);
+        c.unfinished(1);
         let memory = Counts::read(&c, 2, 3, false);
         assert_eq!((memory.lost(), memory.kept()), (6, 0));
         assert!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::child_env::child_env;
 use super::shutdown::Shutdown;
 use super::worker::{Deliver, Outcome};
-use crate::sink::{decode, one_line};
+use crate::feed::Item;
 
 /// Runs the command once per event.
 pub struct Exec {
@@ -26,7 +26,7 @@ impl Exec {
         }
     }
 
-    fn spawn(&self, content: &str) -> io::Result<Child> {
+    fn spawn(&self, item: &Item) -> io::Result<Child> {
         let mut command = Command::new("sh");
         command
             .arg("-c")
@@ -36,34 +36,32 @@ impl Exec {
             .stdin(Stdio::piped())
             // stdout carries the events; whatever the command prints goes to stderr.
             .stdout(Stdio::from(io::stderr()));
-        if let Some(event) = decode(content) {
-            command.env("ZOOM_EVENT", event.name());
-            if let Some(ts) = event.event_ts() {
-                command.env("ZOOM_EVENT_TS", ts.to_string());
-            }
+        if !item.name().is_empty() {
+            command.env("ZOOM_EVENT", item.name());
+        }
+        if let Some(ts) = item.event_ts() {
+            command.env("ZOOM_EVENT_TS", ts.to_string());
         }
         command.spawn()
     }
 }
 
 impl Deliver for Exec {
-    fn deliver(&mut self, content: &str, shutdown: &Shutdown) -> Outcome {
-        let mut child = match self.spawn(content) {
+    fn deliver(&mut self, items: &[Item], shutdown: &Shutdown) -> Outcome {
+        let mut child = match self.spawn(&items[0]) {
             Ok(child) => child,
             Err(e) => return Outcome::Retry(format!("cannot start sh: {e}")),
         };
         if let Some(mut stdin) = child.stdin.take() {
-            let mut line = one_line(content).into_owned();
-            line.push('\n');
             // A command that does not read its input closes the pipe early: that is its choice.
-            if let Err(e) = stdin.write_all(line.as_bytes()) {
+            if let Err(e) = stdin.write_all(items[0].line()) {
                 if e.kind() != io::ErrorKind::BrokenPipe {
                     log::debug!("exec: writing the event to the command: {e}");
                 }
             }
         }
         match wait(&mut child, shutdown) {
-            Ok(Some(status)) if status.success() => Outcome::Done,
+            Ok(Some(status)) if status.success() => Outcome::Done(1),
             Ok(Some(status)) => Outcome::Failed(format!("the command failed ({status})")),
             Ok(None) => Outcome::Retry("the command was still running; stopped it".into()),
             Err(e) => Outcome::Failed(format!("waiting for the command: {e}")),

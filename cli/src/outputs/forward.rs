@@ -6,6 +6,7 @@ use zoom_ws::webhook::{Delivery, Forwarder};
 
 use super::shutdown::Shutdown;
 use super::worker::{Deliver, Outcome};
+use crate::feed::Item;
 
 /// Posts each event's exact content, signed when a secret token is set.
 pub struct Forward {
@@ -20,7 +21,7 @@ impl Forward {
 }
 
 impl Deliver for Forward {
-    fn deliver(&mut self, content: &str, shutdown: &Shutdown) -> Outcome {
+    fn deliver(&mut self, items: &[Item], shutdown: &Shutdown) -> Outcome {
         // During the drain a post may take only what is left of the grace period.
         let timeout = shutdown
             .deadline()
@@ -28,8 +29,8 @@ impl Deliver for Forward {
         if timeout.is_some_and(|t| t.is_zero()) {
             return Outcome::Retry("no time left before exit".into());
         }
-        match self.forwarder.post(content, timeout) {
-            Delivery::Accepted => Outcome::Done,
+        match self.forwarder.post(items[0].content(), timeout) {
+            Delivery::Accepted => Outcome::Done(1),
             Delivery::Refused { status } => Outcome::Failed(format!(
                 "{} refused it with HTTP {status}; not retried",
                 self.forwarder.host()

@@ -7,8 +7,9 @@
 //! - `counts`: what each output did, readable at any time; `shutdown`: the grace period.
 //!
 //! The socket threads never wait for an output: they hand each event to the [`Fanout`] (one
-//! append to the journal, or a push into each output's memory queue), so heartbeats and reads
-//! stay on time whatever the reader, the command or the receiver does.
+//! append to the journal, or a push into each output's memory queue), and stop reading while a
+//! queue is full, so heartbeats stay on time whatever the reader, the command or the receiver
+//! does.
 
 mod child_env;
 pub mod counts;
@@ -68,7 +69,7 @@ impl Output {
 
     /// Nothing waits for it, and it is not busy: it may stop.
     fn idle(&self) -> bool {
-        self.feed.waiting() == 0 && !self.counters.busy()
+        self.feed.waiting() == 0 && self.counters.in_hand() == 0
     }
 
     fn close(&self) {
@@ -145,7 +146,11 @@ pub fn prepare(
         };
         (dir, opts)
     });
-    let (fanout, feeds, report) = feed::build(&names, opts, args.queue).map_err(journal_error)?;
+    let bounds = feed::Bounds {
+        bytes: delivery.queue,
+        stall: delivery.stall,
+    };
+    let (fanout, feeds, report) = feed::build(&names, opts, bounds).map_err(journal_error)?;
     if let (Some(report), Some(dir)) = (report, &delivery.spool) {
         let waiting: Vec<String> = report
             .waiting
@@ -196,20 +201,15 @@ pub fn spawn(
             backoff: backoff.clone(),
             on_gone: Box::new(on_gone.clone()),
         };
-        let deliver: Box<dyn FnOnce(Worker) -> std::io::Result<JoinHandle<()>>> = match feed.name()
-        {
-            "stdout" => Box::new(|w: Worker| w.spawn(stdout::Stdout::default())),
-            "exec" => {
-                let command = args.exec.clone().unwrap_or_default();
-                Box::new(move |w: Worker| w.spawn(exec::Exec::new(command)))
-            }
-            _ => {
-                let f = forwarder.take().expect("a forwarder for --forward");
-                Box::new(move |w: Worker| w.spawn(forward::Forward::new(f)))
-            }
-        };
-        let thread = deliver(worker)
-            .map_err(|e| Exit::Usage(format!("cannot start the {} worker: {e}", feed.name())))?;
+        let thread = match feed.name() {
+            "stdout" => stdout::Stdout::new().and_then(|out| worker.spawn(out)),
+            "exec" => worker.spawn(exec::Exec::new(args.exec.clone().unwrap_or_default())),
+            _ => match forwarder.take() {
+                Some(f) => worker.spawn(forward::Forward::new(f)),
+                None => Err(std::io::Error::other("no receiver for --forward")),
+            },
+        }
+        .map_err(|e| Exit::Usage(format!("cannot start the {} worker: {e}", feed.name())))?;
         outputs.push(Output {
             feed,
             counters,
@@ -285,12 +285,17 @@ impl Outputs {
             } else {
                 // Busy past the grace period: what it holds is counted as not done (with a
                 // journal it stays there, see `Worker::abandon`).
+                let in_hand = output.counters.in_hand();
                 if !output.feed.is_durable() {
-                    output.counters.unfinished();
+                    output.counters.unfinished(in_hand);
                 }
                 log::error!(
-                    "{}: still busy with one event after the grace period; exiting without it",
-                    output.name()
+                    "{}: still busy with {} after the grace period; exiting without it",
+                    output.name(),
+                    match in_hand {
+                        1 => "one event".to_string(),
+                        n => format!("{n} events"),
+                    }
                 );
             }
         }
