@@ -45,7 +45,12 @@ pub(super) fn run(shared: &Shared) {
             w.write(shared, &mut buf);
         }
         buf.clear();
-        spare = buf;
+        // Keep the buffer's memory for the next round, unless a burst grew it past its size.
+        spare = if buf.capacity() > shared.opts.buffer_bytes {
+            Vec::new()
+        } else {
+            buf
+        };
         w.commit(shared);
         if closing {
             let mut st = shared.lock();
@@ -155,6 +160,8 @@ impl Writer {
             let s = st.segments.back().expect("a journal always has a segment");
             (s.path.clone(), Arc::clone(&s.file), s.len)
         };
+        #[cfg(test)]
+        std::thread::sleep(shared.opts.stall);
         if let Err(e) = file.write_all_at(bytes, len) {
             let _ = file.set_len(len);
             return Err(e);

@@ -105,7 +105,7 @@ pub struct JournalOptions {
     pub forget: Vec<String>,
     /// What a user can do when events are dropped, for the ERROR line.
     pub remedy: String,
-    /// Test hook: the committer sleeps this long before each sync (a stalled disk).
+    /// Test hook: the committer sleeps this long before each write and sync (a stalled disk).
     #[cfg(test)]
     pub stall: Duration,
     /// Test hook: the process kills itself (SIGKILL) inside a drop, once the cursors are
