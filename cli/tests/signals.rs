@@ -69,7 +69,7 @@ fn a_stop_while_backing_off_ends_the_run_at_once() {
     let asked = Instant::now();
     let finished = running.signal(libc::SIGTERM, 10.0);
     assert!(
-        asked.elapsed() < Duration::from_millis(1500),
+        asked.elapsed() < Duration::from_secs(3),
         "{:?}",
         asked.elapsed()
     );
