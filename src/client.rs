@@ -262,11 +262,11 @@ impl Client {
         if spawned.is_err() {
             return self.tokens.token().map(Some);
         }
-        let taken = || slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let lock = || slot.lock().unwrap_or_else(|e| e.into_inner());
+        // The request ends by its own timeout (ZOOM_CONNECT_TIMEOUT); a stop ends the wait.
         let far = Instant::now() + Duration::from_secs(86_400);
-        self.shared
-            .wait_until(far, || slot.lock().is_ok_and(|s| s.is_some()));
-        taken().transpose()
+        self.shared.wait_until(far, || lock().is_some());
+        lock().take().transpose()
     }
 
     /// Reads until the connection ends, doing what the session asks. After a stop: sends a
