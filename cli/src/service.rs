@@ -67,7 +67,7 @@ impl Health {
         let sub = &self.subs[i];
         match change {
             StateChange::Connected => sub.up.store(true, Ordering::Relaxed),
-            StateChange::Disconnected { reason } => {
+            StateChange::Disconnected { reason, .. } => {
                 sub.up.store(false, Ordering::Relaxed);
                 *lock(&sub.last_problem) = Some(reason.clone());
             }

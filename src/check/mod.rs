@@ -211,8 +211,7 @@ pub fn subscription_in_force(ws_url: &str, setting: &str) -> Result<String> {
         Some(sub) => Ok(sub.to_string()),
         None => Err(Error::config(
             "ZOOM_SUBSCRIPTION_ID",
-            "is not set (nor SUBSCRIPTION_ID, nor ?subscriptionId= in ZOOM_WS_URL); add it to \
-             .env",
+            "is not set (nor SUBSCRIPTION_ID, nor ?subscriptionId= in ZOOM_WS_URL)",
         )),
     }
 }
