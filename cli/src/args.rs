@@ -224,7 +224,7 @@ mod tests {
         assert!(near.contains("did you mean --max-events?"), "{near}");
         let near = parse(&["--forwrd=http://127.0.0.1:9/"]).unwrap_err();
         assert!(near.contains("did you mean --forward?"), "{near}");
-                let flag = parse(&["--dedupe=yes"]).unwrap_err();
+        let flag = parse(&["--dedupe=yes"]).unwrap_err();
         assert!(flag.contains("--dedupe"), "{flag}");
         assert!(matches!(
             super::parse([OsString::from("--help")]),

@@ -88,9 +88,21 @@ mod tests {
     #[test]
     fn the_long_options_are_read_from_the_text() {
         let options = super::long_options();
-        for option in ["--max-events", "--forward", "--give-up-after", "--help", "--quiet"] {
+        for option in [
+            "--max-events",
+            "--forward",
+            "--give-up-after",
+            "--help",
+            "--quiet",
+        ] {
             assert!(options.contains(&option), "{option} in {options:?}");
         }
-        assert!(options.iter().all(|o| o.bytes().skip(2).all(|b| b.is_ascii_lowercase() || b == b'-')), "{options:?}");
+        assert!(
+            options.iter().all(|o| o
+                .bytes()
+                .skip(2)
+                .all(|b| b.is_ascii_lowercase() || b == b'-')),
+            "{options:?}"
+        );
     }
 }

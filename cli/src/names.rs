@@ -168,7 +168,10 @@ mod tests {
         assert_eq!(unknown_setting("PATH"), None);
         assert_eq!(unknown_setting("ZOOM"), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(nearest("--max-event", &["--max-events", "--event"]), Some("--max-events"));
+        assert_eq!(
+            nearest("--max-event", &["--max-events", "--event"]),
+            Some("--max-events")
+        );
     }
 
     #[test]
@@ -186,15 +189,22 @@ mod tests {
         assert_eq!(warning("ZOOM_CLIENT_ID", "x", &none), None);
         let account = warning("ACCOUNT_ID", "the environment", &none).unwrap();
         assert!(
-            account.starts_with("ACCOUNT_ID (in the environment) is not read by zoom-ws; it reads ZOOM_ACCOUNT_ID")
-                && account.contains("client_credentials"),
+            account.starts_with(
+                "ACCOUNT_ID (in the environment) is not read by zoom-ws; it reads ZOOM_ACCOUNT_ID"
+            ) && account.contains("client_credentials"),
             "{account}"
         );
         let dev = warning("WS_URL_DEV", ".env", &none).unwrap();
         assert!(dev.contains("it reads ZOOM_WS_URL"), "{dev}");
         // Ours is set: nothing to say.
-        assert_eq!(warning("clientId", ".env", &|n| n == "ZOOM_CLIENT_ID"), None);
+        assert_eq!(
+            warning("clientId", ".env", &|n| n == "ZOOM_CLIENT_ID"),
+            None
+        );
         assert_eq!(warning("HOME", ".env", &none), None);
-        assert_eq!(warning("OAUTH_URL_DEV", ".env", &|n| n == "OAUTH_URL"), None);
+        assert_eq!(
+            warning("OAUTH_URL_DEV", ".env", &|n| n == "OAUTH_URL"),
+            None
+        );
     }
 }

@@ -71,10 +71,12 @@ pub fn load(args: &mut Args) -> Result<(Config, Option<Secret>, Delivery), Exit>
     let config = Config::from_lookup_all(lookup).map_err(|found| {
         let hint = format!("; add it there or to {shown}");
         let said = found.iter().map(|e| e.to_string());
-        problems.extend(said.map(|p| match p.contains("is not set in the environment") {
-            true => p + &hint,
-            false => p,
-        }));
+        problems.extend(
+            said.map(|p| match p.contains("is not set in the environment") {
+                true => p + &hint,
+                false => p,
+            }),
+        );
     });
     let allow_insecure = config.as_ref().map_or(false, |c| c.allow_insecure);
     if args.forward.is_none() {
@@ -162,8 +164,10 @@ fn check_forward(name: &str, url: &str, allow_insecure: bool) -> Result<(), Stri
         ));
     }
     let example = |e: zoom_ws::Error| {
-        e.to_string()
-            .replace("https://zoom.us/oauth/token", "https://hooks.example.com/zoom")
+        e.to_string().replace(
+            "https://zoom.us/oauth/token",
+            "https://hooks.example.com/zoom",
+        )
     };
     let parsed = check::url(name, url, &["http", "https"]).map_err(example)?;
     check::cleartext(name, &parsed, allow_insecure, "every event").map_err(example)
