@@ -299,3 +299,38 @@ fn a_host_that_cannot_be_looked_up_is_named_with_its_setting() {
         },
     );
 }
+
+#[test]
+fn an_idle_timeout_in_between_is_diagnosed_once_then_counted() {
+    let _w = watchdog(60);
+    let mock = MockZoom::start();
+    // Every connection ends 0.25 s after Zoom's last frame, before the 0.5 s heartbeat: as a
+    // proxy with a short idle timeout would end it.
+    mock.set_default_plan(Plan::new().sleep(0.25).then(mock::Action::End));
+    let mut child = cli(&mock)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        pipe.read_to_string(&mut text).ok();
+        text
+    });
+    let until = Instant::now() + Duration::from_secs(40);
+    while mock.connections() < 8 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    mock::signal(&child, libc::SIGTERM);
+    wait_exit(&mut child, 10.0);
+    let text = reader.join().unwrap();
+    assert!(mock.connections() >= 8, "{text}");
+    let warned = text
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("closes idle connections"))
+        .count();
+    assert_eq!(warned, 1, "{text}");
+    assert!(text.contains("warned about above; seen 2 times"), "{text}");
+}
