@@ -334,3 +334,64 @@ fn an_idle_timeout_in_between_is_diagnosed_once_then_counted() {
     assert_eq!(warned, 1, "{text}");
     assert!(text.contains("warned about above; seen 2 times"), "{text}");
 }
+
+/// The value of the sample `name{subscription="mock-sub"}` in a metrics text.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    let prefix = format!("{name}{{subscription=\"mock-sub\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn a_gap_is_counted_when_it_starts_and_its_seconds_grow_while_it_lasts() {
+    let _w = watchdog(90);
+    let mock = MockZoom::start();
+    let dir = temp_dir();
+    let metrics = dir.join("zoom-ws.prom");
+    let mut child = cli(&mock)
+        .current_dir(&dir)
+        .args(["--metrics-file", "zoom-ws.prom"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&metrics).unwrap_or_default();
+    let wait_until = |what: &str, ok: &dyn Fn(&str) -> bool| {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = read();
+            if ok(&text) {
+                return text;
+            }
+            assert!(Instant::now() < until, "{what}: {text}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_until("live", &|t| sample(t, "zoom_ws_up") == Some(1.0));
+    // The outage: Zoom closes the connection and refuses every new one.
+    mock.refuse(true);
+    mock.close();
+    let first = wait_until("a gap while down", &|t| {
+        sample(t, "zoom_ws_up") == Some(0.0) && sample(t, "zoom_ws_gaps_total") == Some(1.0)
+    });
+    let seconds = sample(&first, "zoom_ws_gap_seconds_total").unwrap();
+    let later = wait_until("the gap growing", &|t| {
+        sample(t, "zoom_ws_gap_seconds_total").is_some_and(|s| s > seconds)
+    });
+    assert_eq!(
+        sample(&later, "zoom_ws_gaps_total"),
+        Some(1.0),
+        "one gap: {later}"
+    );
+    // Back: still one gap, its time kept.
+    mock.refuse(false);
+    let back = wait_until("live again", &|t| sample(t, "zoom_ws_up") == Some(1.0));
+    assert_eq!(sample(&back, "zoom_ws_gaps_total"), Some(1.0), "{back}");
+    assert!(
+        sample(&back, "zoom_ws_gap_seconds_total").unwrap() > seconds,
+        "{back}"
+    );
+    mock::signal(&child, libc::SIGTERM);
+    wait_exit(&mut child, 10.0);
+}
