@@ -78,7 +78,8 @@ pub fn load(args: &mut Args) -> Result<(Config, Option<Secret>, Delivery), Exit>
             }),
         );
     });
-    let allow_insecure = config.as_ref().map_or(false, |c| c.allow_insecure);
+    let allow_insecure = check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref());
+    let allow_insecure = allow_insecure.unwrap_or(false);
     if args.forward.is_none() {
         args.forward = lookup("ZOOM_FORWARD_URL").map(|v| v.trim().to_string());
     }

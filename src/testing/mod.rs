@@ -630,34 +630,8 @@ struct Session {
 
 impl Session {
     fn play(&mut self, plan: Plan, token: &str) {
-        if !plan.no_greeting {
-            let valid = !self.state.reject_tokens.load(Ordering::SeqCst)
-                && self
-                    .state
-                    .issued
-                    .lock()
-                    .unwrap()
-                    .get(token)
-                    .is_some_and(|expires| Instant::now() < *expires);
-            let greeting = if token.is_empty() {
-                (false, "token is empty")
-            } else if valid {
-                (true, "conn_id_5a6b7c")
-            } else {
-                (false, "Invalid Token")
-            };
-            let text = format!(
-                r#"{{"module":"build_connection","success":{},"content":"{}","header":{{}}}}"#,
-                greeting.0, greeting.1
-            );
-            if self.send(&text_frame(&text)).is_err() {
-                return;
-            }
-            if !greeting.0 {
-                let _ = self.send(&frame(0x8, &1008u16.to_be_bytes()));
-                self.linger_then_close();
-                return;
-            }
+        if !plan.no_greeting && !self.greet(token) {
+            return;
         }
         // The plan, then what the test sends live; meanwhile answer heartbeats.
         let mut actions: VecDeque<Action> = plan.actions.into();
@@ -676,35 +650,9 @@ impl Session {
                 ))),
                 Action::Text(text) => self.send(&text_frame(&text)),
                 Action::Raw(bytes) => self.send(&bytes),
-                Action::Trickle(bytes, chunk, pause) => {
-                    let mut result = Ok(());
-                    self.answers_held = Some(0);
-                    for piece in bytes.chunks(chunk.max(1)) {
-                        result = self.send(piece);
-                        if result.is_err() {
-                            break;
-                        }
-                        self.poll_for(pause);
-                    }
-                    for _ in 0..self.answers_held.take().unwrap_or(0) {
-                        if result.is_ok() {
-                            result = self.send(&text_frame(HEARTBEAT_ACK));
-                        }
-                    }
-                    result
-                }
+                Action::Trickle(bytes, chunk, pause) => self.trickle(&bytes, chunk, pause),
                 Action::Repeat(bytes, count) => self.repeat(&bytes, count),
-                Action::Paced(first, count, gap) => {
-                    let mut result = Ok(());
-                    for i in first..first + count {
-                        result = self.send(&text_frame(&message_frame(&event_json(i))));
-                        if result.is_err() {
-                            break;
-                        }
-                        self.poll_for(gap);
-                    }
-                    result
-                }
+                Action::Paced(first, count, gap) => self.paced(first, count, gap),
                 Action::Sleep(d) => {
                     self.poll_for(d);
                     Ok(())
@@ -738,6 +686,66 @@ impl Session {
                 return;
             }
         }
+    }
+
+    /// The `build_connection` answer: accepted for a valid token; false when refused (and closed).
+    fn greet(&mut self, token: &str) -> bool {
+        let valid = !self.state.reject_tokens.load(Ordering::SeqCst)
+            && self
+                .state
+                .issued
+                .lock()
+                .unwrap()
+                .get(token)
+                .is_some_and(|expires| Instant::now() < *expires);
+        let greeting = if token.is_empty() {
+            (false, "token is empty")
+        } else if valid {
+            (true, "conn_id_5a6b7c")
+        } else {
+            (false, "Invalid Token")
+        };
+        let text = format!(
+            r#"{{"module":"build_connection","success":{},"content":"{}","header":{{}}}}"#,
+            greeting.0, greeting.1
+        );
+        if self.send(&text_frame(&text)).is_err() {
+            return false;
+        }
+        if !greeting.0 {
+            let _ = self.send(&frame(0x8, &1008u16.to_be_bytes()));
+            self.linger_then_close();
+            return false;
+        }
+        true
+    }
+
+    /// Bytes in chunks with pauses; heartbeat answers wait until the last chunk is out.
+    fn trickle(&mut self, bytes: &[u8], chunk: usize, pause: Duration) -> io::Result<()> {
+        let mut result = Ok(());
+        self.answers_held = Some(0);
+        for piece in bytes.chunks(chunk.max(1)) {
+            result = self.send(piece);
+            if result.is_err() {
+                break;
+            }
+            self.poll_for(pause);
+        }
+        for _ in 0..self.answers_held.take().unwrap_or(0) {
+            if result.is_ok() {
+                result = self.send(&text_frame(HEARTBEAT_ACK));
+            }
+        }
+        result
+    }
+
+    /// Events `first..first+count`, one every `gap`, reading the client in between.
+    fn paced(&mut self, first: usize, count: usize, gap: Duration) -> io::Result<()> {
+        for i in first..first + count {
+            self.send(&text_frame(&message_frame(&event_json(i))))?;
+            self.poll_for(gap);
+        }
+        Ok(())
     }
 
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
