@@ -80,16 +80,13 @@ pub fn load(args: &mut Args) -> Result<(Config, Option<Secret>, Delivery), Exit>
     });
     let allow_insecure = check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref());
     let allow_insecure = allow_insecure.unwrap_or(false);
+    let mut forward_from = "--forward";
     if args.forward.is_none() {
         args.forward = lookup("ZOOM_FORWARD_URL").map(|v| v.trim().to_string());
+        forward_from = "ZOOM_FORWARD_URL";
     }
     if let Some(url) = &args.forward {
-        let name = if lookup("ZOOM_FORWARD_URL").as_deref() == Some(url) {
-            "ZOOM_FORWARD_URL"
-        } else {
-            "--forward"
-        };
-        problems.extend(check_forward(name, url, allow_insecure).err());
+        problems.extend(check_forward(forward_from, url, allow_insecure).err());
     }
     let delivery = delivery(args, &lookup, &mut problems);
     let config = match config {
