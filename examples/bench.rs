@@ -1,8 +1,8 @@
 //! Throughput and peak memory of zoom-ws against a naive blocking client, on one flood of
 //! realistic events from the mock Zoom on 127.0.0.1, measured in the same run.
 //!
-//!     cargo run --release --example bench [-- --events 200000 --rounds 5]
-//!     cargo run --release --example bench -- --events 1 --serve 60   # a mock for outside tools
+//!     cargo run --release --features testing --example bench [-- --events 200000 --rounds 5]
+//!     cargo run --release --features testing --example bench -- --events 1 --serve 60   # a mock for outside tools
 //!
 //! Each round runs four variants, each in a fresh child process (so peak RSS is the client's own),
 //! interleaved so machine noise hits all of them alike:
@@ -25,16 +25,13 @@
 #[path = "support/cli_bench.rs"]
 mod cli_bench;
 
-#[path = "../tests/mock/mod.rs"]
-mod mock;
-
 use std::hint::black_box;
 use std::io::{BufWriter, Write};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mock::{Action, MockZoom, Plan, message_frame, text_frame};
+use zoom_ws::testing::{Action, MockZoom, Plan, message_frame, text_frame};
 
 const VARIANTS: [&str; 4] = ["a", "a'", "b", "c"];
 
@@ -66,7 +63,7 @@ fn main() {
                     .and_then(|v| v.parse().ok())
                     .expect("--serve SECONDS");
                 let frame = text_frame(&message_frame(&realistic_event()));
-                let zoom = MockZoom::start();
+                let zoom = MockZoom::start().expect("mock Zoom on 127.0.0.1");
                 zoom.set_default_plan(Plan::new().then(Action::Repeat(Arc::new(frame), events)));
                 println!(
                     "ZOOM_OAUTH_URL={}\nZOOM_WS_URL={}",
@@ -93,7 +90,7 @@ fn main() {
     }
 
     let frame = text_frame(&message_frame(&realistic_event()));
-    let zoom = MockZoom::start();
+    let zoom = MockZoom::start().expect("mock Zoom on 127.0.0.1");
     zoom.set_default_plan(Plan::new().then(Action::Repeat(Arc::new(frame.clone()), events)));
     println!(
         "flood: {events} message frames of {} bytes (event JSON {} bytes), {rounds} rounds, {} cores",

@@ -3,27 +3,24 @@
 //! dropped, counted and logged — the loop keeps reading and sending heartbeats on time (a closure
 //! that blocked instead would delay them, and a long block gets the connection dropped as dead).
 //!
-//! Runs against the mock Zoom from the test tree, no account needed:
+//! Runs against the mock Zoom (the `testing` feature), no account needed:
 //!
-//!     cargo run --example bounded_channel
-
-#[path = "../tests/mock/mod.rs"]
-mod mock;
+//!     cargo run --example bounded_channel --features testing
 
 use std::sync::mpsc::{TrySendError, sync_channel};
 use std::thread;
 use std::time::Duration;
 
-use mock::{MockZoom, Plan};
+use zoom_ws::testing::{MockZoom, Plan};
 
 /// Events waiting for the worker; the memory they take is bounded by this.
 const CAPACITY: usize = 64;
 const EVENTS: usize = 500;
 
-fn main() -> Result<(), zoom_ws::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 
-    let zoom = MockZoom::start();
+    let zoom = MockZoom::start()?;
     // A burst faster than the worker can take: 500 events back to back.
     zoom.plan(Plan::new().events(0, EVENTS));
     let config = zoom.config().heartbeat_interval(Duration::from_secs(1));

@@ -1,20 +1,17 @@
-//! See zoom-ws work without a Zoom account: starts the mock Zoom from the test tree on
+//! See zoom-ws work without a Zoom account: starts the mock Zoom (the `testing` feature) on
 //! 127.0.0.1, then runs the real client against it (real OAuth request over HTTP, real WebSocket
 //! over TCP) and prints each event as the CLI would.
 //!
-//!     cargo run --example demo
-
-#[path = "../tests/mock/mod.rs"]
-mod mock;
+//!     cargo run --example demo --features testing
 
 use std::time::Duration;
 
-use mock::{Action, MockZoom, Plan, message_frame};
+use zoom_ws::testing::{Action, MockZoom, Plan, message_frame};
 
-fn main() -> Result<(), zoom_ws::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 
-    let zoom = MockZoom::start();
+    let zoom = MockZoom::start()?;
     let events = [
         r#"{"event":"meeting.started","event_ts":1764507600000,"payload":{"account_id":"demo","object":{"id":"81234567890","topic":"Weekly sync","host_id":"h1"}}}"#,
         r#"{"event":"meeting.participant_joined","event_ts":1764507612000,"payload":{"account_id":"demo","object":{"id":"81234567890","participant":{"user_name":"Ada","join_time":"2026-11-30T13:00:12Z"}}}}"#,

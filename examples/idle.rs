@@ -1,6 +1,6 @@
 //! Start-up time and idle cost of the `zoom-ws` binary against the mock Zoom on 127.0.0.1.
 //!
-//!     cargo build --release && cargo run --release --example idle -- [--seconds 60] [--starts 20]
+//!     cargo build --release && cargo run --release --features testing --example idle -- [--seconds 60] [--starts 20]
 //!
 //! 1. Start-up: spawns the CLI `--starts` times over plain `ws://` and times exec → connected (the
 //!    mock has answered the WebSocket upgrade), next to exec → exit of `true` as the floor of
@@ -9,13 +9,10 @@
 //!    resident memory, wake-ups (voluntary context switches) per heartbeat, and how late each
 //!    heartbeat arrived at the mock compared with its due time.
 
-#[path = "../tests/mock/mod.rs"]
-mod mock;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mock::MockZoom;
+use zoom_ws::testing::MockZoom;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -59,7 +56,7 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn startup(binary: &str, starts: usize) {
-    let zoom = MockZoom::start();
+    let zoom = MockZoom::start().expect("mock Zoom on 127.0.0.1");
     let mut connect_ms = Vec::new();
     let mut floor_ms = Vec::new();
     for _ in 0..starts {
@@ -124,7 +121,7 @@ fn task_status_field(path: &str, name: &str) -> u64 {
 }
 
 fn idle(binary: &str, seconds: u64) {
-    let zoom = MockZoom::start();
+    let zoom = MockZoom::start().expect("mock Zoom on 127.0.0.1");
     let mut child = cli(binary, &zoom).spawn().expect("spawn zoom-ws");
     let pid = child.id();
     let t = Instant::now();

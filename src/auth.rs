@@ -245,6 +245,14 @@ fn printable_snippet(body: &str) -> String {
 }
 
 impl TokenSource {
+    /// The first hop with the setting it comes from, for a failed lookup.
+    fn named(&self, first_hop: String) -> String {
+        match &self.proxy {
+            Some(_) => first_hop,
+            None => format!("the host of ZOOM_OAUTH_URL, {first_hop}"),
+        }
+    }
+
     /// Turns a `ureq` error into ours. The token endpoint's URL holds no secret, so naming its
     /// host is safe; the request's headers and body, and the proxy's credentials, never are.
     fn http_error(&self, error: ureq::Error) -> Error {
@@ -259,8 +267,14 @@ impl TokenSource {
                 phase: Phase::TokenRequest,
                 after: self.timeout,
             },
-            ureq::Error::HostNotFound => {
-                Error::connect(Phase::Resolve, format!("host {first_hop} not found"))
+            // The lookup of the first hop: named with its setting, so a typo points at it.
+            ureq::Error::HostNotFound => Error::connect(
+                Phase::Resolve,
+                format!("{} not found", self.named(first_hop)),
+            ),
+            ureq::Error::Io(e) if e.to_string().contains("failed to lookup address") => {
+                let detail = format!("{}: {}", self.named(first_hop), describe_io(&e));
+                Error::io(Phase::Resolve, detail, e)
             }
             ureq::Error::ConnectionFailed => Error::connect(
                 Phase::TcpConnect,

@@ -160,7 +160,8 @@ impl Client {
             self.config.backoff.clone(),
             random_seed(),
             self.config.heartbeat_interval,
-        );
+        )
+        .give_up_after(self.config.give_up_after);
         while !self.shared.is_stopped() {
             self.tell(StateChange::Connecting {
                 attempt: reconnect.attempt(),
@@ -185,8 +186,8 @@ impl Client {
             if let Some(note) = &retry.token_note {
                 log::info!("{note}");
             }
-            if let Some(diagnosis) = &retry.diagnosis {
-                log::warn!("{diagnosis}");
+            if let Some((level, diagnosis)) = &retry.diagnosis {
+                log::log!(*level, "{diagnosis}");
             }
             match retry.level {
                 log::Level::Info => log::info!("disconnected: {}", retry.reason),
@@ -194,6 +195,7 @@ impl Client {
             }
             self.tell(StateChange::Disconnected {
                 reason: retry.reason,
+                error: retry.error,
             });
             let delay = retry.delay;
             if !delay.is_zero() && !self.shared.is_stopped() {

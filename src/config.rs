@@ -80,6 +80,9 @@ pub struct Config {
     /// Allow `http://` and `ws://` to hosts other than this machine, so the client secret and the
     /// access token cross the network in clear (`ZOOM_ALLOW_INSECURE=1`; default: refused).
     pub allow_insecure: bool,
+    /// Make [`Client::run`](crate::Client::run) return the last error once no connection has
+    /// been accepted for this long, instead of retrying for ever (default: `None`, for ever).
+    pub give_up_after: Option<Duration>,
 }
 
 impl fmt::Debug for Config {
@@ -100,6 +103,7 @@ impl fmt::Debug for Config {
             .field("proxy", &self.proxy)
             .field("no_proxy", &self.no_proxy)
             .field("allow_insecure", &self.allow_insecure)
+            .field("give_up_after", &self.give_up_after)
             .finish()
     }
 }
@@ -131,77 +135,129 @@ impl Config {
             proxy: None,
             no_proxy: Vec::new(),
             allow_insecure: false,
+            give_up_after: None,
         }
     }
 
-    /// Reads the settings from the process environment.
+    /// Reads the settings from the process environment (and only there: no file is read).
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup`, which maps a variable name to its value. An empty value
-    /// counts as unset.
+    /// counts as unset. The error is the first problem found; [`from_lookup_all`](Self::from_lookup_all)
+    /// gives them all.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let either = |primary: &str, seed: &str| get(primary).or_else(|| get(seed));
-        let required = |primary: &'static str, seed: &str| {
-            either(primary, seed).ok_or_else(|| {
-                Error::config(primary, format!("is not set (nor {seed}); add it to .env"))
-            })
-        };
-
-        let mut config = Config::new(
-            required("ZOOM_CLIENT_ID", "CLIENT_USERNAME")?.trim(),
-            required("ZOOM_CLIENT_SECRET", "CLIENT_PASSWORD")?.trim(),
-            // Not required here: the subscriptionId in ZOOM_WS_URL may stand for it.
-            either("ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID")
-                .unwrap_or_default()
-                .trim(),
-        );
-        config.account_id = get("ZOOM_ACCOUNT_ID").map(|v| v.trim().to_string());
-        if let Some(url) = either("ZOOM_OAUTH_URL", "OAUTH_URL") {
-            config.oauth_url = url.trim().to_string();
-        }
-        if let Some(url) = either("ZOOM_WS_URL", "WS_URL") {
-            config.ws_url = url.trim().to_string();
-        }
-        config.subscription_id =
-            check::subscription_in_force(&config.ws_url, &config.subscription_id)?;
-        config.allow_insecure = check::allow_insecure(get("ZOOM_ALLOW_INSECURE").as_deref())?;
-        let seconds = |name: &'static str| get(name).map(|v| parse_seconds(name, &v)).transpose();
-        if let Some(d) = seconds("ZOOM_HEARTBEAT_INTERVAL")? {
-            config.heartbeat_interval = d;
-        }
-        config.dead_peer_timeout = seconds("ZOOM_DEAD_PEER_TIMEOUT")?;
-        if let Some(d) = seconds("ZOOM_CONNECT_TIMEOUT")? {
-            config.connect_timeout = d;
-        }
-        if let Some(d) = seconds("ZOOM_BACKOFF_INITIAL")? {
-            config.backoff.initial = d;
-        }
-        if let Some(d) = seconds("ZOOM_BACKOFF_MAX")? {
-            config.backoff.max = d;
-        }
-        if let Some(v) = get("ZOOM_MAX_MESSAGE_SIZE") {
-            config.max_message_size = v
-                .trim()
-                .parse()
-                .map_err(|_| Error::config("ZOOM_MAX_MESSAGE_SIZE", "must be a number of bytes"))?;
-        }
-        config.ca_file = get("ZOOM_CA_FILE").map(|v| PathBuf::from(v.trim()));
-        if let Some((name, url)) = PROXY_VARIABLES
-            .iter()
-            .find_map(|name| get(name).map(|v| (*name, v)))
-        {
-            config.proxy = Some(ProxyConfig::parse_setting(name, &url)?);
-        }
-        if let Some(list) = NO_PROXY_VARIABLES.iter().find_map(|name| get(name)) {
-            config.no_proxy = proxy::parse_no_proxy(&list);
-        }
-        config.validate()?;
-        Ok(config)
+        Self::from_lookup_all(lookup).map_err(|mut problems| problems.swap_remove(0))
     }
 
+    /// Like [`from_lookup`](Self::from_lookup), but on failure every problem found, each naming
+    /// its setting, so that one run can say all that needs fixing.
+    pub fn from_lookup_all(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> std::result::Result<Self, Vec<Error>> {
+        let mut problems = Vec::new();
+        let config = read(&lookup, &mut problems);
+        problems.extend(config.problems());
+        let problems = one_per_setting(problems);
+        match problems.is_empty() {
+            true => Ok(config),
+            false => Err(problems),
+        }
+    }
+}
+
+/// The settings through `lookup`; what cannot be read is added to `problems` and left at its
+/// default (or empty), so that the rest is still read.
+fn read(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Error>) -> Config {
+    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let either = |primary: &str, seed: &str| get(primary).or_else(|| get(seed));
+    let mut missing = |primary: &'static str, seed: &str| {
+        let value = either(primary, seed);
+        if value.is_none() {
+            let problem = format!("is not set in the environment (nor {seed})");
+            problems.push(Error::config(primary, problem));
+        }
+        value.unwrap_or_default().trim().to_string()
+    };
+    let mut config = Config::new(
+        missing("ZOOM_CLIENT_ID", "CLIENT_USERNAME"),
+        missing("ZOOM_CLIENT_SECRET", "CLIENT_PASSWORD"),
+        // Not required here: the subscriptionId in ZOOM_WS_URL may stand for it.
+        either("ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID")
+            .unwrap_or_default()
+            .trim(),
+    );
+    config.account_id = get("ZOOM_ACCOUNT_ID").map(|v| v.trim().to_string());
+    if let Some(url) = either("ZOOM_OAUTH_URL", "OAUTH_URL") {
+        config.oauth_url = url.trim().to_string();
+    }
+    if let Some(url) = either("ZOOM_WS_URL", "WS_URL") {
+        config.ws_url = url.trim().to_string();
+    }
+    let mut note = |result: Result<()>| problems.extend(result.err());
+    match check::subscription_in_force(&config.ws_url, &config.subscription_id) {
+        Ok(sub) => config.subscription_id = sub,
+        Err(Error::Config { setting, problem }) if setting == "ZOOM_SUBSCRIPTION_ID" => {
+            let problem = problem.replace("is not set (", "is not set in the environment (");
+            note(Err(Error::config(setting, problem)));
+        }
+        Err(e) => note(Err(e)),
+    }
+    match check::allow_insecure(get("ZOOM_ALLOW_INSECURE").as_deref()) {
+        Ok(allow) => config.allow_insecure = allow,
+        Err(e) => note(Err(e)),
+    }
+    read_numbers(&mut config, &get, &mut note);
+    config.ca_file = get("ZOOM_CA_FILE").map(|v| PathBuf::from(v.trim()));
+    if let Some((name, url)) = PROXY_VARIABLES
+        .iter()
+        .find_map(|name| get(name).map(|v| (*name, v)))
+    {
+        match ProxyConfig::parse_setting(name, &url) {
+            Ok(proxy) => config.proxy = Some(proxy),
+            Err(e) => note(Err(e)),
+        }
+    }
+    if let Some(list) = NO_PROXY_VARIABLES.iter().find_map(|name| get(name)) {
+        config.no_proxy = proxy::parse_no_proxy(&list);
+    }
+    config
+}
+
+/// The durations and sizes; a value that is not a number is noted and the default kept.
+fn read_numbers(
+    config: &mut Config,
+    get: &dyn Fn(&str) -> Option<String>,
+    note: &mut dyn FnMut(Result<()>),
+) {
+    let mut seconds = |name: &'static str, field: &mut Duration| {
+        if let Some(v) = get(name) {
+            match parse_seconds(name, &v) {
+                Ok(d) => *field = d,
+                Err(e) => note(Err(e)),
+            }
+        }
+    };
+    seconds("ZOOM_HEARTBEAT_INTERVAL", &mut config.heartbeat_interval);
+    let mut dead = Duration::ZERO;
+    seconds("ZOOM_DEAD_PEER_TIMEOUT", &mut dead);
+    seconds("ZOOM_CONNECT_TIMEOUT", &mut config.connect_timeout);
+    seconds("ZOOM_BACKOFF_INITIAL", &mut config.backoff.initial);
+    seconds("ZOOM_BACKOFF_MAX", &mut config.backoff.max);
+    config.dead_peer_timeout = get("ZOOM_DEAD_PEER_TIMEOUT").map(|_| dead);
+    if let Some(v) = get("ZOOM_MAX_MESSAGE_SIZE") {
+        match v.trim().parse() {
+            Ok(n) => config.max_message_size = n,
+            Err(_) => note(Err(Error::config(
+                "ZOOM_MAX_MESSAGE_SIZE",
+                "must be a number of bytes",
+            ))),
+        }
+    }
+}
+
+impl Config {
     /// The dead-peer bound in force: the configured one, or two heartbeat intervals plus 5 s.
     ///
     /// Two intervals let one heartbeat answer go missing without a reconnect; the 5 s margin covers
@@ -211,8 +267,19 @@ impl Config {
             .unwrap_or(self.heartbeat_interval * 2 + Duration::from_secs(5))
     }
 
-    /// Checks that the settings can work. [`Client::new`](crate::Client::new) calls it.
+    /// Checks that the settings can work: the first problem found, if any ([`problems`](Self::problems)
+    /// gives them all). [`Client::new`](crate::Client::new) calls it.
     pub fn validate(&self) -> Result<()> {
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem that stops these settings from working, each naming its setting.
+    pub fn problems(&self) -> Vec<Error> {
+        let mut problems = Vec::new();
+        let mut note = |result: Result<()>| problems.extend(result.err());
         let nonempty = |value: &str, setting: &str| {
             if value.trim().is_empty() {
                 Err(Error::config(setting, "is empty"))
@@ -220,11 +287,11 @@ impl Config {
                 Ok(())
             }
         };
-        nonempty(&self.client_id, "ZOOM_CLIENT_ID")?;
-        nonempty(self.client_secret.expose(), "ZOOM_CLIENT_SECRET")?;
-        nonempty(&self.subscription_id, "ZOOM_SUBSCRIPTION_ID")?;
-        // URLs, ids, secrets, cleartext, the subscription id in the URL: see src/check.rs.
-        check_all(self)?;
+        note(nonempty(&self.client_id, "ZOOM_CLIENT_ID"));
+        note(nonempty(self.client_secret.expose(), "ZOOM_CLIENT_SECRET"));
+        note(nonempty(&self.subscription_id, "ZOOM_SUBSCRIPTION_ID"));
+        // URLs, ids, secrets, cleartext, the subscription id in the URL: see src/check.
+        check_all(self, &mut note);
         let positive = |d: Duration, setting: &str| {
             if d.is_zero() {
                 Err(Error::config(setting, "must be more than 0 seconds"))
@@ -232,77 +299,125 @@ impl Config {
                 Ok(())
             }
         };
-        positive(self.heartbeat_interval, "ZOOM_HEARTBEAT_INTERVAL")?;
-        positive(self.effective_dead_peer_timeout(), "ZOOM_DEAD_PEER_TIMEOUT")?;
-        positive(self.connect_timeout, "ZOOM_CONNECT_TIMEOUT")?;
-        positive(self.backoff.initial, "ZOOM_BACKOFF_INITIAL")?;
+        note(positive(self.heartbeat_interval, "ZOOM_HEARTBEAT_INTERVAL"));
+        note(positive(
+            self.effective_dead_peer_timeout(),
+            "ZOOM_DEAD_PEER_TIMEOUT",
+        ));
+        note(positive(self.connect_timeout, "ZOOM_CONNECT_TIMEOUT"));
+        note(positive(self.backoff.initial, "ZOOM_BACKOFF_INITIAL"));
         if self.backoff.max < self.backoff.initial {
-            return Err(Error::config(
+            note(Err(Error::config(
                 "ZOOM_BACKOFF_MAX",
                 "must not be smaller than ZOOM_BACKOFF_INITIAL",
-            ));
+            )));
         }
         if let Some(proxy) = &self.proxy {
             if proxy.host.trim().is_empty() || proxy.port == 0 {
-                return Err(Error::config("HTTPS_PROXY", "has no valid host[:port]"));
+                note(Err(Error::config(
+                    "HTTPS_PROXY",
+                    "has no valid host[:port]",
+                )));
             }
         }
         if self.max_message_size < 1024 {
-            return Err(Error::config(
+            note(Err(Error::config(
                 "ZOOM_MAX_MESSAGE_SIZE",
                 "must be at least 1024 bytes",
-            ));
+            )));
         }
-        Ok(())
+        one_per_setting(problems)
     }
 }
 
+/// The first complaint about each setting: a missing value is not also "empty" and "too short".
+fn one_per_setting(mut problems: Vec<Error>) -> Vec<Error> {
+    let mut seen = Vec::new();
+    problems.retain(|p| match p {
+        Error::Config { setting, .. } if seen.contains(setting) => false,
+        Error::Config { setting, .. } => {
+            seen.push(setting.clone());
+            true
+        }
+        _ => true,
+    });
+    problems
+}
+
 /// The rules of [`check`] over a whole configuration: URLs, ids, secrets, cleartext, the
-/// subscription id in the URL, the proxy.
-fn check_all(c: &Config) -> Result<()> {
-    let oauth = check::url("ZOOM_OAUTH_URL", &c.oauth_url, &["http", "https"])?;
+/// subscription id in the URL, the proxy. Each problem goes to `note`.
+fn check_all(c: &Config, note: &mut dyn FnMut(Result<()>)) {
     let sent = "the client id and secret, and the token Zoom answers with,";
-    check::cleartext("ZOOM_OAUTH_URL", &oauth, c.allow_insecure, sent)?;
-    let ws = check::url("ZOOM_WS_URL", &c.ws_url, &["ws", "wss"])?;
-    check::cleartext("ZOOM_WS_URL", &ws, c.allow_insecure, "the access token")?;
-    check::id("ZOOM_CLIENT_ID", &c.client_id)?;
-    check::secret("ZOOM_CLIENT_SECRET", c.client_secret.expose())?;
-    if let Some(account) = &c.account_id {
-        check::id("ZOOM_ACCOUNT_ID", account)?;
+    match check::url("ZOOM_OAUTH_URL", &c.oauth_url, &["http", "https"]) {
+        Ok(oauth) => note(check::cleartext(
+            "ZOOM_OAUTH_URL",
+            &oauth,
+            c.allow_insecure,
+            sent,
+        )),
+        Err(e) => note(Err(e)),
     }
-    let ids = check::subscription_ids(&c.subscription_id)?;
-    if let Some(in_url) = check::url_subscription(&ws)? {
-        if ids != [in_url] {
-            return Err(Error::config(
-                "ZOOM_SUBSCRIPTION_ID",
-                format!(
-                    "({}) and the subscriptionId in ZOOM_WS_URL ({in_url}) differ; give the id \
-                     in one of them, or the same one in both",
-                    check::escaped(&c.subscription_id)
-                ),
-            ));
+    let ws = check::url("ZOOM_WS_URL", &c.ws_url, &["ws", "wss"]);
+    if let Ok(ws) = &ws {
+        note(check::cleartext(
+            "ZOOM_WS_URL",
+            ws,
+            c.allow_insecure,
+            "the access token",
+        ));
+    }
+    note(check::id("ZOOM_CLIENT_ID", &c.client_id));
+    note(check::secret(
+        "ZOOM_CLIENT_SECRET",
+        c.client_secret.expose(),
+    ));
+    if let Some(account) = &c.account_id {
+        note(check::id("ZOOM_ACCOUNT_ID", account));
+    }
+    let ids = check::subscription_ids(&c.subscription_id);
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return note(Err(e)),
+    };
+    match (ids, check::url_subscription(&ws)) {
+        (Ok(ids), Ok(Some(in_url))) if ids != [in_url] => note(Err(Error::config(
+            "ZOOM_SUBSCRIPTION_ID",
+            format!(
+                "({}) and the subscriptionId in ZOOM_WS_URL ({in_url}) differ; give the id in \
+                 one of them, or the same one in both",
+                check::escaped(&c.subscription_id)
+            ),
+        ))),
+        (ids, in_url) => {
+            note(ids.map(drop));
+            note(in_url.map(drop));
         }
     }
     if let Some(proxy) = &c.proxy {
-        let (user, password) = (proxy.username.expose(), proxy.password.expose());
-        if user.len().max(password.len()) > check::MAX_SECRET_LEN {
-            return Err(Error::config(
+        note(check_proxy(proxy));
+    }
+}
+
+/// The proxy's credentials and host.
+fn check_proxy(proxy: &ProxyConfig) -> Result<()> {
+    let (user, password) = (proxy.username.expose(), proxy.password.expose());
+    if user.len().max(password.len()) > check::MAX_SECRET_LEN {
+        return Err(Error::config(
+            "HTTPS_PROXY",
+            format!(
+                "has a user name or password over {} bytes long",
+                check::MAX_SECRET_LEN
+            ),
+        ));
+    }
+    let host = proxy.host.as_str();
+    if host.parse::<Ipv6Addr>().is_err() {
+        check::check_host(host).map_err(|p| {
+            Error::config(
                 "HTTPS_PROXY",
-                format!(
-                    "has a user name or password over {} bytes long",
-                    check::MAX_SECRET_LEN
-                ),
-            ));
-        }
-        let host = proxy.host.as_str();
-        if host.parse::<Ipv6Addr>().is_err() {
-            check::check_host(host).map_err(|p| {
-                Error::config(
-                    "HTTPS_PROXY",
-                    format!("{p}, e.g. http://proxy.example.com:3128"),
-                )
-            })?;
-        }
+                format!("{p}, e.g. http://proxy.example.com:3128"),
+            )
+        })?;
     }
     Ok(())
 }
@@ -341,7 +456,40 @@ fn parse_seconds(setting: &str, value: &str) -> Result<Duration> {
 }
 
 /// Setters, in the manner of tungstenite's `WebSocketConfig`: `Config::new(…).heartbeat_interval(…)`.
+/// One for every public field.
 impl Config {
+    /// The OAuth client id of the Zoom app.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = client_id.into();
+        self
+    }
+
+    /// The OAuth client secret.
+    pub fn client_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.client_secret = secret.into();
+        self
+    }
+
+    /// The event subscription to connect to (one id).
+    pub fn subscription_id(mut self, subscription_id: impl Into<String>) -> Self {
+        self.subscription_id = subscription_id.into();
+        self
+    }
+
+    /// Allow `http://` and `ws://` to hosts other than this machine (secrets then cross the
+    /// network in clear).
+    pub fn allow_insecure(mut self, allow: bool) -> Self {
+        self.allow_insecure = allow;
+        self
+    }
+
+    /// Make [`Client::run`](crate::Client::run) return the last error once no connection has
+    /// been accepted for `limit`.
+    pub fn give_up_after(mut self, limit: Duration) -> Self {
+        self.give_up_after = Some(limit);
+        self
+    }
+
     /// Requests tokens for this account (`grant_type=account_credentials`).
     pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
         self.account_id = Some(account_id.into());

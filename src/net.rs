@@ -238,7 +238,7 @@ impl Connector {
                 );
                 self.tcp_connect(&proxy.host, proxy.port, "the proxy ")?
             }
-            None => self.tcp_connect(&target.host, target.port, "")?,
+            None => self.tcp_connect(&target.host, target.port, "the host of ZOOM_WS_URL, ")?,
         };
         tcp.set_nodelay(true).ok();
         on_tcp(&tcp);
@@ -289,7 +289,8 @@ impl Connector {
         }
     }
 
-    /// TCP to `host:port`, trying each address in turn; `what` ("the proxy ") goes into messages.
+    /// TCP to `host:port`, trying each address in turn; `what` (which setting's host) goes into
+    /// messages, so that a typo in a host name points at the setting to fix.
     fn tcp_connect(&self, host: &str, port: u16, what: &str) -> Result<TcpStream> {
         let addrs: Vec<_> = (host, port)
             .to_socket_addrs()

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
-use crate::error::{Error, Secs};
+use crate::error::{Error, Phase, Secs};
 use crate::session::End;
 
 /// What to do after a connection ended or an attempt failed.
@@ -25,15 +25,18 @@ pub(crate) struct Retry {
     pub(crate) delay: Duration,
     /// Throw the token away: the next attempt fetches a new one.
     pub(crate) drop_token: bool,
-    /// For [`StateChange::Disconnected`](crate::StateChange::Disconnected).
+    /// For [`StateChange::Disconnected`](crate::StateChange::Disconnected): in words, and the
+    /// cause when the attempt failed.
     pub(crate) reason: String,
+    pub(crate) error: Option<Error>,
     /// A log line about the token (info), before the line about the disconnection.
     pub(crate) token_note: Option<String>,
     /// How loud the disconnection is: an error that may need a fix (warn or error) or an
     /// ordinary disconnection (info).
     pub(crate) level: log::Level,
-    /// A likely cause worth a warning, when the last connections ended alike.
-    pub(crate) diagnosis: Option<String>,
+    /// A likely cause, when the last connections ended alike: a warning the first time, then a
+    /// debug line with the count.
+    pub(crate) diagnosis: Option<(log::Level, String)>,
 }
 
 /// The state kept across connections.
@@ -45,6 +48,10 @@ pub(crate) struct Reconnect {
     /// When the stream last had a listener: the last message of the last accepted connection.
     gap_start: Option<Instant>,
     idle: IdleEnds,
+    /// Since when no connection has been accepted (the start, or the end of the last accepted
+    /// one), and how long that may last ([`Config::give_up_after`](crate::Config::give_up_after)).
+    down_since: Instant,
+    give_up_after: Option<Duration>,
 }
 
 impl Reconnect {
@@ -56,7 +63,15 @@ impl Reconnect {
             rng: seed | 1,
             gap_start: None,
             idle: IdleEnds::new(heartbeat_interval),
+            down_since: Instant::now(),
+            give_up_after: None,
         }
+    }
+
+    /// Gives up (the verdict turns fatal) once no connection has been accepted for `limit`.
+    pub(crate) fn give_up_after(mut self, limit: Option<Duration>) -> Reconnect {
+        self.give_up_after = limit;
+        self
     }
 
     /// The number of the coming attempt, from 1 since the last healthy connection.
@@ -76,6 +91,20 @@ impl Reconnect {
     /// loop). A fresh one refused before acceptance means the app or the subscription is wrong:
     /// reported as an error, and paced by back-off.
     pub(crate) fn after(&mut self, outcome: Result<End, Error>, token_fresh: bool) -> After {
+        match self.verdict(outcome, token_fresh) {
+            After::Retry(Retry {
+                error: Some(error), ..
+            }) if self
+                .give_up_after
+                .is_some_and(|limit| self.down_since.elapsed() >= limit) =>
+            {
+                After::Fatal(error)
+            }
+            verdict => verdict,
+        }
+    }
+
+    fn verdict(&mut self, outcome: Result<End, Error>, token_fresh: bool) -> After {
         let end = match outcome {
             Ok(end) => end,
             Err(e) if e.is_fatal() => return After::Fatal(e),
@@ -90,13 +119,18 @@ impl Reconnect {
                 quiet_for,
             } => {
                 let delay = self.delay_after(accepted_for, last_received, false);
-                let diagnosis = match accepted_for {
-                    Some(_) => self.idle.ended_after(quiet_for),
-                    None => None,
+                let (diagnosis, error) = match accepted_for {
+                    Some(_) => (self.idle.ended_after(quiet_for), None),
+                    // Ended before Zoom said yes: a failed attempt.
+                    None => (
+                        None,
+                        Some(Error::connect(Phase::WebSocketHandshake, &reason)),
+                    ),
                 };
                 After::Retry(Retry {
                     delay,
                     drop_token: false,
+                    error,
                     reason,
                     token_note: None,
                     level: log::Level::Info,
@@ -129,6 +163,7 @@ impl Reconnect {
                     delay,
                     drop_token: true,
                     reason: format!("token refused: {content}"),
+                    error: Some(Error::Rejected { reason: content }),
                     token_note: Some(token_note),
                     level: log::Level::Info,
                     diagnosis: None,
@@ -147,6 +182,7 @@ impl Reconnect {
     ) -> Duration {
         if accepted_for.is_some() {
             self.gap_start.get_or_insert(last_received);
+            self.down_since = Instant::now();
         }
         if accepted_for.is_some_and(|d| d >= self.backoff.reset_after) {
             self.failures = 0;
@@ -171,11 +207,12 @@ impl Reconnect {
         Retry {
             delay,
             drop_token,
-            level: match error {
+            level: match &error {
                 Error::Rejected { .. } => log::Level::Error,
                 _ => log::Level::Warn,
             },
             reason: error.to_string(),
+            error: Some(error),
             token_note: None,
             diagnosis: None,
         }
@@ -213,6 +250,8 @@ struct IdleEnds {
     interval: Duration,
     /// The quiet times of the last accepted connections that ended, newest last.
     recent: Vec<Duration>,
+    /// How many times the pattern was found since it was first said (0: not said yet).
+    repeats: u32,
 }
 
 impl IdleEnds {
@@ -223,12 +262,14 @@ impl IdleEnds {
         IdleEnds {
             interval,
             recent: Vec::with_capacity(Self::STREAK),
+            repeats: 0,
         }
     }
 
-    /// Records an accepted connection that ended after `quiet_for` without traffic; returns a
-    /// warning when the last few all ended that way, within a second or a tenth of each other.
-    fn ended_after(&mut self, quiet_for: Duration) -> Option<String> {
+    /// Records an accepted connection that ended after `quiet_for` without traffic; when the
+    /// last few all ended that way, within a second or a tenth of each other: a warning the first
+    /// time, a debug line with the count after that (one diagnosis, not one per reconnect).
+    fn ended_after(&mut self, quiet_for: Duration) -> Option<(log::Level, String)> {
         if quiet_for >= self.interval || quiet_for.is_zero() {
             self.recent.clear();
             return None;
@@ -240,7 +281,21 @@ impl IdleEnds {
         let shortest = *self.recent.iter().min()?;
         let longest = *self.recent.iter().max()?;
         let alike = longest - shortest <= (shortest / 10).max(Duration::from_secs(1));
-        (self.recent.len() == Self::STREAK && alike).then(|| {
+        if self.recent.len() < Self::STREAK || !alike {
+            return None;
+        }
+        self.repeats += 1;
+        if self.repeats > 1 {
+            let again = format!(
+                "connections keep ending about {} after the last frame (idle timeout in \
+                 between, warned about above; seen {} times)",
+                Secs(shortest),
+                self.repeats
+            );
+            return Some((log::Level::Debug, again));
+        }
+        Some((
+            log::Level::Warn,
             format!(
                 "the last {} connections each ended about {} after the last frame received, \
                  sooner than the heartbeat interval ({}): a proxy, NAT or load balancer in \
@@ -250,8 +305,8 @@ impl IdleEnds {
                 Secs(shortest),
                 Secs(self.interval),
                 Secs(shortest)
-            )
-        })
+            ),
+        ))
     }
 }
 
@@ -376,12 +431,17 @@ mod tests {
         let ms = Duration::from_millis;
         assert_eq!(idle.ended_after(ms(20_100)), None);
         assert_eq!(idle.ended_after(ms(19_800)), None);
-        let warning = idle.ended_after(ms(20_400)).expect("a pattern");
+        let (level, warning) = idle.ended_after(ms(20_400)).expect("a pattern");
+        assert_eq!(level, log::Level::Warn);
         assert!(warning.contains("about 19.8 s"), "{warning}");
         assert!(
             warning.contains("ZOOM_HEARTBEAT_INTERVAL below 19.8 s"),
             "{warning}"
         );
+        // Said once, then counted.
+        let (level, again) = idle.ended_after(ms(20_000)).expect("counted");
+        assert_eq!(level, log::Level::Debug);
+        assert!(again.contains("seen 2 times"), "{again}");
         // Endings at scattered times are no pattern; one as long as the interval breaks it.
         let mut idle = IdleEnds::new(30 * SECOND);
         for quiet in [ms(5_000), ms(20_000), ms(12_000)] {

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::error::Error;
+
 /// What happened to the connection, for callers that must know when they were not listening (Zoom
 /// does not replay events missed while disconnected).
 ///
@@ -13,6 +15,9 @@ use std::time::{Duration, SystemTime};
 ///     if let StateChange::Reconnected { gap_start, gap_end } = change {
 ///         // Ask Zoom's REST API for what happened between the two.
 ///         eprintln!("missed events between {gap_start:?} and {gap_end:?}");
+///     }
+///     if let StateChange::Disconnected { error: Some(zoom_ws::Error::Rejected { reason }), .. } = change {
+///         eprintln!("Zoom refused the subscription: {reason}");
 ///     }
 /// });
 /// # Ok::<(), zoom_ws::Error>(())
@@ -27,10 +32,16 @@ pub enum StateChange {
     },
     /// Zoom accepted the subscription; events flow.
     Connected,
-    /// The connection ended.
+    /// The connection ended, or an attempt failed.
     Disconnected {
-        /// Why, in a few words.
+        /// Why, in a few words (for a log line).
         reason: String,
+        /// The cause as a value, when the attempt failed (`None` when a connection Zoom had
+        /// accepted simply ended): [`Error::Rejected`] when Zoom refused the subscription or the
+        /// token, [`Error::Connect`] or [`Error::Timeout`] when it could not be reached,
+        /// [`Error::Token`] when the token request failed. A program can stop on the one it
+        /// cannot wait out (see also [`Config::give_up_after`](crate::Config::give_up_after)).
+        error: Option<Error>,
     },
     /// Waiting before the next attempt.
     BackingOff {

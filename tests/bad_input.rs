@@ -174,7 +174,7 @@ fn message_larger_than_the_maximum_resets_the_connection_and_recovers() {
         .changes()
         .into_iter()
         .filter_map(|c| match c {
-            StateChange::Disconnected { reason } => Some(reason),
+            StateChange::Disconnected { reason, .. } => Some(reason),
             _ => None,
         })
         .collect();

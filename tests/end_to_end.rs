@@ -145,7 +145,7 @@ fn build_connection_failure_is_reported_and_retried_with_backoff() {
     let change = client.wait_state(10.0, |s| {
         matches!(s, zoom_ws::StateChange::Disconnected { .. })
     });
-    let zoom_ws::StateChange::Disconnected { reason } = change else {
+    let zoom_ws::StateChange::Disconnected { reason, .. } = change else {
         unreachable!()
     };
     assert!(reason.contains("Invalid Token"), "{reason}");

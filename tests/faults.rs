@@ -23,7 +23,7 @@ fn disconnect_reasons(changes: &[StateChange]) -> Vec<String> {
     changes
         .iter()
         .filter_map(|c| match c {
-            StateChange::Disconnected { reason } => Some(reason.clone()),
+            StateChange::Disconnected { reason, .. } => Some(reason.clone()),
             _ => None,
         })
         .collect()

@@ -32,9 +32,9 @@ const SHORT: Duration = Duration::from_millis(300);
 fn failure_in_phase_then_retry(client: &Running, phase: &str) -> String {
     let reason = match client.wait_state(
         20.0,
-        |s| matches!(s, StateChange::Disconnected { reason } if reason.starts_with(phase)),
+        |s| matches!(s, StateChange::Disconnected { reason, .. } if reason.starts_with(phase)),
     ) {
-        StateChange::Disconnected { reason } => reason,
+        StateChange::Disconnected { reason, .. } => reason,
         _ => unreachable!(),
     };
     client.wait_state(20.0, |s| matches!(s, StateChange::Connecting { .. }));

@@ -128,6 +128,13 @@ fn describe(error: lexopt::Error) -> String {
         lexopt::Error::UnexpectedArgument(v) => {
             format!("unexpected argument {v:?} (zoom-ws takes options only); see --help")
         }
+        lexopt::Error::UnexpectedOption(option) => {
+            let given = option.split('=').next().unwrap_or(&option);
+            match crate::names::nearest(given, &crate::help::long_options()) {
+                Some(near) => format!("invalid option '{option}'; did you mean {near}? see --help"),
+                None => format!("invalid option '{option}'; see --help"),
+            }
+        }
         other => format!("{other}; see --help"),
     }
 }
@@ -206,6 +213,10 @@ mod tests {
             stray.contains("meeting.*") && stray.contains("options only"),
             "{stray}"
         );
+        let near = parse(&["--max-event", "3"]).unwrap_err();
+        assert!(near.contains("did you mean --max-events?"), "{near}");
+        let near = parse(&["--forwrd=http://127.0.0.1:9/"]).unwrap_err();
+        assert!(near.contains("did you mean --forward?"), "{near}");
         let flag = parse(&["--dedupe=yes"]).unwrap_err();
         assert!(flag.contains("--dedupe"), "{flag}");
         assert!(matches!(

@@ -16,6 +16,8 @@ pub const LOST: u8 = 4;
 pub enum Exit {
     /// The command line or a setting is wrong: the message says what to fix.
     Usage(String),
+    /// Settings to fix, all found in one run, each worded with its values already escaped.
+    Settings(Vec<String>),
     /// An error from the library that retrying cannot fix.
     Fatal(Error),
     /// `--give-up-after`: no subscription was live for that long (the message says what kept
@@ -49,6 +51,15 @@ impl Exit {
                     Error::Credentials { .. } => 3,
                     _ => 1,
                 })
+            }
+            Exit::Settings(problems) => {
+                for problem in &problems {
+                    log::error!("{problem}");
+                }
+                if problems.len() > 1 {
+                    log::error!("{} settings to fix; nothing was sent", problems.len());
+                }
+                ExitCode::from(USAGE)
             }
             Exit::GaveUp(message) => {
                 log::error!("{message}");

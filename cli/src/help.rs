@@ -16,7 +16,8 @@ Options:
                      line on stdin, ZOOM_EVENT and ZOOM_EVENT_TS in the environment, no secret
                      (client secret, webhook token, proxy passwords, *SECRET*/*TOKEN* names)
   --forward URL      POST each event to URL as a Zoom webhook (signed when
-                     ZOOM_WEBHOOK_SECRET_TOKEN is set); retried on network errors and 5xx
+                     ZOOM_WEBHOOK_SECRET_TOKEN is set); retried on network errors and 5xx;
+                     http:// only to this machine unless ZOOM_ALLOW_INSECURE=1; no user:password@
   --spool DIR        keep events in a journal in DIR (made 0700) for every output until each
                      has taken them, across crashes and restarts (at-least-once: after a crash
                      the event in flight may come twice); one process per DIR
@@ -33,7 +34,7 @@ Options:
   --stall-timeout SECS
                      an output that takes nothing for SECS while its queue is full loses its
                      oldest events, logged and counted (default 60)
-  -q, --quiet        no event lines on stdout (with --exec or --forward)
+  -q, --quiet        no event lines on stdout (with --exec or --forward; alone, a warning)
   --metrics-file PATH
                      a Prometheus textfile (node_exporter's collector), replaced every 5 s
                      and at exit
@@ -62,6 +63,7 @@ Settings (environment, or the .env file; the environment wins):
   HTTPS_PROXY, https_proxy, ALL_PROXY        http://[user:password@]host[:port] for both connections
   NO_PROXY or no_proxy                       hosts reached directly: host[:port], .domain, * (comma list)
   ZOOM_WEBHOOK_SECRET_TOKEN                  signs --forward posts like Zoom's webhooks
+  ZOOM_FORWARD_URL                           as --forward URL (kept out of the process list)
   ZOOM_SPOOL_DIR                             as --spool DIR (the option wins)
   ZOOM_SPOOL_MAX                             as --spool-max SIZE
   ZOOM_GRACE                                 as --grace SECS
@@ -82,3 +84,36 @@ Exit status: 0 stopped as asked (signal, --max-events, stdout closed) with nothi
 4 stopped as asked but events were dropped or lost, 2 usage or configuration error,
 3 credentials rejected by Zoom, 1 any other error.
 ";
+
+/// The long options `--help` lists, for the nearest one to a misspelt flag.
+pub fn long_options() -> Vec<&'static str> {
+    USAGE
+        .lines()
+        .filter(|line| line.trim_start().starts_with('-'))
+        .filter_map(|line| line.split([' ', ',']).find(|w| w.starts_with("--")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_long_options_are_read_from_the_text() {
+        let options = super::long_options();
+        for option in [
+            "--max-events",
+            "--forward",
+            "--give-up-after",
+            "--help",
+            "--quiet",
+        ] {
+            assert!(options.contains(&option), "{option} in {options:?}");
+        }
+        assert!(
+            options.iter().all(|o| o
+                .bytes()
+                .skip(2)
+                .all(|b| b.is_ascii_lowercase() || b == b'-')),
+            "{options:?}"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! How one log line looks on stderr. Under systemd (`JOURNAL_STREAM` set: stderr is the
 //! journal) each line starts with its syslog priority `<N>`, so `journalctl -p warning` finds
-//! our warnings, and carries no timestamp of ours (the journal has its own). Everywhere, a
+//! our warnings, and carries neither a timestamp nor a level word of ours (the journal has both). Everywhere, a
 //! dependency's line names its module, so `Client handshake done.` is not taken for ours.
 
 use std::fmt;
@@ -12,7 +12,7 @@ use log::Level;
 pub enum LogFormat {
     /// A terminal or a file: a UTC timestamp, the level, the message.
     Plain,
-    /// The journal: `<N>` priority prefix, no timestamp.
+    /// The journal: `<N>` priority prefix, no timestamp, no level word.
     Journal,
 }
 
@@ -54,7 +54,7 @@ impl LogFormat {
                 let priority = syslog_priority(level);
                 let mut lines = message.split('\n');
                 let first = lines.next().unwrap_or_default();
-                let mut out = format!("<{priority}>{level:<5} {origin}{first}");
+                let mut out = format!("<{priority}>{origin}{first}");
                 for rest in lines {
                     out.push_str(&format!("\n<{priority}>{rest}"));
                 }
@@ -101,11 +101,11 @@ mod tests {
     #[test]
     fn journal_lines_carry_a_priority_and_no_time() {
         let cases = [
-            (Level::Error, "<3>ERROR gave up"),
-            (Level::Warn, "<4>WARN  gave up"),
-            (Level::Info, "<6>INFO  gave up"),
-            (Level::Debug, "<7>DEBUG gave up"),
-            (Level::Trace, "<7>TRACE gave up"),
+            (Level::Error, "<3>gave up"),
+            (Level::Warn, "<4>gave up"),
+            (Level::Info, "<6>gave up"),
+            (Level::Debug, "<7>gave up"),
+            (Level::Trace, "<7>gave up"),
         ];
         for (level, expected) in cases {
             let line = LogFormat::Journal.line(level, "zoom_ws", &"gave up", never);
@@ -125,22 +125,22 @@ mod tests {
             LogFormat::Journal.line(Level::Debug, target, &"Client handshake done.", never);
         assert_eq!(
             journal,
-            "<7>DEBUG tungstenite::handshake::client: Client handshake done."
+            "<7>tungstenite::handshake::client: Client handshake done."
         );
         // Ours, under either crate name of the command line, are not labelled.
         for ours in ["zoom_ws", "zoom_ws::cli::sink", "zoom_ws_cli::run"] {
             let line = LogFormat::Journal.line(Level::Info, ours, &"x", never);
-            assert_eq!(line, "<6>INFO  x", "{ours}");
+            assert_eq!(line, "<6>x", "{ours}");
         }
         // A crate whose name merely starts the same way is not ours.
         let other = LogFormat::Journal.line(Level::Info, "zoom_wsx", &"x", never);
-        assert_eq!(other, "<6>INFO  zoom_wsx: x");
+        assert_eq!(other, "<6>zoom_wsx: x");
     }
 
     #[test]
     fn every_journal_line_of_a_long_message_keeps_its_priority() {
         let line = LogFormat::Journal.line(Level::Warn, "zoom_ws", &"first\nsecond", never);
-        assert_eq!(line, "<4>WARN  first\n<4>second");
+        assert_eq!(line, "<4>first\n<4>second");
     }
 
     #[test]

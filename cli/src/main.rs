@@ -29,6 +29,7 @@ mod journal;
 mod log_format;
 mod logging;
 mod metrics;
+mod names;
 mod notify;
 mod outputs;
 mod run;

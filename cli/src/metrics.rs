@@ -73,13 +73,13 @@ const SUBSCRIPTION_FAMILIES: [(&str, &str, &str, SubValue); 8] = [
     (
         "zoom_ws_gaps_total",
         "counter",
-        "Times the subscription was not live after it had been (events may be lost: Zoom never replays).",
+        "Times the subscription stopped being live, counted when it stops (events may be lost: Zoom never replays).",
         |s| Some(Value::Count(s.gaps)),
     ),
     (
         "zoom_ws_gap_seconds_total",
         "counter",
-        "Seconds the subscription was not live after it had been.",
+        "Seconds the subscription was not live after it had been, the ongoing gap included.",
         |s| Some(Value::Millis(s.gap_time.as_millis())),
     ),
     (
@@ -129,12 +129,13 @@ pub fn render(snapshot: &Snapshot) -> String {
         );
     }
     if let Some(bytes) = snapshot.journal_bytes {
-        let name = "zoom_ws_journal_bytes";
+        let name = "zoom_ws_journal_disk_bytes";
         family(
             &mut out,
             name,
             "gauge",
-            "Bytes on disk in the journal (--spool).",
+            "Bytes the journal's files take on disk (--spool): delivered events too, until their \
+             segment is removed; not what is waiting.",
         );
         let _ = writeln!(out, "{name} {}", number(Value::Count(bytes)));
     }
@@ -290,8 +291,8 @@ mod tests {
             "zoom_ws_last_event_timestamp_seconds{subscription=\"sub-a\"} 1764507612.345",
             "zoom_ws_dropped_total{output=\"stdout\"} 0",
             "zoom_ws_dropped_total{output=\"forward\"} 7",
-            "# TYPE zoom_ws_journal_bytes gauge",
-            "zoom_ws_journal_bytes 4096",
+            "# TYPE zoom_ws_journal_disk_bytes gauge",
+            "zoom_ws_journal_disk_bytes 4096",
         ];
         let lines: Vec<&str> = text.lines().collect();
         for line in expected {
@@ -330,7 +331,7 @@ mod tests {
             !text.contains("zoom_ws_last_event_timestamp_seconds{"),
             "{text}"
         );
-        assert!(!text.contains("zoom_ws_journal_bytes"), "{text}");
+        assert!(!text.contains("zoom_ws_journal_disk_bytes"), "{text}");
         assert!(
             text.contains("zoom_ws_up{subscription=\"s\"} 0\n"),
             "{text}"
@@ -373,10 +374,10 @@ mod tests {
         let path = dir.join("zoom-ws.prom");
         std::fs::write(&path, "old\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        write_atomic(&path, "zoom_ws_journal_bytes 1\n").unwrap();
+        write_atomic(&path, "zoom_ws_journal_disk_bytes 1\n").unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            "zoom_ws_journal_bytes 1\n"
+            "zoom_ws_journal_disk_bytes 1\n"
         );
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644);

@@ -24,10 +24,10 @@ pub enum Ended {
 }
 
 /// Runs until stopped (a signal, `--max-events`, stdout closed) or a fatal error.
-pub fn run(args: Args) -> Result<Ended, Exit> {
+pub fn run(mut args: Args) -> Result<Ended, Exit> {
     // Before any other thread starts (the journal has one), so that every thread inherits it.
     let signals = signals::block();
-    let (config, webhook_secret, delivery) = settings::load(&args)?;
+    let (config, webhook_secret, delivery) = settings::load(&mut args)?;
     let ids = settings::subscription_ids(&config.subscription_id)?;
     let filter = EventFilter::new(args.events.iter().cloned())
         .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--event")))?;

@@ -25,8 +25,11 @@ const TICK: Duration = Duration::from_millis(250);
 pub struct Sub {
     id: String,
     up: AtomicBool,
+    /// Gaps, counted when they start; the milliseconds of those that ended.
     gaps: AtomicU64,
     gap_ms: AtomicU64,
+    /// Milliseconds since the epoch when the open gap started, 0 when there is none.
+    down_since_ms: AtomicU64,
     /// Milliseconds since the epoch of the last event, 0 before the first.
     last_event_ms: AtomicU64,
     /// Why the last connection ended or failed, for `--give-up-after`'s error.
@@ -49,6 +52,7 @@ impl Health {
                 up: AtomicBool::new(false),
                 gaps: AtomicU64::new(0),
                 gap_ms: AtomicU64::new(0),
+                down_since_ms: AtomicU64::new(0),
                 last_event_ms: AtomicU64::new(0),
                 last_problem: Mutex::new(None),
                 stats: Mutex::new(None),
@@ -62,18 +66,23 @@ impl Health {
         *lock(&self.subs[i].stats) = Some(stats);
     }
 
-    /// Subscription `i`'s client said `change`.
+    /// Subscription `i`'s client said `change`. A gap is counted when a live connection ends
+    /// (so an alert fires during an outage, not after it), and its time grows while it lasts;
+    /// when the connection is back, the library's exact gap replaces the estimate.
     pub fn change(&self, i: usize, change: &StateChange) {
         let sub = &self.subs[i];
         match change {
             StateChange::Connected => sub.up.store(true, Ordering::Relaxed),
-            StateChange::Disconnected { reason } => {
-                sub.up.store(false, Ordering::Relaxed);
+            StateChange::Disconnected { reason, .. } => {
+                if sub.up.swap(false, Ordering::Relaxed) {
+                    sub.gaps.fetch_add(1, Ordering::Relaxed);
+                    sub.down_since_ms.store(now_ms(), Ordering::Relaxed);
+                }
                 *lock(&sub.last_problem) = Some(reason.clone());
             }
             StateChange::Reconnected { gap_start, gap_end } => {
                 let gap = gap_end.duration_since(*gap_start).unwrap_or_default();
-                sub.gaps.fetch_add(1, Ordering::Relaxed);
+                sub.down_since_ms.store(0, Ordering::Relaxed);
                 sub.gap_ms
                     .fetch_add(gap.as_millis() as u64, Ordering::Relaxed);
             }
@@ -83,12 +92,9 @@ impl Health {
 
     /// Subscription `i` delivered an event now.
     pub fn event(&self, i: usize) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
         self.subs[i]
             .last_event_ms
-            .store(now.as_millis() as u64, Ordering::Relaxed);
+            .store(now_ms(), Ordering::Relaxed);
     }
 
     fn live(&self) -> usize {
@@ -126,13 +132,28 @@ impl Health {
                     events: stats.events,
                     reconnects: stats.reconnects,
                     gaps: s.gaps.load(Ordering::Relaxed),
-                    gap_time: Duration::from_millis(s.gap_ms.load(Ordering::Relaxed)),
+                    gap_time: Duration::from_millis(gap_ms(s)),
                     heartbeats_sent: stats.heartbeats_sent,
                     heartbeats_answered: stats.heartbeats_answered,
                     last_event: (last > 0).then(|| UNIX_EPOCH + Duration::from_millis(last)),
                 }
             })
             .collect()
+    }
+}
+
+/// Milliseconds since the epoch, now.
+fn now_ms() -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH);
+    now.unwrap_or_default().as_millis() as u64
+}
+
+/// The gap time of `sub`: the gaps that ended, and the open one so far.
+fn gap_ms(sub: &Sub) -> u64 {
+    let ended = sub.gap_ms.load(Ordering::Relaxed);
+    match sub.down_since_ms.load(Ordering::Relaxed) {
+        0 => ended,
+        since => ended + now_ms().saturating_sub(since),
     }
 }
 

@@ -10,6 +10,7 @@ use zoom_ws::{Config, Secret, check};
 use crate::args::Args;
 use crate::dotenv;
 use crate::exit::Exit;
+use crate::names;
 use crate::startup;
 
 /// The journal's size limit unless told otherwise: a day of a busy account's events, a few
@@ -54,25 +55,20 @@ pub struct Delivery {
 }
 
 /// The client's configuration, the webhook secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`) and the
-/// delivery settings.
-pub fn load(args: &Args) -> Result<(Config, Option<Secret>, Delivery), Exit> {
+/// delivery settings; `args.forward` is filled from `ZOOM_FORWARD_URL` when not given. Every
+/// problem is reported in one go (an error line each), then exit 2, before anything is sent.
+pub fn load(args: &mut Args) -> Result<(Config, Option<Secret>, Delivery), Exit> {
     let (path, required) = match &args.env_file {
-        Some(path) => (path.as_path(), true),
-        None => (std::path::Path::new(".env"), false),
+        Some(path) => (path.clone(), true),
+        None => (PathBuf::from(".env"), false),
     };
-    let shown = path.display();
-    let file_pairs = match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let pairs = dotenv::parse(&text).map_err(|e| Exit::Usage(format!("{shown}: {e}")))?;
-            startup::announce(path, true, &pairs);
-            pairs
-        }
-        Err(e) if !required && e.kind() == io::ErrorKind::NotFound => {
-            startup::announce(path, false, &[]);
-            Vec::new()
-        }
+    let shown = path.display().to_string();
+    let file_pairs = match std::fs::read_to_string(&path) {
+        Ok(text) => dotenv::parse(&text).map_err(|e| Exit::Usage(format!("{shown}: {e}")))?,
+        Err(e) if !required && e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Exit::Usage(format!("cannot read {shown}: {e}"))),
     };
+    log::info!("{}", startup::env_file_note(&path, path.exists()));
     let lookup = |name: &str| {
         std::env::var(name)
             .ok()
@@ -85,75 +81,183 @@ pub fn load(args: &Args) -> Result<(Config, Option<Secret>, Delivery), Exit> {
                     .map(|(_, v)| v.clone())
             })
     };
-    let config = Config::from_lookup(lookup).map_err(Exit::Fatal)?;
-    if config.allow_insecure {
-        log::warn!(
-            "ZOOM_ALLOW_INSECURE=1: http:// and ws:// are allowed to any host; the client secret \
-             and the access token may cross the network in clear"
+    warn_about_names(&file_pairs, &shown, &|name| lookup(name).is_some());
+    let mut problems = Vec::new();
+    let config = Config::from_lookup_all(lookup).map_err(|found| {
+        let hint = format!("; add it there or to {shown}");
+        let said = found.iter().map(|e| e.to_string());
+        problems.extend(
+            said.map(|p| match p.contains("is not set in the environment") {
+                true => p + &hint,
+                false => p,
+            }),
         );
+    });
+    let allow_insecure = check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref());
+    let allow_insecure = allow_insecure.unwrap_or(false);
+    let mut forward_from = "--forward";
+    if args.forward.is_none() {
+        args.forward = lookup("ZOOM_FORWARD_URL").map(|v| v.trim().to_string());
+        forward_from = "ZOOM_FORWARD_URL";
     }
+    if let Some(url) = &args.forward {
+        problems.extend(check_forward(forward_from, url, allow_insecure).err());
+    }
+    let delivery = delivery(args, &lookup, &mut problems);
+    let config = match config {
+        Ok(config) if problems.is_empty() => config,
+        _ => return Err(Exit::Settings(problems)),
+    };
+    say_what_is_in_force(&config, args);
     let webhook_secret = lookup("ZOOM_WEBHOOK_SECRET_TOKEN")
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
         .map(Secret::new);
-    let delivery = delivery(args, &lookup)?;
     Ok((config, webhook_secret, delivery))
 }
 
-/// The delivery settings, each from its option or else its variable.
-fn delivery(args: &Args, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Delivery, Exit> {
+/// A warning per name that zoom-ws does not read: in the environment, or in the `.env` file (a
+/// name not also in the environment, once).
+fn warn_about_names(file: &[(String, String)], path: &str, is_set: &dyn Fn(&str) -> bool) {
+    for (name, _) in std::env::vars_os() {
+        if let Some(warning) = name
+            .to_str()
+            .and_then(|n| names::warning(n, "the environment", is_set))
+        {
+            log::warn!("{warning}");
+        }
+    }
+    for (i, (name, _)) in file.iter().enumerate() {
+        let repeated = file[..i].iter().any(|(earlier, _)| earlier == name);
+        if repeated || std::env::var_os(name).is_some() {
+            continue;
+        }
+        if let Some(warning) = names::warning(name, path, is_set) {
+            log::warn!("{warning}");
+        }
+    }
+}
+
+/// The start-up lines about what is in force: the grant, cleartext, outputs that go nowhere.
+fn say_what_is_in_force(config: &Config, args: &Args) {
+    match &config.account_id {
+        Some(_) => log::info!(
+            "settings: tokens with grant_type=account_credentials (ZOOM_ACCOUNT_ID is set: a \
+             Server-to-Server OAuth app)"
+        ),
+        None => log::info!(
+            "settings: tokens with grant_type=client_credentials (ZOOM_ACCOUNT_ID is not set; a \
+             Server-to-Server OAuth app needs it)"
+        ),
+    }
+    if config.allow_insecure {
+        log::warn!(
+            "ZOOM_ALLOW_INSECURE=1: http:// and ws:// are allowed to any host; the client secret, \
+             the access token and forwarded events may cross the network in clear"
+        );
+    }
+    if args.quiet && args.exec.is_none() && args.forward.is_none() {
+        log::warn!(
+            "--quiet without --exec or --forward: events are received and then go nowhere; drop \
+             --quiet to have them on stdout"
+        );
+    }
+}
+
+/// `--forward` (or `ZOOM_FORWARD_URL`), checked like the other URLs: strictly parsed, no user
+/// info (it would go out as Basic auth), cleartext only to this machine unless
+/// `ZOOM_ALLOW_INSECURE=1`. The message never quotes the URL (its path may hold a secret).
+fn check_forward(name: &str, url: &str, allow_insecure: bool) -> Result<(), String> {
+    let after_scheme = url.split_once("://").map_or("", |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(format!(
+            "{name} must not hold user info (user:password@): it would be sent as Basic auth; \
+             a receiver checks the x-zm-signature made with ZOOM_WEBHOOK_SECRET_TOKEN instead"
+        ));
+    }
+    let example = |e: zoom_ws::Error| {
+        e.to_string().replace(
+            "https://zoom.us/oauth/token",
+            "https://hooks.example.com/zoom",
+        )
+    };
+    let parsed = check::url(name, url, &["http", "https"]).map_err(example)?;
+    check::cleartext(name, &parsed, allow_insecure, "every event").map_err(example)
+}
+
+/// The delivery settings, each from its option or else its variable; a bad one is noted in
+/// `problems` (and the default kept).
+fn delivery(
+    args: &Args,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Delivery {
     let pick = |given: &Option<String>, option: &'static str, variable: &'static str| {
         given
             .clone()
             .map(|v| (v, option))
             .or_else(|| lookup(variable).map(|v| (v, variable)))
     };
-    let spool = args
-        .spool
-        .clone()
-        .or_else(|| lookup("ZOOM_SPOOL_DIR").map(PathBuf::from));
+    let mut note = |name: &str, e: String| problems.push(format!("{name}: {e}"));
     let spool_max = match pick(&args.spool_max, "--spool-max", "ZOOM_SPOOL_MAX") {
-        Some((v, name)) => parse_size(&v).map_err(|e| Exit::Usage(format!("{name}: {e}")))?,
+        Some((v, name)) => parse_size(&v).unwrap_or_else(|e| {
+            note(name, e);
+            DEFAULT_SPOOL_MAX
+        }),
         None => DEFAULT_SPOOL_MAX,
     };
     let grace = match pick(&args.grace, "--grace", "ZOOM_GRACE") {
-        Some((v, name)) => parse_secs(&v).map_err(|e| Exit::Usage(format!("{name}: {e}")))?,
+        Some((v, name)) => parse_secs(&v).unwrap_or_else(|e| {
+            note(name, e);
+            DEFAULT_GRACE
+        }),
         None => DEFAULT_GRACE,
     };
     let queue = match (args.queue, lookup("ZOOM_QUEUE_MAX")) {
         (Some(n), _) => n,
-        (None, Some(v)) => {
-            parse_size_min(&v, 1).map_err(|e| Exit::Usage(format!("ZOOM_QUEUE_MAX: {e}")))?
-        }
+        (None, Some(v)) => parse_size_min(&v, 1).unwrap_or_else(|e| {
+            note("ZOOM_QUEUE_MAX", e);
+            DEFAULT_QUEUE
+        }),
         (None, None) => DEFAULT_QUEUE,
     };
     let stall = match pick(&args.stall_timeout, "--stall-timeout", "ZOOM_STALL_TIMEOUT") {
-        Some((v, name)) => parse_secs(&v).map_err(|e| Exit::Usage(format!("{name}: {e}")))?,
+        Some((v, name)) => parse_secs(&v).unwrap_or_else(|e| {
+            note(name, e);
+            DEFAULT_STALL
+        }),
         None => DEFAULT_STALL,
     };
-    let metrics_file = args
-        .metrics_file
-        .clone()
-        .or_else(|| lookup("ZOOM_METRICS_FILE").map(PathBuf::from));
     let give_up_after = match pick(&args.give_up_after, "--give-up-after", "ZOOM_GIVE_UP_AFTER") {
-        Some((v, name)) => {
-            let secs = parse_secs(&v).map_err(|e| Exit::Usage(format!("{name}: {e}")))?;
-            if secs.is_zero() {
-                return Err(Exit::Usage(format!("{name}: give more than 0 seconds")));
+        Some((v, name)) => match parse_secs(&v) {
+            Ok(secs) if secs.is_zero() => {
+                note(name, "give more than 0 seconds".into());
+                None
             }
-            Some(secs)
-        }
+            Ok(secs) => Some(secs),
+            Err(e) => {
+                note(name, e);
+                None
+            }
+        },
         None => None,
     };
-    Ok(Delivery {
-        spool,
+    Delivery {
+        spool: args
+            .spool
+            .clone()
+            .or_else(|| lookup("ZOOM_SPOOL_DIR").map(PathBuf::from)),
         spool_max,
         grace,
         queue,
         stall,
-        metrics_file,
+        metrics_file: args
+            .metrics_file
+            .clone()
+            .or_else(|| lookup("ZOOM_METRICS_FILE").map(PathBuf::from)),
         give_up_after,
-    })
+    }
 }
 
 /// `1073741824`, `512M`, `2G`, `64k` (powers of 1024), at least [`MIN_SPOOL_MAX`].

@@ -1,9 +1,9 @@
 //! What the command line says about its settings at start, as pure functions: which `.env` was
-//! read, which `ZOOM_*` names it does not know, and `--event` lists.
+//! read, and `--event` lists. (The names it does not know: `names`.)
 
 use std::path::Path;
 
-use zoom_ws::check::{escaped, unknown_setting};
+use zoom_ws::check::escaped;
 
 /// The info line about the `.env` file: its full path, or where none was found.
 pub fn env_file_note(path: &Path, found: bool) -> String {
@@ -20,44 +20,6 @@ pub fn env_file_note(path: &Path, found: bool) -> String {
             escaped(&shown)
         )
     }
-}
-
-/// Logs which `.env` was read (or where none was found) and a warning per `ZOOM_*` name that
-/// zoom-ws does not know, in the environment or in the file.
-pub fn announce(path: &Path, found: bool, dotenv: &[(String, String)]) {
-    log::info!("{}", env_file_note(path, found));
-    let place = path.display().to_string();
-    for (name, _) in std::env::vars_os() {
-        if let Some(warning) = name
-            .to_str()
-            .and_then(|n| unknown_warning(n, "the environment"))
-        {
-            log::warn!("{warning}");
-        }
-    }
-    for (i, (name, _)) in dotenv.iter().enumerate() {
-        let repeated = dotenv[..i].iter().any(|(earlier, _)| earlier == name);
-        if repeated || std::env::var_os(name).is_some() {
-            continue;
-        }
-        if let Some(warning) = unknown_warning(name, &place) {
-            log::warn!("{warning}");
-        }
-    }
-}
-
-/// The warning for `name` (found in `place`) when it is a `ZOOM_*` name zoom-ws does not know,
-/// with the nearest known name when one is close.
-pub fn unknown_warning(name: &str, place: &str) -> Option<String> {
-    let (hint, known, end) = match unknown_setting(name)? {
-        Some(known) => ("; did you mean ", known, "?"),
-        None => ("", "", ""),
-    };
-    Some(format!(
-        "{} (in {}) is not a zoom-ws setting and is ignored{hint}{known}{end}",
-        escaped(name),
-        escaped(place),
-    ))
 }
 
 /// An `--event` value: one pattern or a comma-separated list (as gh and the Stripe CLI take).
@@ -86,19 +48,5 @@ mod tests {
         );
         assert_eq!(event_patterns("meeting.*").unwrap(), ["meeting.*"]);
         assert!(event_patterns(" , ").is_err());
-    }
-
-    #[test]
-    fn warnings_name_the_place_and_the_nearest_name() {
-        assert_eq!(
-            unknown_warning("ZOOM_ACOUNT_ID", "/srv/app/.env").unwrap(),
-            "ZOOM_ACOUNT_ID (in /srv/app/.env) is not a zoom-ws setting and is ignored; did you \
-             mean ZOOM_ACCOUNT_ID?"
-        );
-        assert_eq!(
-            unknown_warning("ZOOM_X\n", "the environment").unwrap(),
-            "ZOOM_X\\n (in the environment) is not a zoom-ws setting and is ignored"
-        );
-        assert_eq!(unknown_warning("ZOOM_CLIENT_ID", "x"), None);
     }
 }

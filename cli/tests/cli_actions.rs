@@ -608,7 +608,7 @@ fn bad_action_options_are_usage_errors_that_name_the_fix() {
         ),
         (
             &["--forward", "ftp://example.com/x"],
-            "--forward needs an http:// or https:// URL",
+            "--forward must start with http:// or https://",
         ),
         (&["--event", ""], "--event needs a pattern"),
         (&["--queue", "none"], "--queue needs a whole number"),

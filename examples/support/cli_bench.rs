@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use super::mock::{Action, MockZoom, Plan, message_frame, text_frame};
+use zoom_ws::testing::{Action, MockZoom, Plan, message_frame, text_frame};
 use super::{realistic_event, stats};
 
 /// What each round runs: (label, zoom-ws with `--spool`?).
@@ -50,7 +50,7 @@ pub fn main(args: Vec<String>) {
         bin.display()
     );
     let frame = text_frame(&message_frame(&realistic_event()));
-    let zoom = MockZoom::start();
+    let zoom = MockZoom::start().expect("mock Zoom on 127.0.0.1");
     zoom.set_default_plan(Plan::new().then(Action::Repeat(Arc::new(frame.clone()), events)));
     let dir = std::env::temp_dir().join(format!("zoom-ws-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
@@ -180,7 +180,7 @@ fn burst(bin: &Path, dir: &Path, n: usize) {
         ("--forward", vec!["--forward".into(), url]),
     ];
     for (label, args) in runs {
-        let zoom = MockZoom::start();
+        let zoom = MockZoom::start().expect("mock Zoom on 127.0.0.1");
         zoom.set_default_plan(Plan::new().then(Action::Repeat(Arc::new(frame.clone()), n)));
         let started = Instant::now();
         let child = cli(bin, &zoom)

@@ -37,33 +37,6 @@ pub const MAX_SECRET_LEN: usize = 256;
 /// Most subscriptions one `ZOOM_SUBSCRIPTION_ID` may list (one connection and thread each).
 pub const MAX_SUBSCRIPTIONS: usize = 100;
 
-/// Every `ZOOM_*` name zoom-ws reads (or sets, for `--exec`), for the unknown-name warning.
-pub const KNOWN_SETTINGS: &[&str] = &[
-    "ZOOM_CLIENT_ID",
-    "ZOOM_CLIENT_SECRET",
-    "ZOOM_SUBSCRIPTION_ID",
-    "ZOOM_ACCOUNT_ID",
-    "ZOOM_OAUTH_URL",
-    "ZOOM_WS_URL",
-    "ZOOM_HEARTBEAT_INTERVAL",
-    "ZOOM_DEAD_PEER_TIMEOUT",
-    "ZOOM_CONNECT_TIMEOUT",
-    "ZOOM_BACKOFF_INITIAL",
-    "ZOOM_BACKOFF_MAX",
-    "ZOOM_MAX_MESSAGE_SIZE",
-    "ZOOM_CA_FILE",
-    "ZOOM_ALLOW_INSECURE",
-    "ZOOM_WEBHOOK_SECRET_TOKEN",
-    "ZOOM_EVENT",
-    "ZOOM_EVENT_TS",
-    // The command line's own settings.
-    "ZOOM_SPOOL_DIR",
-    "ZOOM_SPOOL_MAX",
-    "ZOOM_GRACE",
-    "ZOOM_METRICS_FILE",
-    "ZOOM_GIVE_UP_AFTER",
-];
-
 /// `ZOOM_ALLOW_INSECURE`: unset or `0` refuses cleartext to other hosts, `1` allows it.
 pub fn allow_insecure(value: Option<&str>) -> Result<bool> {
     match value.map(str::trim) {
@@ -211,53 +184,9 @@ pub fn subscription_in_force(ws_url: &str, setting: &str) -> Result<String> {
         Some(sub) => Ok(sub.to_string()),
         None => Err(Error::config(
             "ZOOM_SUBSCRIPTION_ID",
-            "is not set (nor SUBSCRIPTION_ID, nor ?subscriptionId= in ZOOM_WS_URL); add it to \
-             .env",
+            "is not set (nor SUBSCRIPTION_ID, nor ?subscriptionId= in ZOOM_WS_URL)",
         )),
     }
-}
-
-/// Whether `name` is a `ZOOM_*` name zoom-ws does not know: `None` when it is known (or not a
-/// `ZOOM_*` name), else `Some` of the nearest known name when one is close (a typo such as
-/// `ZOOM_CLIENTID`).
-pub fn unknown_setting(name: &str) -> Option<Option<&'static str>> {
-    let zoom = name
-        .get(..5)
-        .is_some_and(|p| p.eq_ignore_ascii_case("ZOOM_"));
-    if !zoom || KNOWN_SETTINGS.contains(&name) {
-        return None;
-    }
-    if name.len() > 64 {
-        return Some(None);
-    }
-    let upper = name.to_ascii_uppercase();
-    let mut best: Option<(usize, &'static str)> = None;
-    for known in KNOWN_SETTINGS {
-        let d = edit_distance(&upper, known);
-        // At most a third of the name differs, and at most three edits (more for long names).
-        if d <= 3.max(upper.len() / 6) && d * 3 <= upper.len() && best.is_none_or(|(b, _)| d < b) {
-            best = Some((d, known));
-        }
-    }
-    Some(best.map(|(_, known)| known))
-}
-
-/// Levenshtein distance over bytes.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.bytes().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -306,27 +235,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("ZOOM_SUBSCRIPTION_ID is not set"), "{err}");
-    }
-
-    #[test]
-    fn unknown_names_and_their_nearest() {
-        assert_eq!(
-            unknown_setting("ZOOM_CLIENTID"),
-            Some(Some("ZOOM_CLIENT_ID"))
-        );
-        assert_eq!(
-            unknown_setting("ZOOM_ACOUNT_ID"),
-            Some(Some("ZOOM_ACCOUNT_ID"))
-        );
-        assert_eq!(unknown_setting("zoom_ws_url"), Some(Some("ZOOM_WS_URL")));
-        assert_eq!(unknown_setting("ZOOM_SOMETHING_ELSE_ENTIRELY"), Some(None));
-        assert_eq!(
-            unknown_setting(&format!("ZOOM_{}", "X".repeat(100))),
-            Some(None)
-        );
-        assert_eq!(unknown_setting("ZOOM_CLIENT_ID"), None);
-        assert_eq!(unknown_setting("PATH"), None);
-        assert_eq!(unknown_setting("ZOOM"), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -142,7 +142,7 @@ impl Running {
         use zoom_ws::StateChange;
         let reason = match self.wait_state(20.0, |s| matches!(s, StateChange::Disconnected { .. }))
         {
-            StateChange::Disconnected { reason } => reason,
+            StateChange::Disconnected { reason, .. } => reason,
             _ => unreachable!(),
         };
         self.wait_state(20.0, |s| matches!(s, StateChange::BackingOff { .. }));

@@ -6,10 +6,12 @@
 use std::ffi::{OsStr, OsString};
 
 /// Names the command never sees, whatever their value.
-const SECRETS: [&str; 3] = [
+const SECRETS: [&str; 4] = [
     "ZOOM_CLIENT_SECRET",
     "CLIENT_PASSWORD",
     "ZOOM_WEBHOOK_SECRET_TOKEN",
+    // Its path or query may hold the receiver's key.
+    "ZOOM_FORWARD_URL",
 ];
 
 /// Parts of a name that mark a secret (`AWS_SECRET_ACCESS_KEY`, `DB_PASSWORD`, `GH_TOKEN`).

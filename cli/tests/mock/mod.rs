@@ -2,7 +2,7 @@
 //! package's binary against it.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../../../tests/mock/mod.rs"]
+#[path = "../../../tests/mock.rs"]
 mod zoom;
 pub use zoom::*;
 

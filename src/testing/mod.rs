@@ -1,11 +1,30 @@
-//! A scriptable mock Zoom on 127.0.0.1: the OAuth token endpoint and the event socket on one
-//! ephemeral port, plain or TLS.
+//! A mock Zoom on 127.0.0.1, to test your own event handler without a Zoom account (feature
+//! `testing`): the OAuth token endpoint and the event socket on one ephemeral port, plain or TLS.
 //!
-//! Each socket connection plays a [`Plan`] (the next queued one, or the default: accept, answer
-//! heartbeats, stay open). Everything the client sends is recorded, so tests assert on what a real
-//! server would have seen. Shared by the integration tests (the library's here, the CLI's in
-//! `cli/tests`), the demo and the benchmark.
-#![allow(dead_code)]
+//! ```
+//! use zoom_ws::testing::MockZoom;
+//!
+//! let zoom = MockZoom::start()?;
+//! let mut client = zoom_ws::Client::new(zoom.config())?; // reaches the mock, valid credentials
+//! let stop = client.stop_handle();
+//! zoom.send_event(r#"{"event":"meeting.started","event_ts":1,"payload":{"object":{"id":"1"}}}"#);
+//! let mut seen = Vec::new();
+//! client.run(|event| {
+//!     seen.push(event.name().to_string()); // your handler here
+//!     stop.stop();
+//! })?;
+//! assert_eq!(seen, ["meeting.started"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The faults a handler meets: [`MockZoom::close`] (Zoom closes the connection),
+//! [`MockZoom::reset`] (the connection breaks), [`MockZoom::refuse`] (Zoom refuses the
+//! subscription: the client reports [`Error::Rejected`](crate::Error::Rejected)). Finer scripts
+//! go through [`MockZoom::plan`]: each socket connection plays a [`Plan`] (the next queued one,
+//! or the default: accept, answer heartbeats, stay open). Everything the client sends is
+//! recorded, so tests assert on what a real server would have seen. The project's own tests,
+//! examples and benchmark use the same mock.
+#![allow(dead_code, missing_docs, unreachable_pub)]
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -18,12 +37,6 @@ use std::time::{Duration, Instant};
 /// The heartbeat answer Zoom sends.
 pub const HEARTBEAT_ACK: &str =
     r#"{"module":"heartbeat","success":true,"content":"live","header":{}}"#;
-#[cfg(test)]
-mod harness;
-#[cfg(test)]
-pub use harness::*;
-#[cfg(test)]
-pub mod net;
 
 const HEARTBEAT: &str = r#"{"module":"heartbeat"}"#;
 
@@ -157,6 +170,9 @@ struct State {
     /// Tokens issued and still valid, with the moment each expires.
     issued: Mutex<HashMap<String, Instant>>,
     reject_tokens: AtomicBool,
+    /// What the test asked for while connections are open ([`MockZoom::send_event`] and the
+    /// faults), played by the open connection (or the next one) after its plan.
+    live: Mutex<VecDeque<Action>>,
     socket_queries: Mutex<Vec<String>>,
     heartbeats: Mutex<Vec<Instant>>,
     client_frames: Mutex<Vec<(u8, Vec<u8>)>>,
@@ -182,20 +198,21 @@ impl Drop for MockZoom {
 }
 
 impl MockZoom {
-    /// A plain-HTTP/`ws://` mock.
-    pub fn start() -> MockZoom {
+    /// A plain-HTTP/`ws://` mock on an ephemeral port of 127.0.0.1. Stops when dropped.
+    pub fn start() -> io::Result<MockZoom> {
         Self::start_with(None)
     }
 
-    /// A mock that speaks TLS (`https://`, `wss://`) with this identity.
-    pub fn start_tls(identity: native_tls::Identity) -> MockZoom {
-        let acceptor = native_tls::TlsAcceptor::new(identity).expect("TLS acceptor");
+    /// A mock that speaks TLS (`https://`, `wss://`) with this identity; the client must trust
+    /// its CA ([`Config::ca_file`](crate::Config::ca_file)).
+    pub fn start_tls(identity: native_tls::Identity) -> io::Result<MockZoom> {
+        let acceptor = native_tls::TlsAcceptor::new(identity).map_err(io::Error::other)?;
         Self::start_with(Some(Arc::new(acceptor)))
     }
 
-    fn start_with(tls: Option<Arc<native_tls::TlsAcceptor>>) -> MockZoom {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
+    fn start_with(tls: Option<Arc<native_tls::TlsAcceptor>>) -> io::Result<MockZoom> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
         let state = Arc::new(State::default());
         state.token_lifetime.store(3599, Ordering::SeqCst);
         let mock = MockZoom {
@@ -214,7 +231,35 @@ impl MockZoom {
                 thread::spawn(move || serve(conn, state, tls));
             }
         });
-        mock
+        Ok(mock)
+    }
+
+    /// Sends one event, as Zoom does (its JSON double-encoded in a `message` frame), on the open
+    /// connection once its plan is played, or on the next connection.
+    pub fn send_event(&self, event_json: &str) {
+        self.live(Action::Text(message_frame(event_json)));
+    }
+
+    /// Zoom closes the open connection (Close frame 1001): the client reconnects.
+    pub fn close(&self) {
+        self.live(Action::Close(1001, "going away".into()));
+    }
+
+    /// The open connection breaks (TCP reset): the client reconnects.
+    pub fn reset(&self) {
+        self.live(Action::Reset);
+    }
+
+    /// From now on (until `refuse(false)`), Zoom refuses the subscription at every new
+    /// connection (the open one stays; [`close`](Self::close) ends it). The client reports
+    /// [`Error::Rejected`](crate::Error::Rejected) and retries, or gives up after
+    /// [`Config::give_up_after`](crate::Config::give_up_after).
+    pub fn refuse(&self, refuse: bool) {
+        self.reject_all_tokens(refuse);
+    }
+
+    fn live(&self, action: Action) {
+        self.state.live.lock().unwrap().push_back(action);
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -234,7 +279,8 @@ impl MockZoom {
         self.scheme("ws", "wss") + "/ws"
     }
 
-    /// A client configuration pointing here, with a short heartbeat and quick retries.
+    /// A client configuration that reaches this mock with credentials it accepts, with a short
+    /// heartbeat (0.5 s) and quick retries.
     pub fn config(&self) -> zoom_ws::Config {
         let mut config = zoom_ws::Config::new("mock-client-id", "mock-client-secret", "mock-sub");
         config.oauth_url = self.oauth_url();
@@ -584,74 +630,29 @@ struct Session {
 
 impl Session {
     fn play(&mut self, plan: Plan, token: &str) {
-        if !plan.no_greeting {
-            let valid = !self.state.reject_tokens.load(Ordering::SeqCst)
-                && self
-                    .state
-                    .issued
-                    .lock()
-                    .unwrap()
-                    .get(token)
-                    .is_some_and(|expires| Instant::now() < *expires);
-            let greeting = if token.is_empty() {
-                (false, "token is empty")
-            } else if valid {
-                (true, "conn_id_5a6b7c")
-            } else {
-                (false, "Invalid Token")
-            };
-            let text = format!(
-                r#"{{"module":"build_connection","success":{},"content":"{}","header":{{}}}}"#,
-                greeting.0, greeting.1
-            );
-            if self.send(&text_frame(&text)).is_err() {
-                return;
-            }
-            if !greeting.0 {
-                let _ = self.send(&frame(0x8, &1008u16.to_be_bytes()));
-                self.linger_then_close();
-                return;
-            }
+        if !plan.no_greeting && !self.greet(token) {
+            return;
         }
-        for action in plan.actions {
+        // The plan, then what the test sends live; meanwhile answer heartbeats.
+        let mut actions: VecDeque<Action> = plan.actions.into();
+        loop {
             if self.client_gone || self.state.shutdown.load(Ordering::SeqCst) {
                 return;
             }
+            let live = || self.state.live.lock().unwrap().pop_front();
+            let Some(action) = actions.pop_front().or_else(live) else {
+                self.poll(Some(Duration::from_millis(20)));
+                continue;
+            };
             let result = match action {
                 Action::BuildConnection(ok, content) => self.send(&text_frame(&format!(
                     r#"{{"module":"build_connection","success":{ok},"content":"{content}","header":{{}}}}"#
                 ))),
                 Action::Text(text) => self.send(&text_frame(&text)),
                 Action::Raw(bytes) => self.send(&bytes),
-                Action::Trickle(bytes, chunk, pause) => {
-                    let mut result = Ok(());
-                    self.answers_held = Some(0);
-                    for piece in bytes.chunks(chunk.max(1)) {
-                        result = self.send(piece);
-                        if result.is_err() {
-                            break;
-                        }
-                        self.poll_for(pause);
-                    }
-                    for _ in 0..self.answers_held.take().unwrap_or(0) {
-                        if result.is_ok() {
-                            result = self.send(&text_frame(HEARTBEAT_ACK));
-                        }
-                    }
-                    result
-                }
+                Action::Trickle(bytes, chunk, pause) => self.trickle(&bytes, chunk, pause),
                 Action::Repeat(bytes, count) => self.repeat(&bytes, count),
-                Action::Paced(first, count, gap) => {
-                    let mut result = Ok(());
-                    for i in first..first + count {
-                        result = self.send(&text_frame(&message_frame(&event_json(i))));
-                        if result.is_err() {
-                            break;
-                        }
-                        self.poll_for(gap);
-                    }
-                    result
-                }
+                Action::Paced(first, count, gap) => self.paced(first, count, gap),
                 Action::Sleep(d) => {
                     self.poll_for(d);
                     Ok(())
@@ -685,10 +686,66 @@ impl Session {
                 return;
             }
         }
-        // Hold: answer heartbeats until the client goes.
-        while !self.client_gone && !self.state.shutdown.load(Ordering::SeqCst) {
-            self.poll(Some(Duration::from_millis(20)));
+    }
+
+    /// The `build_connection` answer: accepted for a valid token; false when refused (and closed).
+    fn greet(&mut self, token: &str) -> bool {
+        let valid = !self.state.reject_tokens.load(Ordering::SeqCst)
+            && self
+                .state
+                .issued
+                .lock()
+                .unwrap()
+                .get(token)
+                .is_some_and(|expires| Instant::now() < *expires);
+        let greeting = if token.is_empty() {
+            (false, "token is empty")
+        } else if valid {
+            (true, "conn_id_5a6b7c")
+        } else {
+            (false, "Invalid Token")
+        };
+        let text = format!(
+            r#"{{"module":"build_connection","success":{},"content":"{}","header":{{}}}}"#,
+            greeting.0, greeting.1
+        );
+        if self.send(&text_frame(&text)).is_err() {
+            return false;
         }
+        if !greeting.0 {
+            let _ = self.send(&frame(0x8, &1008u16.to_be_bytes()));
+            self.linger_then_close();
+            return false;
+        }
+        true
+    }
+
+    /// Bytes in chunks with pauses; heartbeat answers wait until the last chunk is out.
+    fn trickle(&mut self, bytes: &[u8], chunk: usize, pause: Duration) -> io::Result<()> {
+        let mut result = Ok(());
+        self.answers_held = Some(0);
+        for piece in bytes.chunks(chunk.max(1)) {
+            result = self.send(piece);
+            if result.is_err() {
+                break;
+            }
+            self.poll_for(pause);
+        }
+        for _ in 0..self.answers_held.take().unwrap_or(0) {
+            if result.is_ok() {
+                result = self.send(&text_frame(HEARTBEAT_ACK));
+            }
+        }
+        result
+    }
+
+    /// Events `first..first+count`, one every `gap`, reading the client in between.
+    fn paced(&mut self, first: usize, count: usize, gap: Duration) -> io::Result<()> {
+        for i in first..first + count {
+            self.send(&text_frame(&message_frame(&event_json(i))))?;
+            self.poll_for(gap);
+        }
+        Ok(())
     }
 
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -843,6 +900,8 @@ fn parse_client_frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
 }
 
 /// Closes with RST instead of FIN (SO_LINGER with a zero timeout).
+#[cfg(unix)]
+#[allow(unsafe_code)]
 fn reset(tcp: &TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {
@@ -860,4 +919,10 @@ fn reset(tcp: &TcpStream) {
         );
     }
     // The caller drops the socket next: with a zero linger, close() sends RST.
+}
+
+/// Elsewhere: an abrupt close.
+#[cfg(not(unix))]
+fn reset(tcp: &TcpStream) {
+    let _ = tcp.shutdown(Shutdown::Both);
 }
