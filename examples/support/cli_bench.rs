@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use zoom_ws::testing::{Action, MockZoom, Plan, message_frame, text_frame};
 use super::{realistic_event, stats};
+use zoom_ws::testing::{Action, MockZoom, Plan, message_frame, text_frame};
 
 /// What each round runs: (label, zoom-ws with `--spool`?).
 const RUNS: [(&str, Option<bool>); 3] = [
