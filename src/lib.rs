@@ -89,6 +89,8 @@ mod read_timer;
 mod reconnect;
 mod session;
 
+mod gate;
+
 mod client;
 mod state;
 mod stats;

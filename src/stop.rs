@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     stopped: AtomicBool,
+    /// Ends `run` when the current connection ends (see [`StopHandle::stop_after_connection`]).
+    finishing: AtomicBool,
     socket: Mutex<Option<TcpStream>>,
     wake: Condvar,
 }
@@ -16,6 +18,10 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn is_finishing(&self) -> bool {
+        self.finishing.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<TcpStream>> {
@@ -39,7 +45,7 @@ impl Shared {
     pub(crate) fn sleep(&self, delay: Duration) {
         let deadline = Instant::now() + delay;
         let mut socket = self.lock();
-        while !self.is_stopped() {
+        while !self.is_stopped() && !self.is_finishing() {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -71,6 +77,16 @@ impl StopHandle {
     /// Asks the client to stop. Safe to call more than once, before or during `run`.
     pub fn stop(&self) {
         self.0.stop();
+    }
+
+    /// Lets the open connection go on until it ends by itself (as when Zoom closes it because
+    /// another instance connected for the same subscription), then ends `run` instead of
+    /// reconnecting. Without an open connection, `run` returns at once. [`stop`](Self::stop)
+    /// still ends it sooner.
+    pub fn stop_after_connection(&self) {
+        self.0.finishing.store(true, Ordering::SeqCst);
+        let _socket = self.0.lock();
+        self.0.wake.notify_all();
     }
 
     /// True once [`stop`](Self::stop) was called.

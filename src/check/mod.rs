@@ -62,6 +62,10 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "ZOOM_GRACE",
     "ZOOM_METRICS_FILE",
     "ZOOM_GIVE_UP_AFTER",
+    "ZOOM_HA_ETCD",
+    "ZOOM_HA_TTL",
+    "ZOOM_HA_NAME",
+    "ZOOM_HA_PREFIX",
 ];
 
 /// `ZOOM_ALLOW_INSECURE`: unset or `0` refuses cleartext to other hosts, `1` allows it.
