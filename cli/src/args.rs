@@ -35,6 +35,10 @@ pub struct Args {
     pub metrics_file: Option<PathBuf>,
     /// `--give-up-after SECS`, as given (else `ZOOM_GIVE_UP_AFTER`).
     pub give_up_after: Option<String>,
+    /// `--ha-etcd URLS`, as given (else `ZOOM_HA_ETCD`).
+    pub ha_etcd: Option<String>,
+    /// `--ha-ttl SECS`, as given (else `ZOOM_HA_TTL`).
+    pub ha_ttl: Option<String>,
     /// `--queue`.
     pub queue: usize,
     /// `--quiet`.
@@ -55,6 +59,8 @@ impl Default for Args {
             grace: None,
             metrics_file: None,
             give_up_after: None,
+            ha_etcd: None,
+            ha_ttl: None,
             queue: DEFAULT_QUEUE,
             quiet: false,
         }
@@ -102,6 +108,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("give-up-after") => {
                 parsed.give_up_after = Some(text(&mut parser, "--give-up-after")?);
             }
+            Long("ha-etcd") => parsed.ha_etcd = Some(ha_flag(&mut parser, "--ha-etcd")?),
+            Long("ha-ttl") => parsed.ha_ttl = Some(ha_flag(&mut parser, "--ha-ttl")?),
             Long("queue") => {
                 let v = text(&mut parser, "--queue")?;
                 let n = v.parse().ok().filter(|&n: &usize| n > 0);
@@ -128,6 +136,17 @@ fn text(parser: &mut lexopt::Parser, option: &str) -> Result<String, String> {
     value(parser)?
         .into_string()
         .map_err(|v| format!("{option} needs UTF-8 text, not {v:?}"))
+}
+
+/// The value of an option of high availability, which needs the `ha` feature.
+fn ha_flag(parser: &mut lexopt::Parser, option: &str) -> Result<String, String> {
+    if cfg!(feature = "ha") {
+        text(parser, option)
+    } else {
+        Err(format!(
+            "{option} needs the `ha` feature, which this build of zoom-ws leaves out"
+        ))
+    }
 }
 
 /// lexopt's errors, in the words of our other messages.

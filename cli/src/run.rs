@@ -40,6 +40,9 @@ pub fn run(args: Args) -> Result<Ended, Exit> {
         config.subscription_id = id.clone();
         clients.push(Client::with_tokens(config, tokens.clone()).map_err(Exit::Fatal)?);
     }
+    let health = Health::new(&ids);
+    #[cfg(feature = "ha")]
+    let ha = crate::ha::Ha::start(delivery.ha.as_ref(), &ids, &mut clients, &health);
     let stop = StopAll(Arc::new(clients.iter().map(Client::stop_handle).collect()));
     let on_gone = {
         let stop = stop.clone();
@@ -48,6 +51,8 @@ pub fn run(args: Args) -> Result<Ended, Exit> {
     let outputs = outputs::spawn(prepared, &args, &delivery, &config.backoff, on_gone.clone())?;
     let shutdown = Arc::clone(&outputs.shutdown);
     let stopping = stop.clone();
+    #[cfg(feature = "ha")]
+    let handing_over = Arc::clone(&ha);
     signals.on_signal(move |name| {
         if stopping.is_stopped() {
             log::warn!(
@@ -57,6 +62,10 @@ pub fn run(args: Args) -> Result<Ended, Exit> {
             shutdown.cut();
         } else {
             log::info!("{name} received; stopping (a second signal cuts the grace period short)");
+            #[cfg(feature = "ha")]
+            if handing_over.hand_over() {
+                return;
+            }
             stopping.stop();
         }
     });
@@ -69,7 +78,6 @@ pub fn run(args: Args) -> Result<Ended, Exit> {
     sink.max_events = args.max_events;
     let sink = Arc::new(Mutex::new(sink));
 
-    let health = Health::new(&ids);
     let service = Service::start(
         Arc::clone(&health),
         outputs.watch(),
@@ -94,6 +102,8 @@ pub fn run(args: Args) -> Result<Ended, Exit> {
         }
         snapshots.push(snapshot);
     }
+    #[cfg(feature = "ha")]
+    ha.finish();
     {
         let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
         log_summary(&snapshots, &sink, tokens.fetches());

@@ -36,6 +36,9 @@ pub struct Delivery {
     /// `--give-up-after SECS` or `ZOOM_GIVE_UP_AFTER`: exit 1 when no subscription has been
     /// live for that long.
     pub give_up_after: Option<Duration>,
+    /// `--ha-etcd` and the other `ZOOM_HA_*` settings: the election.
+    #[cfg(feature = "ha")]
+    pub ha: Option<crate::ha::Settings>,
 }
 
 /// The client's configuration, the webhook secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`) and the
@@ -119,12 +122,19 @@ fn delivery(args: &Args, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Deli
         }
         None => None,
     };
+    #[cfg(not(feature = "ha"))]
+    if lookup("ZOOM_HA_ETCD").is_some() {
+        let problem = "needs the `ha` feature, which this build of zoom-ws leaves out";
+        return Err(Exit::Usage(format!("ZOOM_HA_ETCD {problem}")));
+    }
     Ok(Delivery {
         spool,
         spool_max,
         grace,
         metrics_file,
         give_up_after,
+        #[cfg(feature = "ha")]
+        ha: crate::ha::settings(args, lookup)?,
     })
 }
 

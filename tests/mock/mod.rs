@@ -327,16 +327,21 @@ impl MockZoom {
         self.state.knock_offs.load(Ordering::SeqCst)
     }
 
-    /// Sends events `0..count` of subscription `sub`, one every `every`, each to the connection
-    /// open at its time; one due while no connection is open is missed (Zoom never replays).
-    /// Returns when the last is due.
-    pub fn stream(&self, sub: &str, count: usize, every: Duration) -> thread::JoinHandle<()> {
+    /// Sends events `first..first + count` of subscription `sub`, one every `every`, each to the
+    /// connection open at its time; one due while no connection is open is missed (Zoom never
+    /// replays). The thread ends when the last is due.
+    pub fn stream(
+        &self,
+        sub: &str,
+        (first, count): (usize, usize),
+        every: Duration,
+    ) -> thread::JoinHandle<()> {
         let state = self.state.clone();
         let sub = sub.to_string();
         thread::spawn(move || {
             let start = Instant::now();
-            for i in 0..count {
-                let due = start + every * i as u32;
+            for (k, i) in (first..first + count).enumerate() {
+                let due = start + every * k as u32;
                 thread::sleep(due.saturating_duration_since(Instant::now()));
                 // Under the lock a newer connection takes to replace the open one: an event goes
                 // to the old one only before it is replaced, and it sends all of them first.
