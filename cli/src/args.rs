@@ -220,6 +220,22 @@ mod tests {
     }
 
     #[test]
+    fn high_availability_options_need_their_feature() {
+        let given = parse(&["--ha-etcd", "http://127.0.0.1:2379", "--ha-ttl", "3"]);
+        if cfg!(feature = "ha") {
+            let args = given.unwrap().unwrap();
+            assert_eq!(args.ha_etcd.as_deref(), Some("http://127.0.0.1:2379"));
+            assert_eq!(args.ha_ttl.as_deref(), Some("3"));
+        } else {
+            let error = given.unwrap_err();
+            assert!(
+                error.contains("--ha-etcd") && error.contains("`ha` feature"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
     fn errors_name_the_option_and_the_fix() {
         assert_eq!(parse(&["--exec"]).unwrap_err(), "--exec needs a value");
         let bogus = parse(&["--bogus"]).unwrap_err();

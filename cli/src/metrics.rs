@@ -319,10 +319,11 @@ mod tests {
                 "{name} has no TYPE"
             );
         }
-        // Two subscriptions and eight families, less the missing timestamp; two outputs; journal.
+        // Two subscriptions and nine families, less the missing timestamp and leader; two
+        // outputs; journal.
         assert_eq!(
             lines.iter().filter(|l| !l.starts_with('#')).count(),
-            15 + 2 + 1
+            16 + 2 + 1
         );
         assert!(text.ends_with('\n'));
     }

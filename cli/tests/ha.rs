@@ -10,6 +10,7 @@ mod etcd;
 mod mock;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -33,7 +34,18 @@ struct Instance {
 
 impl Instance {
     fn start(mock: &MockZoom, urls: &str, name: &'static str, subs: &str) -> Instance {
+        Instance::start_with(mock, urls, name, subs, &[])
+    }
+
+    fn start_with(
+        mock: &MockZoom,
+        urls: &str,
+        name: &'static str,
+        subs: &str,
+        env: &[(&str, &std::path::Path)],
+    ) -> Instance {
         let mut child = mock::cli(mock)
+            .envs(env.iter().copied())
             .env("ZOOM_SUBSCRIPTION_ID", subs)
             .env("ZOOM_HA_ETCD", urls)
             .env("ZOOM_HA_TTL", TTL.to_string())
@@ -419,4 +431,141 @@ fn two_subscriptions_over_two_instances_each_with_one_consumer() {
     println!("two subscriptions: the first instance handed {handed_over} over");
     assert!(handed_over >= 1);
     assert_eq!(knocked, handed_over, "only planned knock-offs");
+}
+
+/// Reads datagrams until one starts with `want`; fails after `secs` with what was seen.
+fn notified(socket: &UnixDatagram, want: &str, secs: u64) -> String {
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    while Instant::now() < until {
+        if let Ok(n) = socket.recv(&mut buf) {
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if message.starts_with(want) {
+                return message;
+            }
+            seen.push(message);
+        }
+    }
+    panic!("no {want:?} within {secs} s; saw {seen:?}");
+}
+
+/// Waits until the file at `path` holds `text`.
+fn wait_file(path: &std::path::Path, text: &str, secs: u64) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let now = std::fs::read_to_string(path).unwrap_or_default();
+        if now.contains(text) {
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "{} never held {text:?}:\n{now}",
+            path.display()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn leader_and_standby_say_so_to_systemd_and_in_the_metrics() {
+    let Some(binary) = etcd::binary() else { return };
+    let etcd = Cluster::start(binary, 1);
+    let mock = MockZoom::start();
+    let dir = mock::temp_dir();
+    let mut sockets = Vec::new();
+    let mut instances = Vec::new();
+    for name in ["a", "b"] {
+        let path = dir.join(format!("{name}.sock"));
+        let socket = UnixDatagram::bind(&path).unwrap();
+        let metrics = dir.join(format!("{name}.prom"));
+        let env = [
+            ("NOTIFY_SOCKET", path.as_path()),
+            ("ZOOM_METRICS_FILE", &metrics),
+        ];
+        let instance = Instance::start_with(&mock, &etcd.urls(), name, "mock-sub", &env);
+        if name == "a" {
+            instance.wait_log("this instance (a) leads", 20);
+            wait_connections(&mock, 1, 20);
+        }
+        notified(&socket, "READY=1", 20);
+        sockets.push(socket);
+        instances.push((instance, metrics));
+    }
+    // READY=1 came before the election decided (b) or once connected (a): the status says which.
+    notified(
+        &sockets[0],
+        "STATUS=connected 1/1, 0 events, 0 gaps, leader of 1/1",
+        10,
+    );
+    notified(
+        &sockets[1],
+        "STATUS=connected 0/1, 0 events, 0 gaps, standby",
+        10,
+    );
+    wait_file(
+        &instances[0].1,
+        "zoom_ws_leader{subscription=\"mock-sub\"} 1",
+        10,
+    );
+    wait_file(
+        &instances[1].1,
+        "zoom_ws_leader{subscription=\"mock-sub\"} 0",
+        10,
+    );
+    assert_eq!(
+        mock.token_requests().len(),
+        1,
+        "the standby asked Zoom for a token"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_election_settings_exit_2_before_anything_is_sent() {
+    let mock = MockZoom::start();
+    for (env, args, names) in [
+        (
+            ("ZOOM_HA_ETCD", "ftp://127.0.0.1:2379"),
+            &[][..],
+            "ZOOM_HA_ETCD",
+        ),
+        (
+            ("ZOOM_HA_ETCD", "http://10.1.2.3:2379"),
+            &[],
+            "ZOOM_ALLOW_INSECURE",
+        ),
+        (("ZOOM_HA_ETCD", " , "), &[], "ZOOM_HA_ETCD"),
+        (
+            ("ZOOM_HA_TTL", "1"),
+            &["--ha-etcd", "http://127.0.0.1:9"],
+            "ZOOM_HA_TTL",
+        ),
+        (
+            ("ZOOM_HA_NAME", "a b"),
+            &["--ha-etcd", "http://127.0.0.1:9"],
+            "ZOOM_HA_NAME",
+        ),
+        (
+            ("ZOOM_HA_ETCD", "http://127.0.0.1:9"),
+            &["--ha-ttl", "soon"],
+            "--ha-ttl",
+        ),
+    ] {
+        let out = mock::cli(&mock)
+            .env(env.0, env.1)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{env:?} {args:?}: {stderr}");
+        assert!(stderr.contains(names), "{env:?} {args:?}: {stderr}");
+    }
+    assert_eq!(mock.token_requests().len(), 0);
+    assert_eq!(mock.connections(), 0);
 }

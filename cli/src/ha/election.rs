@@ -96,15 +96,15 @@ struct Lease {
 
 /// One subscription's election, run on a thread of its own.
 pub struct Election {
-    pub etcd: Etcd,
-    pub subscription: String,
-    pub key: String,
-    pub name: String,
-    pub ttl: Duration,
-    pub seat: Arc<Seat>,
-    pub client: StopHandle,
-    pub health: Arc<Health>,
-    pub index: usize,
+    etcd: Etcd,
+    subscription: String,
+    key: String,
+    name: String,
+    ttl: Duration,
+    seat: Arc<Seat>,
+    client: StopHandle,
+    health: Arc<Health>,
+    index: usize,
     lease: Option<Lease>,
     /// The last holder logged, and whether etcd was unreachable at the last tick.
     shown: Option<Holder>,
@@ -112,7 +112,6 @@ pub struct Election {
 }
 
 impl Election {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         etcd: Etcd,
         (subscription, key): (String, String),
