@@ -34,3 +34,31 @@ pub(crate) fn wait(gate: &mut Option<Gate>, shared: &Shared) -> Option<bool> {
         shared.sleep(RECHECK);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    #[test]
+    fn a_closed_gate_is_asked_again_until_it_opens_or_the_client_stops() {
+        let shared = Arc::new(Shared::default());
+        assert_eq!(wait(&mut None, &shared), Some(false));
+        let mut asked = 0;
+        let mut opens: Option<Gate> = Some(Box::new(move || {
+            asked += 1;
+            asked >= 3
+        }));
+        let started = Instant::now();
+        assert_eq!(wait(&mut opens, &shared), Some(true));
+        assert!(started.elapsed() >= RECHECK * 2);
+        let mut closed: Option<Gate> = Some(Box::new(|| false));
+        let stopper = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            stopper.stop();
+        });
+        assert_eq!(wait(&mut closed, &shared), None);
+    }
+}
