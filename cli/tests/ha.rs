@@ -569,3 +569,39 @@ fn bad_election_settings_exit_2_before_anything_is_sent() {
     assert_eq!(mock.token_requests().len(), 0);
     assert_eq!(mock.connections(), 0);
 }
+
+#[test]
+fn a_leader_cut_off_from_etcd_is_replaced_and_zoom_closes_its_connection() {
+    let Some(binary) = etcd::binary() else { return };
+    let etcd = Cluster::start(binary, 1);
+    let path = etcd::Path::to(&etcd.urls());
+    let mock = MockZoom::start();
+    let a = Instance::start(&mock, &path.url(), "a", "mock-sub");
+    a.wait_log("this instance (a) leads", 20);
+    wait_connections(&mock, 1, 20);
+    let b = Instance::start(&mock, &etcd.urls(), "b", "mock-sub");
+    b.wait_log("standing by; a leads", 20);
+    let stream = mock.stream("mock-sub", (0, 400), EVERY);
+    thread::sleep(Duration::from_secs(1));
+    path.cut(true);
+    let cut = Instant::now();
+    let taken = wait_connections(&mock, 2, 30);
+    println!(
+        "leader cut off from etcd: the standby connected {} ms after the cut",
+        (taken - cut).as_millis()
+    );
+    a.wait_log("the lease ran out without etcd", 10);
+    thread::sleep(Duration::from_secs(1));
+    path.cut(false);
+    a.wait_log("standing by; b leads", 20);
+    stream.join().unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let (knocked, connections) = (mock.knock_offs(), mock.connections());
+    let (_, a) = a.stop();
+    let (_, b) = b.stop();
+    let got = check_events("mock-sub", &[&a, &b]);
+    assert_eq!(mock.missed(), Vec::<usize>::new(), "events missed");
+    assert_eq!(got, (0..400).collect::<Vec<_>>());
+    assert_eq!(knocked, 1, "{}\n{}", a.log(), b.log());
+    assert_eq!(connections, 2, "the old leader reconnected: {}", a.log());
+}

@@ -3,7 +3,6 @@
 //! holds it. The key is gone as soon as its holder revokes the lease (a planned stop) or the
 //! lease expires (a crash), so a standby that asks every tick takes over within a tick of that.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,7 +32,9 @@ enum Ask {
 
 /// What the election shares with the client's gate and with the signal handler.
 pub struct Seat {
-    leader: AtomicBool,
+    /// Until when this instance leads: the end of its lease by our clock, counted from when the
+    /// last renewal was sent, so it ends before etcd can let anyone else take the key.
+    leader_until: Mutex<Option<Instant>>,
     ask: Mutex<Ask>,
     wake: Condvar,
 }
@@ -41,15 +42,19 @@ pub struct Seat {
 impl Seat {
     pub fn new() -> Arc<Seat> {
         Arc::new(Seat {
-            leader: AtomicBool::new(false),
+            leader_until: Mutex::new(None),
             ask: Mutex::new(Ask::Run),
             wake: Condvar::new(),
         })
     }
 
-    /// The client's gate: only the leader may connect.
+    /// The client's gate: only the leader may connect, and only while its lease lasts.
     pub fn is_leader(&self) -> bool {
-        self.leader.load(Ordering::SeqCst)
+        lock(&self.leader_until).is_some_and(|until| Instant::now() < until)
+    }
+
+    fn lead_until(&self, until: Option<Instant>) {
+        *lock(&self.leader_until) = until;
     }
 
     pub fn hand_over(&self) {
@@ -61,7 +66,7 @@ impl Seat {
     }
 
     fn tell(&self, ask: Ask) {
-        let mut current = self.ask.lock().unwrap_or_else(|e| e.into_inner());
+        let mut current = lock(&self.ask);
         if *current != Ask::Quit {
             *current = ask;
         }
@@ -71,7 +76,7 @@ impl Seat {
     /// Waits up to `d` unless asked something other than `Run`; returns what is asked.
     fn wait(&self, d: Duration, past: Ask) -> Ask {
         let deadline = Instant::now() + d;
-        let mut ask = self.ask.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ask = lock(&self.ask);
         while *ask == past {
             let now = Instant::now();
             if now >= deadline {
@@ -84,6 +89,10 @@ impl Seat {
         }
         *ask
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A lease this instance holds, by etcd's word: renewed before a third of its time is out,
@@ -234,22 +243,22 @@ impl Election {
         }
         if self.lease.as_ref().is_none_or(|l| now >= l.valid_until) {
             self.lease = None;
-            if self.seat.is_leader() {
-                log::warn!(
-                    "subscription {}: the lease ran out without etcd; standing by (the open \
-                     connection stays until Zoom closes it)",
-                    self.label()
-                );
-                self.seat.leader.store(false, Ordering::SeqCst);
-                self.health.set_leader(self.index, false);
-                self.shown = None;
-            }
+        }
+        if self.shown == Some(Holder::Us) && !self.seat.is_leader() {
+            log::warn!(
+                "subscription {}: the lease ran out without etcd; standing by (the open \
+                 connection stays until Zoom closes it)",
+                self.label()
+            );
+            self.health.set_leader(self.index, false);
+            self.shown = None;
         }
     }
 
     fn set(&mut self, holder: Holder) {
         let leader = holder == Holder::Us;
-        self.seat.leader.store(leader, Ordering::SeqCst);
+        let until = self.lease.as_ref().map(|l| l.valid_until);
+        self.seat.lead_until(until.filter(|_| leader));
         self.health.set_leader(self.index, leader);
         if self.shown.as_ref() == Some(&holder) {
             return;
@@ -271,7 +280,7 @@ impl Election {
 
     /// Gives the lease up, so that a standby takes over at once rather than after the TTL.
     fn resign(&mut self) {
-        self.seat.leader.store(false, Ordering::SeqCst);
+        self.seat.lead_until(None);
         self.health.set_leader(self.index, false);
         if let Some(lease) = self.lease.take() {
             if let Err(problem) = self.etcd.revoke(lease.id) {
