@@ -235,9 +235,10 @@ impl Election {
                 "standing by"
             };
             log::warn!(
-                "subscription {}: etcd unreachable (tried {}): {problem}; {doing}",
+                "subscription {}: etcd unreachable (tried {}): {}; {doing}",
                 self.label(),
-                self.etcd.urls()
+                self.etcd.urls(),
+                zoom_ws::check::escaped(problem)
             );
             self.unreachable = true;
         }
@@ -285,9 +286,10 @@ impl Election {
         if let Some(lease) = self.lease.take() {
             if let Err(problem) = self.etcd.revoke(lease.id) {
                 log::warn!(
-                    "subscription {}: could not give the lease up ({problem}); a standby takes \
-                     over when it expires",
-                    self.label()
+                    "subscription {}: could not give the lease up ({}); a standby takes over \
+                     when it expires",
+                    self.label(),
+                    zoom_ws::check::escaped(&problem)
                 );
             }
         }
