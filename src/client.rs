@@ -13,6 +13,7 @@ use crate::auth::{Token, TokenSource};
 use crate::config::Config;
 use crate::error::{Error, Result, Secs, describe_ws_error, is_timeout};
 use crate::event::Event;
+use crate::gate::{self, Gate};
 use crate::net::{Connector, Stream};
 use crate::protocol::HEARTBEAT;
 use crate::read_timer::ReadTimer;
@@ -66,6 +67,7 @@ pub struct Client {
     stats: Arc<Stats>,
     on_state: Option<StateCallback>,
     full: Option<Full>,
+    gate: Option<Gate>,
 }
 
 impl std::fmt::Debug for Client {
@@ -101,6 +103,7 @@ impl Client {
             stats: Arc::default(),
             on_state: None,
             full: None,
+            gate: None,
         })
     }
 
@@ -140,6 +143,14 @@ impl Client {
         self.full = Some(Box::new(full));
     }
 
+    /// Asks `may_connect` before each attempt (its token request and its connection); while it
+    /// answers `false`, the client asks Zoom for nothing and asks again every 100 ms. An open
+    /// connection is never closed for it. For an election among several hosts, where only the
+    /// leader may connect (Zoom closes a subscription's connection when another one opens).
+    pub fn gate(&mut self, may_connect: impl FnMut() -> bool + Send + 'static) {
+        self.gate = Some(Box::new(may_connect));
+    }
+
     fn tell(&mut self, change: StateChange) {
         if let Some(f) = self.on_state.as_mut() {
             f(&change);
@@ -162,7 +173,12 @@ impl Client {
             self.config.heartbeat_interval,
         )
         .give_up_after(self.config.give_up_after);
-        while !self.shared.is_stopped() {
+        while !self.shared.is_stopped() && !self.shared.is_finishing() {
+            match gate::wait(&mut self.gate, &self.shared) {
+                None => break,
+                Some(true) => reconnect.forget_gap(),
+                Some(false) => {}
+            }
             self.tell(StateChange::Connecting {
                 attempt: reconnect.attempt(),
             });

@@ -91,6 +91,8 @@ mod read_timer;
 mod reconnect;
 mod session;
 
+mod gate;
+
 mod client;
 mod state;
 mod stats;

@@ -84,6 +84,12 @@ impl Reconnect {
         self.gap_start.take()
     }
 
+    /// Another instance was in charge meanwhile (the client's gate was closed): whatever this
+    /// client missed is not a gap of the stream.
+    pub(crate) fn forget_gap(&mut self) {
+        self.gap_start = None;
+    }
+
     /// The verdict on an attempt. `token_fresh` says whether its token was fetched for it.
     ///
     /// A refused token is thrown away. One that had aged in the cache is replaced at once (no

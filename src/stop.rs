@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 pub(crate) struct Shared {
     /// Shared with the socket's reads too (see [`Stream::stop_on`](crate::net::Stream::stop_on)).
     stopped: Arc<AtomicBool>,
+    /// Ends `run` when the current connection ends (see [`StopHandle::stop_after_connection`]).
+    finishing: AtomicBool,
     socket: Mutex<Option<TcpStream>>,
     wake: Condvar,
 }
@@ -21,6 +23,10 @@ impl Shared {
 
     pub(crate) fn flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.stopped)
+    }
+
+    pub(crate) fn is_finishing(&self) -> bool {
+        self.finishing.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<TcpStream>> {
@@ -49,7 +55,7 @@ impl Shared {
     /// Waits until `done` (checked after each [`notify`](Self::notify)), `deadline`, or a stop.
     pub(crate) fn wait_until(&self, deadline: Instant, done: impl Fn() -> bool) {
         let mut socket = self.lock();
-        while !self.is_stopped() && !done() {
+        while !self.is_stopped() && !self.is_finishing() && !done() {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -89,6 +95,16 @@ impl StopHandle {
     /// Asks the client to stop. Safe to call more than once, before or during `run`.
     pub fn stop(&self) {
         self.0.stop();
+    }
+
+    /// Lets the open connection go on until it ends by itself (as when Zoom closes it because
+    /// another instance connected for the same subscription), then ends `run` instead of
+    /// reconnecting. Without an open connection, `run` returns at once. [`stop`](Self::stop)
+    /// still ends it sooner.
+    pub fn stop_after_connection(&self) {
+        self.0.finishing.store(true, Ordering::SeqCst);
+        let _socket = self.0.lock();
+        self.0.wake.notify_all();
     }
 
     /// True once [`stop`](Self::stop) was called.

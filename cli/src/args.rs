@@ -37,6 +37,10 @@ pub struct Args {
     pub queue: Option<u64>,
     /// `--stall-timeout SECS`, as given (else `ZOOM_STALL_TIMEOUT`).
     pub stall_timeout: Option<String>,
+    /// `--ha-etcd URLS`, as given (else `ZOOM_HA_ETCD`).
+    pub ha_etcd: Option<String>,
+    /// `--ha-ttl SECS`, as given (else `ZOOM_HA_TTL`).
+    pub ha_ttl: Option<String>,
     /// `--quiet`.
     pub quiet: bool,
 }
@@ -85,6 +89,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("give-up-after") => {
                 parsed.give_up_after = Some(text(&mut parser, "--give-up-after")?);
             }
+            Long("ha-etcd") => parsed.ha_etcd = Some(ha_flag(&mut parser, "--ha-etcd")?),
+            Long("ha-ttl") => parsed.ha_ttl = Some(ha_flag(&mut parser, "--ha-ttl")?),
             Long("queue") => {
                 let v = text(&mut parser, "--queue")?;
                 let n = crate::settings::parse_size_min(&v, 1).map_err(|_| {
@@ -117,6 +123,17 @@ fn text(parser: &mut lexopt::Parser, option: &str) -> Result<String, String> {
     value(parser)?
         .into_string()
         .map_err(|v| format!("{option} needs UTF-8 text, not {v:?}"))
+}
+
+/// The value of an option of high availability, which needs the `ha` feature.
+fn ha_flag(parser: &mut lexopt::Parser, option: &str) -> Result<String, String> {
+    if cfg!(feature = "ha") {
+        text(parser, option)
+    } else {
+        Err(format!(
+            "{option} needs the `ha` feature, which this build of zoom-ws leaves out"
+        ))
+    }
 }
 
 /// lexopt's errors, in the words of our other messages.
@@ -198,6 +215,22 @@ mod tests {
         assert!(parse(&["--spool", "x"]).is_ok());
         assert!(parse(&["--queue", "0"]).is_err());
         assert!(parse(&["--exec", " "]).is_err());
+    }
+
+    #[test]
+    fn high_availability_options_need_their_feature() {
+        let given = parse(&["--ha-etcd", "http://127.0.0.1:2379", "--ha-ttl", "3"]);
+        if cfg!(feature = "ha") {
+            let args = given.unwrap().unwrap();
+            assert_eq!(args.ha_etcd.as_deref(), Some("http://127.0.0.1:2379"));
+            assert_eq!(args.ha_ttl.as_deref(), Some("3"));
+        } else {
+            let error = given.unwrap_err();
+            assert!(
+                error.contains("--ha-etcd") && error.contains("`ha` feature"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

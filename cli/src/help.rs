@@ -40,6 +40,11 @@ Options:
                      and at exit
   --give-up-after SECS
                      exit 1 when no subscription has been live for SECS (for supervisors)
+  --ha-etcd URLS     high availability: run this on several hosts with the same settings;
+                     an election per subscription on etcd (client URLs, comma-separated)
+                     lets one instance connect, the others stand by (README)
+  --ha-ttl SECS      the election's lease, default 10, at least 2: a crashed leader is
+                     replaced within about that
   -h, --help         show this help
   -V, --version      show the version
 
@@ -71,14 +76,18 @@ Settings (environment, or the .env file; the environment wins):
   ZOOM_STALL_TIMEOUT                         as --stall-timeout SECS
   ZOOM_METRICS_FILE                          as --metrics-file PATH
   ZOOM_GIVE_UP_AFTER                         as --give-up-after SECS
+  ZOOM_HA_ETCD, ZOOM_HA_TTL                  as --ha-etcd URLS, --ha-ttl SECS
+  ZOOM_HA_NAME                               this instance in logs and etcd (default host:pid)
+  ZOOM_HA_PREFIX                             etcd key prefix, default /zoom-ws/
   NOTIFY_SOCKET, WATCHDOG_USEC               set by systemd: READY=1, STATUS=, WATCHDOG=1
   JOURNAL_STREAM                             set by systemd: <N> priorities, no timestamps
   RUST_LOG                                   log level on stderr, default info
 
 Signals: SIGINT, SIGTERM and SIGHUP stop at once in every phase (the token request too):
 the connection is closed with Zoom's closing handshake, then the outputs drain for --grace;
-what is left stays in the journal, or is reported lost. SIGUSR1 and SIGUSR2 are logged and
-ignored.
+what is left stays in the journal, or is reported lost. With --ha-etcd, a leader first
+gives its lease up and reads until its successor connects (at most 5 s); a second signal
+stops at once. SIGUSR1 and SIGUSR2 are logged and ignored.
 
 Exit status: 0 stopped as asked (signal, --max-events, stdout closed) with nothing lost,
 4 stopped as asked but events were dropped or lost, 2 usage or configuration error,

@@ -19,6 +19,8 @@ mod build_info;
 mod dotenv;
 mod exit;
 mod feed;
+#[cfg(feature = "ha")]
+mod ha;
 mod help;
 #[cfg(unix)]
 #[allow(unsafe_code)]

@@ -21,6 +21,8 @@ pub struct Snapshot {
 pub struct Subscription {
     pub id: String,
     pub up: bool,
+    /// With `--ha-etcd`: whether this instance leads the subscription.
+    pub leader: Option<bool>,
     pub events: u64,
     pub reconnects: u64,
     pub gaps: u64,
@@ -51,12 +53,18 @@ enum Value {
 type SubValue = fn(&Subscription) -> Option<Value>;
 
 /// The per-subscription families: name, type, help, value.
-const SUBSCRIPTION_FAMILIES: [(&str, &str, &str, SubValue); 8] = [
+const SUBSCRIPTION_FAMILIES: [(&str, &str, &str, SubValue); 9] = [
     (
         "zoom_ws_up",
         "gauge",
         "1 while the subscription's connection is live, else 0.",
         |s| Some(Value::Count(u64::from(s.up))),
+    ),
+    (
+        "zoom_ws_leader",
+        "gauge",
+        "With --ha-etcd: 1 while this instance leads the subscription's election, 0 on standby.",
+        |s| s.leader.map(|l| Value::Count(u64::from(l))),
     ),
     (
         "zoom_ws_events_total",
@@ -247,6 +255,7 @@ mod tests {
                 Subscription {
                     id: "sub-a".into(),
                     up: true,
+                    leader: Some(true),
                     events: 1200,
                     reconnects: 2,
                     gaps: 1,
@@ -281,6 +290,8 @@ mod tests {
             "# TYPE zoom_ws_up gauge",
             "zoom_ws_up{subscription=\"sub-a\"} 1",
             "zoom_ws_up{subscription=\"odd \\\"name\\\"\\\\x\\ny\"} 0",
+            "# TYPE zoom_ws_leader gauge",
+            "zoom_ws_leader{subscription=\"sub-a\"} 1",
             "# TYPE zoom_ws_events_total counter",
             "zoom_ws_events_total{subscription=\"sub-a\"} 1200",
             "zoom_ws_reconnects_total{subscription=\"sub-a\"} 2",
@@ -309,10 +320,11 @@ mod tests {
                 "{name} has no TYPE"
             );
         }
-        // Two subscriptions and eight families, less the missing timestamp; two outputs; journal.
+        // Two subscriptions and nine families, less the missing timestamp and leader; two
+        // outputs; journal.
         assert_eq!(
             lines.iter().filter(|l| !l.starts_with('#')).count(),
-            15 + 2 + 1
+            16 + 2 + 1
         );
         assert!(text.ends_with('\n'));
     }

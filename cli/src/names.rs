@@ -29,6 +29,12 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "ZOOM_GRACE",
     "ZOOM_METRICS_FILE",
     "ZOOM_GIVE_UP_AFTER",
+    "ZOOM_QUEUE_MAX",
+    "ZOOM_STALL_TIMEOUT",
+    "ZOOM_HA_ETCD",
+    "ZOOM_HA_TTL",
+    "ZOOM_HA_NAME",
+    "ZOOM_HA_PREFIX",
 ];
 
 /// The names of Zoom's WebSocket sample that zoom-ws reads too, beside its own.

@@ -40,13 +40,23 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
         config.subscription_id = id.clone();
         clients.push(Client::with_tokens(config, tokens.clone()).map_err(Exit::Fatal)?);
     }
+    let health = Health::new(&ids);
+    #[cfg(feature = "ha")]
+    let ha = crate::ha::Ha::start(delivery.ha.as_ref(), &ids, &mut clients, &health);
     let stop = StopAll(Arc::new(clients.iter().map(Client::stop_handle).collect()));
     let on_gone = {
         let stop = stop.clone();
         move || stop.stop()
     };
     let outputs = outputs::spawn(prepared, &args, &delivery, &config.backoff, on_gone.clone())?;
-    signals.stop(stop.clone(), Arc::clone(&outputs.shutdown));
+    #[cfg(feature = "ha")]
+    let hand_over = {
+        let ha = Arc::clone(&ha);
+        move || ha.hand_over()
+    };
+    #[cfg(not(feature = "ha"))]
+    let hand_over = || false;
+    signals.stop(stop.clone(), Arc::clone(&outputs.shutdown), hand_over);
     if !args.quiet {
         signals::stop_when_stdout_closes(on_gone);
     }
@@ -56,7 +66,6 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
     sink.max_events = args.max_events;
     let sink = Arc::new(Mutex::new(sink));
 
-    let health = Health::new(&ids);
     let service = Service::start(
         Arc::clone(&health),
         outputs.watch(),
@@ -81,6 +90,8 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
         }
         snapshots.push(snapshot);
     }
+    #[cfg(feature = "ha")]
+    ha.finish();
     {
         let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
         log_summary(&snapshots, &sink, tokens.fetches());

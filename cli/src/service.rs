@@ -4,7 +4,7 @@
 //! (`--metrics-file`) and the supervisor's exit (`--give-up-after`).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,6 +25,8 @@ const TICK: Duration = Duration::from_millis(250);
 pub struct Sub {
     id: String,
     up: AtomicBool,
+    /// With `--ha-etcd`: 1 standby, 2 leader (0 without an election).
+    role: AtomicU8,
     /// Gaps, counted when they start; the milliseconds of those that ended.
     gaps: AtomicU64,
     gap_ms: AtomicU64,
@@ -50,6 +52,7 @@ impl Health {
             .map(|id| Sub {
                 id: id.clone(),
                 up: AtomicBool::new(false),
+                role: AtomicU8::new(0),
                 gaps: AtomicU64::new(0),
                 gap_ms: AtomicU64::new(0),
                 down_since_ms: AtomicU64::new(0),
@@ -88,6 +91,23 @@ impl Health {
             }
             _ => {}
         }
+    }
+
+    /// Subscription `i`'s election: this instance leads it, or stands by.
+    #[cfg_attr(not(feature = "ha"), allow(dead_code))]
+    pub fn set_leader(&self, i: usize, leader: bool) {
+        self.subs[i]
+            .role
+            .store(1 + u8::from(leader), Ordering::Relaxed);
+    }
+
+    /// Subscriptions live, or standing by for another instance (ready for systemd either way).
+    fn settled(&self) -> usize {
+        let standby = |s: &Sub| s.role.load(Ordering::Relaxed) == 1;
+        self.subs
+            .iter()
+            .filter(|s| s.up.load(Ordering::Relaxed) || standby(s))
+            .count()
     }
 
     /// Subscription `i` delivered an event now.
@@ -129,6 +149,10 @@ impl Health {
                 metrics::Subscription {
                     id: s.id.clone(),
                     up: s.up.load(Ordering::Relaxed),
+                    leader: match s.role.load(Ordering::Relaxed) {
+                        0 => None,
+                        role => Some(role == 2),
+                    },
                     events: stats.events,
                     reconnects: stats.reconnects,
                     gaps: s.gaps.load(Ordering::Relaxed),
@@ -273,10 +297,11 @@ impl Looker {
     fn look(&mut self, now: Instant) {
         let live = self.health.live();
         let total = self.health.subs.len();
-        if live > 0 {
+        let settled = self.health.settled();
+        if settled > 0 {
             self.last_live = now;
         }
-        if !self.ready && live == total {
+        if !self.ready && settled == total {
             self.ready = true;
             self.notify(Notifier::ready);
         }
@@ -303,7 +328,14 @@ impl Looker {
         let subs = self.health.subscriptions();
         let events: u64 = subs.iter().map(|s| s.events).sum();
         let gaps: u64 = subs.iter().map(|s| s.gaps).sum();
-        let status = format!("connected {live}/{total}, {events} events, {gaps} gaps");
+        let mut status = format!("connected {live}/{total}, {events} events, {gaps} gaps");
+        let leading = subs.iter().filter(|s| s.leader == Some(true)).count();
+        if subs.iter().any(|s| s.leader.is_some()) {
+            status += &match leading {
+                0 => ", standby".to_string(),
+                n => format!(", leader of {n}/{total}"),
+            };
+        }
         if status != self.status {
             self.notify(|n| n.status(&status));
             self.status = status;

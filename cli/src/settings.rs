@@ -52,6 +52,9 @@ pub struct Delivery {
     /// `--give-up-after SECS` or `ZOOM_GIVE_UP_AFTER`: exit 1 when no subscription has been
     /// live for that long.
     pub give_up_after: Option<Duration>,
+    /// `--ha-etcd` and the other `ZOOM_HA_*` settings: the election.
+    #[cfg(feature = "ha")]
+    pub ha: Option<crate::ha::Settings>,
 }
 
 /// The client's configuration, the webhook secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`) and the
@@ -243,6 +246,24 @@ fn delivery(
         },
         None => None,
     };
+    #[cfg(not(feature = "ha"))]
+    if lookup("ZOOM_HA_ETCD").is_some() {
+        let problem = "needs the `ha` feature, which this build of zoom-ws leaves out";
+        note("ZOOM_HA_ETCD", problem.into());
+    }
+    #[cfg(feature = "ha")]
+    let ha = match crate::ha::settings(args, lookup) {
+        Ok(ha) => ha,
+        Err(Exit::Fatal(e)) => {
+            problems.push(e.to_string());
+            None
+        }
+        Err(Exit::Usage(problem)) => {
+            problems.push(problem);
+            None
+        }
+        Err(_) => None,
+    };
     Delivery {
         spool: args
             .spool
@@ -257,6 +278,8 @@ fn delivery(
             .clone()
             .or_else(|| lookup("ZOOM_METRICS_FILE").map(PathBuf::from)),
         give_up_after,
+        #[cfg(feature = "ha")]
+        ha,
     }
 }
 

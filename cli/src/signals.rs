@@ -36,8 +36,15 @@ pub fn stop_when_stdout_closes(_f: impl FnOnce() + Send + 'static) {}
 pub use unix::{block, stop_when_stdout_closes};
 
 impl Blocked {
-    /// The first stop signal stops every client; a later one cuts the grace period short.
-    pub fn stop(self, stop: crate::sink::StopAll, shutdown: Arc<Shutdown>) {
+    /// The first stop signal stops every client, unless `hand_over` takes it (an elected leader
+    /// gives its lease up and reads on until its successor connects); a later one cuts the grace
+    /// period short.
+    pub fn stop(
+        self,
+        stop: crate::sink::StopAll,
+        shutdown: Arc<Shutdown>,
+        hand_over: impl Fn() -> bool + Send + 'static,
+    ) {
         self.on_signal(move |name| {
             if stop.is_stopped() {
                 log::warn!(
@@ -49,7 +56,9 @@ impl Blocked {
                 log::info!(
                     "{name} received; stopping (a second signal cuts the grace period short)"
                 );
-                stop.stop();
+                if !hand_over() {
+                    stop.stop();
+                }
             }
         });
     }

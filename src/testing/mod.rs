@@ -22,15 +22,17 @@
 //! subscription: the client reports [`Error::Rejected`](crate::Error::Rejected)). Finer scripts
 //! go through [`MockZoom::plan`]: each socket connection plays a [`Plan`] (the next queued one,
 //! or the default: accept, answer heartbeats, stay open). Everything the client sends is
-//! recorded, so tests assert on what a real server would have seen. The project's own tests,
-//! examples and benchmark use the same mock.
+//! recorded, so tests assert on what a real server would have seen. Like Zoom, a new connection
+//! for a subscription closes the one that is open (a "knock-off", counted); [`MockZoom::stream`]
+//! sends events on a clock to whichever connection is open, as Zoom does, and drops those due
+//! while none is. The project's own tests, examples and benchmark use the same mock.
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -180,6 +182,18 @@ struct State {
     closed_by_client: AtomicU64,
     next_token: AtomicU64,
     shutdown: AtomicBool,
+    /// The open connection of each subscription id.
+    open: Mutex<HashMap<String, Arc<Live>>>,
+    knock_offs: AtomicU64,
+    /// Events of [`MockZoom::stream`] written to a connection, and those that found none.
+    streamed: Mutex<Vec<usize>>,
+    missed: Mutex<Vec<usize>>,
+}
+
+/// One subscription's open connection: replaced when a newer one opens; the stream's events for it.
+struct Live {
+    replaced: AtomicBool,
+    events: mpsc::Sender<usize>,
 }
 
 /// A running mock Zoom. Stops when dropped.
@@ -352,6 +366,50 @@ impl MockZoom {
     /// Socket connections accepted (upgraded) so far.
     pub fn connections(&self) -> u64 {
         self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections closed because a newer one opened for the same subscription.
+    pub fn knock_offs(&self) -> u64 {
+        self.state.knock_offs.load(Ordering::SeqCst)
+    }
+
+    /// Sends events `first..first + count` of subscription `sub`, one every `every`, each to the
+    /// connection open at its time; one due while no connection is open is missed (Zoom never
+    /// replays). The thread ends when the last is due.
+    pub fn stream(
+        &self,
+        sub: &str,
+        (first, count): (usize, usize),
+        every: Duration,
+    ) -> thread::JoinHandle<()> {
+        let state = self.state.clone();
+        let sub = sub.to_string();
+        thread::spawn(move || {
+            let start = Instant::now();
+            for (k, i) in (first..first + count).enumerate() {
+                let due = start + every * k as u32;
+                thread::sleep(due.saturating_duration_since(Instant::now()));
+                // Under the lock a newer connection takes to replace the open one: an event goes
+                // to the old one only before it is replaced, and it sends all of them first.
+                let open = state.open.lock().unwrap();
+                let sent = open
+                    .get(&sub)
+                    .is_some_and(|live| live.events.send(i).is_ok());
+                if !sent {
+                    state.missed.lock().unwrap().push(i);
+                }
+            }
+        })
+    }
+
+    /// The events of [`stream`](Self::stream) written to a connection, in order.
+    pub fn streamed(&self) -> Vec<usize> {
+        self.state.streamed.lock().unwrap().clone()
+    }
+
+    /// The events of [`stream`](Self::stream) that no connection took.
+    pub fn missed(&self) -> Vec<usize> {
+        self.state.missed.lock().unwrap().clone()
     }
 
     /// Connections the client ended with a Close frame.
@@ -607,6 +665,16 @@ fn serve_socket(mut conn: Conn, head: Head, state: &Arc<State>) {
         .to_string();
     let plan = state.plans.lock().unwrap().pop_front();
     let plan = plan.unwrap_or_else(|| state.default_plan.lock().unwrap().clone());
+    let sub = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("subscriptionId="))
+        .unwrap_or_default()
+        .to_string();
+    let (events, stream) = mpsc::channel();
+    let live = Arc::new(Live {
+        replaced: AtomicBool::new(false),
+        events,
+    });
     let mut session = Session {
         conn,
         state: state.clone(),
@@ -614,8 +682,13 @@ fn serve_socket(mut conn: Conn, head: Head, state: &Arc<State>) {
         answering: true,
         answers_held: None,
         client_gone: false,
+        sub,
+        live,
+        stream,
+        knocked: false,
     };
     session.play(plan, &token);
+    session.leave();
 }
 
 struct Session {
@@ -626,6 +699,12 @@ struct Session {
     /// While a frame is being trickled: the heartbeat answers owed, sent after its last byte.
     answers_held: Option<usize>,
     client_gone: bool,
+    /// The subscription id in the request, and this connection's place as its open one.
+    sub: String,
+    live: Arc<Live>,
+    stream: mpsc::Receiver<usize>,
+    /// Closed because a newer connection opened.
+    knocked: bool,
 }
 
 impl Session {
@@ -633,6 +712,7 @@ impl Session {
         if !plan.no_greeting && !self.greet(token) {
             return;
         }
+        self.take_over();
         // The plan, then what the test sends live; meanwhile answer heartbeats.
         let mut actions: VecDeque<Action> = plan.actions.into();
         loop {
@@ -748,6 +828,59 @@ impl Session {
         Ok(())
     }
 
+    /// Becomes the subscription's open connection; the one open until now is closed (Zoom's rule).
+    fn take_over(&mut self) {
+        let mut open = self.state.open.lock().unwrap();
+        if let Some(old) = open.insert(self.sub.clone(), self.live.clone()) {
+            old.replaced.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// The connection ends: no longer the open one; the stream's events it still held are missed.
+    fn leave(&mut self) {
+        let mut open = self.state.open.lock().unwrap();
+        if open
+            .get(&self.sub)
+            .is_some_and(|l| Arc::ptr_eq(l, &self.live))
+        {
+            open.remove(&self.sub);
+        }
+        drop(open);
+        self.state
+            .missed
+            .lock()
+            .unwrap()
+            .extend(self.stream.try_iter());
+    }
+
+    /// Writes the stream's events queued for this connection.
+    fn send_streamed(&mut self) {
+        while !self.client_gone {
+            let Ok(i) = self.stream.try_recv() else { break };
+            if self
+                .send(&text_frame(&message_frame(&event_json(i))))
+                .is_ok()
+            {
+                self.state.streamed.lock().unwrap().push(i);
+            } else {
+                self.state.missed.lock().unwrap().push(i);
+                self.client_gone = true;
+            }
+        }
+    }
+
+    /// A newer connection opened: the events queued for this one, then a Close frame.
+    fn knock_off(&mut self) {
+        self.knocked = true;
+        self.state.knock_offs.fetch_add(1, Ordering::SeqCst);
+        self.send_streamed();
+        let mut payload = 1000u16.to_be_bytes().to_vec();
+        payload.extend_from_slice(b"replaced by a new connection");
+        let _ = self.send(&frame(0x8, &payload));
+        self.linger_then_close();
+        self.client_gone = true;
+    }
+
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.conn.write_all(bytes)?;
         self.conn.flush()
@@ -784,6 +917,11 @@ impl Session {
 
     /// One read of the client's bytes: `None` does not wait. Handles every complete frame.
     fn poll(&mut self, wait: Option<Duration>) {
+        if !self.knocked && !self.client_gone && self.live.replaced.load(Ordering::SeqCst) {
+            self.knock_off();
+            return;
+        }
+        self.send_streamed();
         let tcp = self.conn.tcp();
         match wait {
             None => tcp.set_nonblocking(true).ok(),
@@ -824,7 +962,7 @@ impl Session {
             }
             return;
         }
-        if opcode == 0x8 {
+        if opcode == 0x8 && !self.knocked {
             self.state.closed_by_client.fetch_add(1, Ordering::SeqCst);
             let _ = self.send(&frame(0x8, &payload[..payload.len().min(2)]));
             self.client_gone = true;
@@ -851,6 +989,11 @@ impl Session {
             .ok();
         let mut sink = [0u8; 4096];
         while !self.state.shutdown.load(Ordering::SeqCst) {
+            if self.live.replaced.load(Ordering::SeqCst) {
+                self.state.knock_offs.fetch_add(1, Ordering::SeqCst);
+                let _ = self.conn.tcp().shutdown(Shutdown::Both);
+                return;
+            }
             match self.conn.read(&mut sink) {
                 Ok(0) => return,
                 Ok(_) => {}

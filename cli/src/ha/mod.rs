@@ -1,0 +1,194 @@
+//! High availability (`--ha-etcd`): several instances with the same subscriptions, one consumer
+//! of each at a time, elected on etcd. The client's gate lets only the leader ask Zoom for a
+//! token and connect; a stop request hands the subscription over without a gap (the lease given
+//! up first, the connection read until Zoom closes it because the successor connected).
+
+mod election;
+mod etcd;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use zoom_ws::{Client, check};
+
+use crate::args::Args;
+use crate::exit::Exit;
+use crate::service::Health;
+use election::{Election, Seat};
+
+/// The lease's time to live unless told otherwise, in seconds: how long a crashed leader's
+/// subscriptions wait for a standby.
+pub const DEFAULT_TTL: u64 = 10;
+
+/// Where the elections' keys live unless `ZOOM_HA_PREFIX` says otherwise.
+pub const DEFAULT_PREFIX: &str = "/zoom-ws/";
+
+/// The election's settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `--ha-etcd` or `ZOOM_HA_ETCD`: the client URLs of one etcd cluster.
+    pub urls: Vec<String>,
+    /// `--ha-ttl` or `ZOOM_HA_TTL`.
+    pub ttl: Duration,
+    /// `ZOOM_HA_NAME`: this instance, in logs and in etcd.
+    pub name: String,
+    /// `ZOOM_HA_PREFIX`: the key of a subscription is the prefix and its id.
+    pub prefix: String,
+}
+
+/// The settings when `--ha-etcd` or `ZOOM_HA_ETCD` is given, checked.
+pub fn settings(
+    args: &Args,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Settings>, Exit> {
+    let usage = |name: &str, problem: String| Exit::Usage(format!("{name}: {problem}"));
+    let Some((list, setting)) = pick(&args.ha_etcd, "--ha-etcd", "ZOOM_HA_ETCD", lookup) else {
+        return Ok(None);
+    };
+    let insecure =
+        check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref()).map_err(Exit::Fatal)?;
+    let mut urls = Vec::new();
+    for url in list.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        let parsed = check::url(setting, url, &["http", "https"]).map_err(Exit::Fatal)?;
+        check::cleartext(setting, &parsed, insecure, "the election").map_err(Exit::Fatal)?;
+        urls.push(url.to_string());
+    }
+    if urls.is_empty() {
+        return Err(usage(
+            setting,
+            "give etcd's client URLs, such as http://127.0.0.1:2379".into(),
+        ));
+    }
+    let ttl = match pick(&args.ha_ttl, "--ha-ttl", "ZOOM_HA_TTL", lookup) {
+        Some((v, name)) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (2..=3600).contains(n))
+            .ok_or_else(|| {
+                usage(
+                    name,
+                    format!("{v:?} is not a whole number of seconds from 2 to 3600"),
+                )
+            })?,
+        None => DEFAULT_TTL,
+    };
+    let name = lookup("ZOOM_HA_NAME").unwrap_or_else(default_name);
+    if name.is_empty() || name.len() > 128 || !name.bytes().all(name_byte) {
+        let problem = "give 1 to 128 letters, digits, '-', '_', '.' or ':'";
+        return Err(usage("ZOOM_HA_NAME", problem.into()));
+    }
+    let prefix = lookup("ZOOM_HA_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+    if prefix.len() > 256 || prefix.chars().any(char::is_control) {
+        return Err(usage(
+            "ZOOM_HA_PREFIX",
+            "give printable text of at most 256 bytes".into(),
+        ));
+    }
+    Ok(Some(Settings {
+        urls,
+        ttl: Duration::from_secs(ttl),
+        name,
+        prefix,
+    }))
+}
+
+/// The option's value, else the variable's, with the name it came from.
+fn pick(
+    given: &Option<String>,
+    option: &'static str,
+    variable: &'static str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Option<(String, &'static str)> {
+    given
+        .clone()
+        .map(|v| (v, option))
+        .or_else(|| lookup(variable).map(|v| (v, variable)))
+}
+
+/// The host's name and this process's id: distinct for two instances on one host.
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "zoom-ws".to_string());
+    let host: String = host
+        .bytes()
+        .take(100)
+        .map(|b| if name_byte(b) { char::from(b) } else { '-' })
+        .collect();
+    format!("{host}:{}", std::process::id())
+}
+
+fn name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.:".contains(&b)
+}
+
+/// The elections of a run, one per subscription (none without `--ha-etcd`).
+pub struct Ha {
+    seats: Vec<Arc<Seat>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    handing_over: AtomicBool,
+}
+
+impl Ha {
+    /// Gates every client on its subscription's election and starts the elections.
+    pub fn start(
+        settings: Option<&Settings>,
+        ids: &[String],
+        clients: &mut [Client],
+        health: &Arc<Health>,
+    ) -> Arc<Ha> {
+        let mut seats = Vec::new();
+        let mut threads = Vec::new();
+        for (index, (id, client)) in ids.iter().zip(clients.iter_mut()).enumerate() {
+            let Some(settings) = settings else { break };
+            let seat = Seat::new();
+            let gate = Arc::clone(&seat);
+            client.gate(move || gate.is_leader());
+            // Each request within a quarter of the lease, so that one frozen member leaves
+            // time to ask the next before the lease runs out.
+            let timeout =
+                (settings.ttl / 4).clamp(Duration::from_millis(500), Duration::from_secs(3));
+            let election = Election::new(
+                etcd::Etcd::new(settings.urls.clone(), timeout),
+                (id.clone(), format!("{}{id}", settings.prefix)),
+                settings.name.clone(),
+                settings.ttl,
+                Arc::clone(&seat),
+                client.stop_handle(),
+                (Arc::clone(health), index),
+            );
+            threads.push(std::thread::spawn(move || election.run()));
+            seats.push(seat);
+        }
+        Arc::new(Ha {
+            seats,
+            threads: Mutex::new(threads),
+            handing_over: AtomicBool::new(false),
+        })
+    }
+
+    /// A stop request: leaders hand their subscriptions over, standbys stop. False when there
+    /// is no election or a handover was asked before (a second request stops at once).
+    pub fn hand_over(&self) -> bool {
+        if self.seats.is_empty() || self.handing_over.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        self.seats.iter().for_each(|s| s.hand_over());
+        true
+    }
+
+    /// The clients have returned: every lease is given up (a standby takes over at once).
+    pub fn finish(&self) {
+        self.seats.iter().for_each(|s| s.quit());
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
