@@ -143,7 +143,6 @@ impl Client {
     pub fn run(&mut self, mut on_event: impl FnMut(&Event)) -> Result<()> {
         let mut reconnect = Reconnect::new(
             self.config.backoff.clone(),
-            random_seed(),
             self.config.heartbeat_interval,
         );
         while !self.shared.is_stopped() {
@@ -411,19 +410,11 @@ fn close_frame() -> Vec<u8> {
         code: CloseCode::Normal,
         reason: "".into(),
     }));
-    frame.header_mut().mask = Some((random_seed() as u32).to_le_bytes());
+    frame.header_mut().mask = Some(rand::random());
     let mut bytes = Vec::with_capacity(frame.len());
     // Writing into a Vec cannot fail.
     frame.format(&mut bytes).ok();
     bytes
-}
-
-/// 64 unpredictable bits: std's `RandomState` keys come from the OS, and each new one differs.
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
 }
 
 #[cfg(test)]
