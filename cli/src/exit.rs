@@ -20,6 +20,7 @@ pub enum Exit {
     Fatal(Error),
     /// `--give-up-after`: no subscription was live for that long (the message says what kept
     /// failing).
+    #[cfg(feature = "service")]
     GaveUp(String),
 }
 
@@ -50,6 +51,7 @@ impl Exit {
                     _ => 1,
                 })
             }
+            #[cfg(feature = "service")]
             Exit::GaveUp(message) => {
                 log::error!("{message}");
                 ExitCode::from(1)

@@ -6,14 +6,16 @@
 //! power of two, and at most once a second otherwise) with the remedy. With a journal every
 //! output reads its own position of the one journal, and nothing is dropped before its limit.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
+#[cfg(journal)]
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+#[cfg(journal)]
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+#[cfg(journal)]
 use super::journal::{Journal, JournalError, JournalOptions, OpenReport};
 
 /// One event for one output.
@@ -29,11 +31,11 @@ pub struct Item {
 pub struct Feed {
     name: String,
     source: Source,
-    taken: AtomicU64,
 }
 
 enum Source {
     Memory(Arc<MemQueue>),
+    #[cfg(journal)]
     Journal(Arc<Journal>),
 }
 
@@ -48,6 +50,7 @@ impl Feed {
     pub fn next(&self, deadline: Instant) -> Option<Item> {
         match &self.source {
             Source::Memory(queue) => queue.next(deadline),
+            #[cfg(journal)]
             Source::Journal(journal) => journal.next(&self.name, deadline).map(|r| Item {
                 seq: r.seq,
                 data: r.bytes.into(),
@@ -57,11 +60,12 @@ impl Feed {
 
     /// The output is done with `item` (delivered, or refused for good): with a journal, its
     /// position moves past it.
+    #[cfg_attr(not(journal), allow(unused_variables))]
     pub fn ack(&self, item: &Item) {
+        #[cfg(journal)]
         if let Source::Journal(journal) = &self.source {
             journal.ack(&self.name, item.seq);
         }
-        self.taken.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Wakes a waiting `next`; from now on it returns `None`. What is still waiting stays in the
@@ -69,19 +73,16 @@ impl Feed {
     pub fn close(&self) {
         match &self.source {
             Source::Memory(queue) => queue.close(),
+            #[cfg(journal)]
             Source::Journal(journal) => journal.stop(&self.name),
         }
-    }
-
-    /// Events acknowledged.
-    pub fn taken(&self) -> u64 {
-        self.taken.load(Ordering::Relaxed)
     }
 
     /// Events dropped before this output took them.
     pub fn dropped(&self) -> u64 {
         match &self.source {
             Source::Memory(queue) => queue.lock().dropped,
+            #[cfg(journal)]
             Source::Journal(journal) => journal.dropped(&self.name),
         }
     }
@@ -90,27 +91,31 @@ impl Feed {
     pub fn waiting(&self) -> u64 {
         match &self.source {
             Source::Memory(queue) => queue.lock().queue.len() as u64,
+            #[cfg(journal)]
             Source::Journal(journal) => journal.pending(&self.name),
         }
     }
 
     /// Whether `item`, taken and not acknowledged, is still kept for a later run (its segment
     /// may have been dropped under the worker).
+    #[cfg_attr(not(journal), allow(unused_variables))]
     pub fn holds(&self, item: &Item) -> bool {
         match &self.source {
             Source::Memory(_) => false,
+            #[cfg(journal)]
             Source::Journal(journal) => journal.holds(item.seq),
         }
     }
 
     /// Whether what is waiting survives the process.
     pub fn is_durable(&self) -> bool {
-        matches!(self.source, Source::Journal(_))
+        !matches!(self.source, Source::Memory(_))
     }
 }
 
 /// Where the socket threads put each accepted event; never waits for an output.
 pub enum Fanout {
+    #[cfg(journal)]
     Journal {
         journal: Arc<Journal>,
         /// Events refused because the journal was closed (the rest it counts itself).
@@ -124,6 +129,7 @@ impl Fanout {
     /// Returns whether it was stored; a loss is counted and logged either way.
     pub fn push(&self, line: &[u8]) -> bool {
         match self {
+            #[cfg(journal)]
             Fanout::Journal { journal, refused } => match journal.append(line) {
                 Ok(_) => true,
                 Err(JournalError::Closed) => {
@@ -148,44 +154,45 @@ impl Fanout {
     /// Events refused by a closed journal (not in any output's count).
     pub fn refused(&self) -> u64 {
         match self {
+            #[cfg(journal)]
             Fanout::Journal { refused, .. } => refused.load(Ordering::Relaxed),
             Fanout::Memory(_) => 0,
         }
     }
 }
 
-/// The fan-out and one feed per output: through the journal in `spool` if given, else through
-/// a memory queue of `queue` events per output.
-pub fn build(
-    outputs: &[&str],
-    spool: Option<(&Path, JournalOptions)>,
-    queue: usize,
-) -> Result<(Fanout, Vec<Feed>, Option<OpenReport>), JournalError> {
-    let feed = |name: &str, source| Feed {
+fn feed(name: &str, source: Source) -> Feed {
+    Feed {
         name: name.into(),
         source,
-        taken: AtomicU64::new(0),
-    };
-    match spool {
-        Some((dir, opts)) => {
-            let (journal, report) = Journal::open(dir, outputs, opts)?;
-            let journal = Arc::new(journal);
-            let feeds = outputs
-                .iter()
-                .map(|n| feed(n, Source::Journal(Arc::clone(&journal))))
-                .collect();
-            let refused = AtomicU64::new(0);
-            Ok((Fanout::Journal { journal, refused }, feeds, Some(report)))
-        }
-        None => {
-            let queues: Vec<_> = outputs.iter().map(|n| MemQueue::new(n, queue)).collect();
-            let feeds = queues
-                .iter()
-                .map(|q| feed(&q.name, Source::Memory(Arc::clone(q))))
-                .collect();
-            Ok((Fanout::Memory(queues), feeds, None))
-        }
     }
+}
+
+/// The fan-out and one feed per output, through the journal in `dir`.
+#[cfg(journal)]
+pub fn build_journal(
+    outputs: &[&str],
+    dir: &Path,
+    opts: JournalOptions,
+) -> Result<(Fanout, Vec<Feed>, OpenReport), JournalError> {
+    let (journal, report) = Journal::open(dir, outputs, opts)?;
+    let journal = Arc::new(journal);
+    let feeds = outputs
+        .iter()
+        .map(|n| feed(n, Source::Journal(Arc::clone(&journal))))
+        .collect();
+    let refused = AtomicU64::new(0);
+    Ok((Fanout::Journal { journal, refused }, feeds, report))
+}
+
+/// The fan-out and one feed per output, through a memory queue of `queue` events each.
+pub fn build(outputs: &[&str], queue: usize) -> (Fanout, Vec<Feed>) {
+    let queues: Vec<_> = outputs.iter().map(|n| MemQueue::new(n, queue)).collect();
+    let feeds = queues
+        .iter()
+        .map(|q| feed(&q.name, Source::Memory(Arc::clone(q))))
+        .collect();
+    (Fanout::Memory(queues), feeds)
 }
 
 /// A bounded queue in memory for one output.

@@ -1,94 +1,41 @@
-//! Running under a service manager: what each subscription's connection is doing ([`Health`],
-//! fed by the clients' state changes), and one thread that turns it into systemd notifications
-//! (`READY=1`, `STATUS=`, `WATCHDOG=1`, `STOPPING=1`), the Prometheus textfile
-//! (`--metrics-file`) and the supervisor's exit (`--give-up-after`).
+//! Running under a service manager: one thread that turns the subscriptions' [`Health`] into
+//! systemd notifications (`READY=1`, `STATUS=`, `WATCHDOG=1`, `STOPPING=1`), the Prometheus
+//! textfile (`--metrics-file`) and the supervisor's exit (`--give-up-after`). It sleeps until
+//! the next of these is due or a connection changes, so an idle process stays asleep.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use zoom_ws::{StateChange, Stats};
-
+use crate::health::{Health, Sub, lock};
 use crate::metrics::{self, Snapshot};
 use crate::notify::Notifier;
 use crate::outputs::Watch;
+use crate::settings::Delivery;
 use crate::sink::StopAll;
 
 /// How often the metrics file is replaced while running.
 const METRICS_EVERY: Duration = Duration::from_secs(5);
-/// The longest the service thread sleeps between two looks.
-const TICK: Duration = Duration::from_millis(250);
-
-/// One subscription's connection, as the state changes tell it.
-pub struct Sub {
-    id: String,
-    up: AtomicBool,
-    gaps: AtomicU64,
-    gap_ms: AtomicU64,
-    /// Milliseconds since the epoch of the last event, 0 before the first.
-    last_event_ms: AtomicU64,
-    /// Why the last connection ended or failed, for `--give-up-after`'s error.
-    last_problem: Mutex<Option<String>>,
-    stats: Mutex<Option<Arc<Stats>>>,
-}
-
-/// Every subscription's [`Sub`], shared by the client threads and the service thread.
-pub struct Health {
-    subs: Vec<Sub>,
-}
+/// The longest the service thread sleeps when nothing is due (it wakes earlier for a change).
+const LONGEST: Duration = Duration::from_secs(3600);
 
 impl Health {
-    /// One entry per subscription id, in order.
-    pub fn new(ids: &[String]) -> Arc<Health> {
-        let subs = ids
-            .iter()
-            .map(|id| Sub {
-                id: id.clone(),
-                up: AtomicBool::new(false),
-                gaps: AtomicU64::new(0),
-                gap_ms: AtomicU64::new(0),
-                last_event_ms: AtomicU64::new(0),
-                last_problem: Mutex::new(None),
-                stats: Mutex::new(None),
-            })
-            .collect();
-        Arc::new(Health { subs })
-    }
-
-    /// Subscription `i`'s client counters (heartbeats, events, reconnects).
-    pub fn attach(&self, i: usize, stats: Arc<Stats>) {
-        *lock(&self.subs[i].stats) = Some(stats);
-    }
-
-    /// Subscription `i`'s client said `change`.
-    pub fn change(&self, i: usize, change: &StateChange) {
-        let sub = &self.subs[i];
-        match change {
-            StateChange::Connected => sub.up.store(true, Ordering::Relaxed),
-            StateChange::Disconnected { reason } => {
-                sub.up.store(false, Ordering::Relaxed);
-                *lock(&sub.last_problem) = Some(reason.clone());
-            }
-            StateChange::Reconnected { gap_start, gap_end } => {
-                let gap = gap_end.duration_since(*gap_start).unwrap_or_default();
-                sub.gaps.fetch_add(1, Ordering::Relaxed);
-                sub.gap_ms
-                    .fetch_add(gap.as_millis() as u64, Ordering::Relaxed);
-            }
-            _ => {}
+    /// Sleeps until `until`, or until the bell rings past `seen`; returns the rings now.
+    fn sleep(&self, seen: u64, until: Instant) -> u64 {
+        let mut rings = lock(&self.rings);
+        while *rings == seen {
+            let Some(left) = until.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            rings = self
+                .bell
+                .wait_timeout(rings, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
-    }
-
-    /// Subscription `i` delivered an event now.
-    pub fn event(&self, i: usize) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        self.subs[i]
-            .last_event_ms
-            .store(now.as_millis() as u64, Ordering::Relaxed);
+        *rings
     }
 
     fn live(&self) -> usize {
@@ -143,16 +90,12 @@ fn snapshot_of(sub: &Sub) -> zoom_ws::StatsSnapshot {
         .unwrap_or_default()
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// What the service thread was asked to do.
-pub struct Settings {
-    pub metrics_file: Option<PathBuf>,
-    pub give_up_after: Option<Duration>,
+struct Settings {
+    metrics_file: Option<PathBuf>,
+    give_up_after: Option<Duration>,
     /// The journal's directory, whose size the metrics show.
-    pub spool: Option<PathBuf>,
+    spool: Option<PathBuf>,
 }
 
 /// The running service thread.
@@ -165,7 +108,12 @@ pub struct Service {
 impl Service {
     /// Starts the thread (it does nothing at all without a notify socket, a metrics file or a
     /// give-up bound).
-    pub fn start(health: Arc<Health>, watch: Watch, settings: Settings, stop: StopAll) -> Service {
+    pub fn start(health: Arc<Health>, watch: Watch, delivery: &Delivery, stop: StopAll) -> Service {
+        let settings = Settings {
+            metrics_file: delivery.metrics_file.clone(),
+            give_up_after: delivery.give_up_after,
+            spool: delivery.spool.clone(),
+        };
         let done = Arc::new(AtomicBool::new(false));
         let gave_up = Arc::new(Mutex::new(None));
         let notifier = Notifier::from_env();
@@ -199,8 +147,9 @@ impl Service {
 
     /// Stops the thread after its last look (`STOPPING=1`, the final metrics file). Returns the
     /// `--give-up-after` error when that is why the run ended.
-    pub fn finish(mut self) -> Option<String> {
+    pub fn finish(mut self, health: &Health) -> Option<String> {
         self.done.store(true, Ordering::SeqCst);
+        health.wake();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -225,27 +174,33 @@ struct Looker {
 }
 
 impl Looker {
+    /// Looks, then sleeps until the next thing is due or the bell rings (a state change, a
+    /// stop), until the run is over.
     fn run(&mut self, done: &AtomicBool) {
-        let stopping_sent = loop {
-            if done.load(Ordering::SeqCst) {
-                break false;
-            }
-            if self.stop.is_stopped() {
-                self.notify(Notifier::stopping);
-                break true;
-            }
-            self.look(Instant::now());
-            std::thread::sleep(self.tick());
-        };
-        if !stopping_sent {
-            self.notify(Notifier::stopping);
+        let mut seen = 0;
+        while !done.load(Ordering::SeqCst) && !self.stop.is_stopped() {
+            let now = Instant::now();
+            self.look(now);
+            seen = self.health.sleep(seen, self.next_due(now));
         }
+        self.notify(Notifier::stopping);
         self.write_metrics();
     }
 
-    fn tick(&self) -> Duration {
-        let watchdog = self.notifier.as_ref().and_then(Notifier::watchdog_interval);
-        watchdog.map_or(TICK, |w| (w / 4).min(TICK))
+    /// When the next look is due: the metrics file, a watchdog ping (a while after its due time
+    /// again while no heartbeat was answered), the give-up bound.
+    fn next_due(&self, now: Instant) -> Instant {
+        let mut due = now + LONGEST;
+        if self.settings.metrics_file.is_some() {
+            due = due.min(self.last_metrics.map_or(now, |t| t + METRICS_EVERY));
+        }
+        if let Some(w) = self.notifier.as_ref().and_then(Notifier::watchdog_interval) {
+            due = due.min((self.last_ping + w / 2).max(now + w / 16));
+        }
+        if let Some(bound) = self.settings.give_up_after {
+            due = due.min((self.last_live + bound).max(now + Duration::from_millis(10)));
+        }
+        due
     }
 
     /// One look: readiness, status, watchdog, metrics, give-up.

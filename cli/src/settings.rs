@@ -28,6 +28,7 @@ pub struct Delivery {
     /// `--spool DIR` or `ZOOM_SPOOL_DIR`: the journal.
     pub spool: Option<PathBuf>,
     /// `--spool-max SIZE` or `ZOOM_SPOOL_MAX`: the journal's size limit in bytes.
+    #[cfg_attr(not(journal), allow(dead_code))]
     pub spool_max: u64,
     /// `--grace SECS` or `ZOOM_GRACE`: how long the outputs may drain after a stop request.
     pub grace: Duration,

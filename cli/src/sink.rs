@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn filter_dedupe_and_max_events() {
-        let (fanout, feeds, _) = feed::build(&["stdout"], None, 100).unwrap();
+        let (fanout, feeds) = feed::build(&["stdout"], 100);
         let stop = StopAll(Arc::new(Vec::new()));
         let filter = EventFilter::new(["meeting.*"]).unwrap();
         let mut sink = Sink::new(filter, Arc::new(fanout), stop);

@@ -53,8 +53,6 @@
 //! Memory does not grow with the journal: records are read one at a time at each output's
 //! position, never a whole segment.
 
-#![allow(dead_code)]
-
 mod commit;
 mod dir;
 mod error;
@@ -267,6 +265,7 @@ impl Journal {
     }
 
     /// Bytes in the segments.
+    #[cfg(test)]
     pub fn size_bytes(&self) -> u64 {
         self.shared.lock().bytes
     }

@@ -10,9 +10,12 @@
 //! append to the journal, or a push into each output's memory queue), so heartbeats and reads
 //! stay on time whatever the reader, the command or the receiver does.
 
+#[cfg(feature = "relays")]
 mod child_env;
 pub mod counts;
+#[cfg(feature = "relays")]
 mod exec;
+#[cfg(feature = "relays")]
 mod forward;
 pub mod shutdown;
 mod stdout;
@@ -22,13 +25,15 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "relays")]
 use zoom_ws::webhook::Forwarder;
 use zoom_ws::{Backoff, Config, Secret};
 
 use crate::args::Args;
 use crate::exit::Exit;
 use crate::feed::{self, Fanout, Feed};
-use crate::journal::{JournalError, JournalOptions};
+#[cfg(journal)]
+use crate::journal::JournalOptions;
 use crate::settings::Delivery;
 pub use counts::Counts;
 use shutdown::Shutdown;
@@ -87,21 +92,68 @@ pub struct Outputs {
     grace: Duration,
 }
 
+/// One output asked for, ready to start.
+enum Wanted {
+    Stdout,
+    #[cfg(feature = "relays")]
+    Exec(String),
+    #[cfg(feature = "relays")]
+    Forward(Forwarder),
+}
+
+impl Wanted {
+    fn name(&self) -> &'static str {
+        match self {
+            Wanted::Stdout => "stdout",
+            #[cfg(feature = "relays")]
+            Wanted::Exec(_) => "exec",
+            #[cfg(feature = "relays")]
+            Wanted::Forward(_) => "forward",
+        }
+    }
+
+    fn spawn(self, worker: Worker) -> std::io::Result<JoinHandle<()>> {
+        match self {
+            Wanted::Stdout => worker.spawn(stdout::Stdout::default()),
+            #[cfg(feature = "relays")]
+            Wanted::Exec(command) => worker.spawn(exec::Exec::new(command)),
+            #[cfg(feature = "relays")]
+            Wanted::Forward(forwarder) => worker.spawn(forward::Forward::new(forwarder)),
+        }
+    }
+}
+
 /// What is checked before anything connects: the receiver's URL, the journal.
 pub struct Prepared {
-    forwarder: Option<Forwarder>,
+    wanted: Vec<Wanted>,
     fanout: Fanout,
     feeds: Vec<Feed>,
 }
 
-/// The outputs asked for, in order.
-fn names(args: &Args) -> Vec<&'static str> {
-    let wanted = [!args.quiet, args.exec.is_some(), args.forward.is_some()];
-    ["stdout", "exec", "forward"]
-        .into_iter()
-        .zip(wanted)
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect()
+/// The outputs asked for, in order; `--forward`'s URL checked.
+#[cfg_attr(not(feature = "relays"), allow(unused_variables, unused_mut))]
+fn wanted(args: &Args, config: &Config, secret: Option<Secret>) -> Result<Vec<Wanted>, Exit> {
+    let mut wanted = Vec::new();
+    if !args.quiet {
+        wanted.push(Wanted::Stdout);
+    }
+    #[cfg(feature = "relays")]
+    if let Some(command) = &args.exec {
+        wanted.push(Wanted::Exec(command.clone()));
+    }
+    #[cfg(feature = "relays")]
+    if let Some(url) = &args.forward {
+        let forwarder = Forwarder::new(url, secret, config)
+            .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--forward")))?;
+        if !forwarder.signs() {
+            log::info!(
+                "ZOOM_WEBHOOK_SECRET_TOKEN is not set: events posted to {} are not signed",
+                zoom_ws::check::escaped(forwarder.host())
+            );
+        }
+        wanted.push(Wanted::Forward(forwarder));
+    }
+    Ok(wanted)
 }
 
 /// Checks `--forward` and opens the journal (`--spool DIR`); a problem is a usage error.
@@ -112,75 +164,66 @@ pub fn prepare(
     config: &Config,
     webhook_secret: Option<Secret>,
 ) -> Result<Prepared, Exit> {
-    let forwarder = match &args.forward {
-        Some(url) => {
-            let forwarder = Forwarder::new(url, webhook_secret, config)
-                .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--forward")))?;
-            if !forwarder.signs() {
-                log::info!(
-                    "ZOOM_WEBHOOK_SECRET_TOKEN is not set: events posted to {} are not signed",
-                    zoom_ws::check::escaped(forwarder.host())
-                );
-            }
-            Some(forwarder)
-        }
-        None => None,
+    let wanted = wanted(args, config, webhook_secret)?;
+    let names: Vec<&str> = wanted.iter().map(Wanted::name).collect();
+    let (fanout, feeds) = match delivery.spool.as_deref() {
+        #[cfg(journal)]
+        Some(dir) => open_journal(&names, dir, delivery.spool_max)?,
+        _ => feed::build(&names, args.queue),
     };
-    let names = names(args);
-    let opts = delivery.spool.as_deref().map(|dir| {
-        let max = delivery.spool_max;
-        let opts = JournalOptions {
-            max_bytes: max,
-            segment_bytes: (max / 256).clamp(64 << 10, 8 << 20),
-            remedy: "a larger --spool-max (or more disk) keeps more; or find out why that \
-                     output falls behind"
-                .into(),
-            ..JournalOptions::default()
-        };
-        (dir, opts)
-    });
-    let (fanout, feeds, report) = feed::build(&names, opts, args.queue).map_err(journal_error)?;
-    if let (Some(report), Some(dir)) = (report, &delivery.spool) {
-        let waiting: Vec<String> = report
-            .waiting
-            .iter()
-            .map(|(name, n)| format!("{n} for {name}"))
-            .collect();
-        log::info!(
-            "journal {}: {} bytes, events waiting: {}",
-            dir.display(),
-            report.bytes,
-            if waiting.is_empty() {
-                "none".into()
-            } else {
-                waiting.join(", ")
-            }
-        );
-    }
     Ok(Prepared {
-        forwarder,
+        wanted,
         fanout,
         feeds,
     })
 }
 
-/// Every journal problem at start is the user's to fix (the message says how): exit 2.
-fn journal_error(e: JournalError) -> Exit {
-    Exit::Usage(format!("--spool: {e}"))
+/// The journal in `dir`, and what waits in it. Every problem at start is the user's to fix (the
+/// message says how): exit 2.
+#[cfg(journal)]
+fn open_journal(
+    names: &[&str],
+    dir: &std::path::Path,
+    max: u64,
+) -> Result<(Fanout, Vec<Feed>), Exit> {
+    let opts = JournalOptions {
+        max_bytes: max,
+        segment_bytes: (max / 256).clamp(64 << 10, 8 << 20),
+        remedy: "a larger --spool-max (or more disk) keeps more; or find out why that \
+                 output falls behind"
+            .into(),
+        ..JournalOptions::default()
+    };
+    let (fanout, feeds, report) =
+        feed::build_journal(names, dir, opts).map_err(|e| Exit::Usage(format!("--spool: {e}")))?;
+    let waiting: Vec<String> = report
+        .waiting
+        .iter()
+        .map(|(name, n)| format!("{n} for {name}"))
+        .collect();
+    log::info!(
+        "journal {}: {} bytes, events waiting: {}",
+        dir.display(),
+        report.bytes,
+        if waiting.is_empty() {
+            "none".into()
+        } else {
+            waiting.join(", ")
+        }
+    );
+    Ok((fanout, feeds))
 }
 
 /// Starts one worker per output. `on_gone` runs when stdout's reader leaves.
 pub fn spawn(
     prepared: Prepared,
-    args: &Args,
     delivery: &Delivery,
     backoff: &Backoff,
     on_gone: impl Fn() + Clone + Send + 'static,
 ) -> Result<Outputs, Exit> {
     let shutdown = Arc::new(Shutdown::default());
-    let mut forwarder = prepared.forwarder;
     let mut outputs = Vec::new();
-    for feed in prepared.feeds {
+    for (feed, wanted) in prepared.feeds.into_iter().zip(prepared.wanted) {
         let feed = Arc::new(feed);
         let counters = Arc::new(counts::Counters::default());
         let worker = Worker {
@@ -190,19 +233,8 @@ pub fn spawn(
             backoff: backoff.clone(),
             on_gone: Box::new(on_gone.clone()),
         };
-        let deliver: Box<dyn FnOnce(Worker) -> std::io::Result<JoinHandle<()>>> = match feed.name()
-        {
-            "stdout" => Box::new(|w: Worker| w.spawn(stdout::Stdout::default())),
-            "exec" => {
-                let command = args.exec.clone().unwrap_or_default();
-                Box::new(move |w: Worker| w.spawn(exec::Exec::new(command)))
-            }
-            _ => {
-                let f = forwarder.take().expect("a forwarder for --forward");
-                Box::new(move |w: Worker| w.spawn(forward::Forward::new(f)))
-            }
-        };
-        let thread = deliver(worker)
+        let thread = wanted
+            .spawn(worker)
             .map_err(|e| Exit::Usage(format!("cannot start the {} worker: {e}", feed.name())))?;
         outputs.push(Output {
             feed,
@@ -219,9 +251,11 @@ pub fn spawn(
 }
 
 /// Every output's figures, readable from any thread while the run goes on (for metrics).
+#[cfg(feature = "service")]
 #[derive(Clone)]
 pub struct Watch(Vec<(Arc<Feed>, Arc<counts::Counters>)>);
 
+#[cfg(feature = "service")]
 impl Watch {
     /// Per output, its name and figures now.
     pub fn counts(&self) -> Vec<(String, Counts)> {
@@ -238,6 +272,7 @@ impl Watch {
 
 impl Outputs {
     /// A handle on the figures for another thread (metrics).
+    #[cfg(feature = "service")]
     pub fn watch(&self) -> Watch {
         Watch(
             self.outputs
@@ -294,6 +329,7 @@ impl Outputs {
     /// The summary lines, after a last look at the journal; true when something was lost.
     fn summary(&self) -> bool {
         let counts = self.counts();
+        #[cfg(journal)]
         if let Fanout::Journal { journal, .. } = &*self.fanout {
             journal.close();
             let stats = journal.sync_stats();

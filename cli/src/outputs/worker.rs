@@ -18,6 +18,7 @@ pub enum Outcome {
     /// Done with it.
     Done,
     /// Done with it, but it failed for good (logged and counted, not retried).
+    #[cfg_attr(not(feature = "relays"), allow(dead_code))]
     Failed(String),
     /// It may work later: try the same event again after a pause.
     Retry(String),
