@@ -141,10 +141,8 @@ impl Client {
     /// yours through a bounded channel, without waiting when it is full (see
     /// `examples/bounded_channel.rs`).
     pub fn run(&mut self, mut on_event: impl FnMut(&Event)) -> Result<()> {
-        let mut reconnect = Reconnect::new(
-            self.config.backoff.clone(),
-            self.config.heartbeat_interval,
-        );
+        let mut reconnect =
+            Reconnect::new(self.config.backoff.clone(), self.config.heartbeat_interval);
         while !self.shared.is_stopped() {
             self.tell(StateChange::Connecting {
                 attempt: reconnect.attempt(),
