@@ -76,15 +76,19 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// A client for `config`. Checks the configuration; connects only in [`run`](Self::run).
     pub fn new(config: Config) -> Result<Client> {
-        config.validate()?;
+        // TokenSource::new checks the configuration: once per client, not twice.
         let tokens = Arc::new(TokenSource::new(&config)?);
-        Client::with_tokens(config, tokens)
+        Client::build(config, tokens)
     }
 
     /// A client that shares `tokens` with others (several subscriptions of one app need one
     /// token, not one each). The trust roots are shared too when `ca_file` is the same.
     pub fn with_tokens(config: Config, tokens: Arc<TokenSource>) -> Result<Client> {
         config.validate()?;
+        Client::build(config, tokens)
+    }
+
+    fn build(config: Config, tokens: Arc<TokenSource>) -> Result<Client> {
         let trust = match tokens.trust() {
             shared if shared.is_for(config.ca_file.as_deref()) => shared.clone(),
             _ => Trust::load(config.ca_file.as_deref())?,

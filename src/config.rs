@@ -168,7 +168,7 @@ impl Config {
         config.subscription_id =
             check::subscription_in_force(&config.ws_url, &config.subscription_id)?;
         config.allow_insecure = check::allow_insecure(get("ZOOM_ALLOW_INSECURE").as_deref())?;
-        let seconds = |name: &'static str| get(name).map(|v| parse_seconds(name, &v)).transpose();
+        let seconds = |name: &'static str| get(name).map(|v| check::seconds(name, &v)).transpose();
         if let Some(d) = seconds("ZOOM_HEARTBEAT_INTERVAL")? {
             config.heartbeat_interval = d;
         }
@@ -270,9 +270,16 @@ fn check_all(c: &Config) -> Result<()> {
     if let Some(account) = &c.account_id {
         check::id("ZOOM_ACCOUNT_ID", account)?;
     }
-    let ids = check::subscription_ids(&c.subscription_id)?;
+    if c.subscription_id.contains(',') {
+        return Err(Error::config(
+            "ZOOM_SUBSCRIPTION_ID",
+            "holds a comma: a Client serves one subscription; make one Client per id (they may \
+             share a TokenSource), or give the list to the zoom-ws command line, which does",
+        ));
+    }
+    check::id("ZOOM_SUBSCRIPTION_ID", &c.subscription_id)?;
     if let Some(in_url) = check::url_subscription(&ws)? {
-        if ids != [in_url] {
+        if c.subscription_id != in_url {
             return Err(Error::config(
                 "ZOOM_SUBSCRIPTION_ID",
                 format!(
@@ -305,39 +312,6 @@ fn check_all(c: &Config) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Parses a number of seconds, fractions allowed ("30", "0.2", ".5"), to the nanosecond. Written
-/// with integers: the binary then carries no floating-point parser.
-fn parse_seconds(setting: &str, value: &str) -> Result<Duration> {
-    let problem = || {
-        Error::config(
-            setting,
-            format!(
-                "must be a number of seconds, not \"{}\"",
-                check::escaped(value)
-            ),
-        )
-    };
-    let (whole, fraction) = value.trim().split_once('.').unwrap_or((value.trim(), ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
-        return Err(problem());
-    }
-    let secs: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| problem())?
-    };
-    if secs > 1_000_000_000 {
-        return Err(problem());
-    }
-    let nanos = fraction
-        .bytes()
-        .chain(std::iter::repeat(b'0'))
-        .take(9)
-        .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
-    Ok(Duration::new(secs, nanos))
 }
 
 /// Setters, in the manner of tungstenite's `WebSocketConfig`: `Config::new(…).heartbeat_interval(…)`.
@@ -463,7 +437,7 @@ mod tests {
         assert_eq!(config.client_id, "new");
         assert_eq!(config.account_id.as_deref(), Some("acc"));
         assert_eq!(config.heartbeat_interval, Duration::from_millis(200));
-        let seconds = |v| parse_seconds("X", v).unwrap();
+        let seconds = |v| check::seconds("X", v).unwrap();
         assert_eq!(seconds("30"), Duration::from_secs(30));
         assert_eq!(seconds(".5"), Duration::from_millis(500));
         assert_eq!(seconds("1.25"), Duration::from_millis(1250));

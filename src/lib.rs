@@ -76,6 +76,7 @@ mod backoff;
 mod proxy;
 mod trust;
 
+#[doc(hidden)]
 pub mod check;
 mod config;
 

@@ -29,9 +29,8 @@ pub enum Ended {
 pub fn run(args: Args) -> Result<Ended, Exit> {
     // Before any other thread starts (the journal has one), so that every thread inherits it.
     let signals = signals::block();
-    let (config, webhook_secret, delivery) = settings::load(&args)?;
+    let (config, ids, webhook_secret, delivery) = settings::load(&args)?;
     unbuilt(&args, &delivery)?;
-    let ids = settings::subscription_ids(&config.subscription_id)?;
     let filter = EventFilter::new(args.events.iter().cloned())
         .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--event")))?;
     let prepared = outputs::prepare(&args, &delivery, &config, webhook_secret)?;

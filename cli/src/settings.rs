@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use zoom_ws::{Config, Secret, check};
+use zoom_ws::{Config, Secret};
 
 use crate::args::Args;
 use crate::dotenv;
@@ -18,6 +18,9 @@ pub const DEFAULT_SPOOL_MAX: u64 = 1 << 30;
 
 /// The smallest size limit accepted: a few segments of the smallest size.
 pub const MIN_SPOOL_MAX: u64 = 256 << 10;
+
+/// Most subscriptions one `ZOOM_SUBSCRIPTION_ID` may list (one connection and thread each).
+pub const MAX_SUBSCRIPTIONS: usize = 100;
 
 /// How long the outputs may go on after a stop request, unless told otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
@@ -39,9 +42,9 @@ pub struct Delivery {
     pub give_up_after: Option<Duration>,
 }
 
-/// The client's configuration, the webhook secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`) and the
-/// delivery settings.
-pub fn load(args: &Args) -> Result<(Config, Option<Secret>, Delivery), Exit> {
+/// The client's configuration (for the first subscription), every subscription id, the webhook
+/// secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`) and the delivery settings.
+pub fn load(args: &Args) -> Result<(Config, Vec<String>, Option<Secret>, Delivery), Exit> {
     let (path, required) = match &args.env_file {
         Some(path) => (path.as_path(), true),
         None => (std::path::Path::new(".env"), false),
@@ -71,7 +74,20 @@ pub fn load(args: &Args) -> Result<(Config, Option<Secret>, Delivery), Exit> {
                     .map(|(_, v)| v.clone())
             })
     };
-    let config = Config::from_lookup(lookup).map_err(Exit::Fatal)?;
+    // A list is ours to split: the library's Config holds one subscription.
+    let listed = ["ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"];
+    let mut ids = match listed.iter().find_map(|name| lookup(name)) {
+        Some(list) => subscription_ids(&list)?,
+        None => Vec::new(),
+    };
+    let config = Config::from_lookup(|name| match name {
+        "ZOOM_SUBSCRIPTION_ID" | "SUBSCRIPTION_ID" => ids.first().cloned(),
+        _ => lookup(name),
+    })
+    .map_err(Exit::Fatal)?;
+    if ids.is_empty() {
+        ids.push(config.subscription_id.clone()); // from ZOOM_WS_URL's ?subscriptionId=
+    }
     if config.allow_insecure {
         log::warn!(
             "ZOOM_ALLOW_INSECURE=1: http:// and ws:// are allowed to any host; the client secret \
@@ -83,7 +99,7 @@ pub fn load(args: &Args) -> Result<(Config, Option<Secret>, Delivery), Exit> {
         .filter(|v| !v.is_empty())
         .map(Secret::new);
     let delivery = delivery(args, &lookup)?;
-    Ok((config, webhook_secret, delivery))
+    Ok((config, ids, webhook_secret, delivery))
 }
 
 /// The delivery settings, each from its option or else its variable.
@@ -161,22 +177,52 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-/// `5`, `0.5`, `0` (no grace at all).
+/// `5`, `0.5`, `0` (no grace at all): the library's parser of seconds, as for
+/// `ZOOM_HEARTBEAT_INTERVAL`, within a day.
 pub fn parse_secs(text: &str) -> Result<Duration, String> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && (0.0..=86_400.0).contains(s))
-        .map(Duration::from_secs_f64)
-        .ok_or(format!(
+    match zoom_ws::check::seconds("", text) {
+        Ok(secs) if secs <= Duration::from_secs(86_400) => Ok(secs),
+        _ => Err(format!(
             "{text:?} is not a number of seconds from 0 to 86400"
-        ))
+        )),
+    }
 }
 
-/// `ZOOM_SUBSCRIPTION_ID` may list several ids, comma-separated (checked by the library).
+/// `ZOOM_SUBSCRIPTION_ID` may list several ids, comma-separated, each once (each is checked
+/// by the library as its client's one subscription).
 pub fn subscription_ids(value: &str) -> Result<Vec<String>, Exit> {
-    let ids = check::subscription_ids(value).map_err(Exit::Fatal)?;
-    Ok(ids.into_iter().map(str::to_string).collect())
+    let problem = |problem: String| {
+        Exit::Fatal(zoom_ws::Error::Config {
+            setting: "ZOOM_SUBSCRIPTION_ID".into(),
+            problem,
+        })
+    };
+    // Only spaces are trimmed: a line break or tab is refused with the id around it.
+    let ids: Vec<String> = value
+        .split(',')
+        .map(|id| id.trim_matches(' ').to_string())
+        .filter(|id| !id.is_empty())
+        .collect();
+    if ids.is_empty() {
+        return Err(problem(
+            "holds no subscription id; give one, or several separated by commas".into(),
+        ));
+    }
+    if ids.len() > MAX_SUBSCRIPTIONS {
+        let many = format!("lists {} ids; at most {MAX_SUBSCRIPTIONS}", ids.len());
+        return Err(problem(many));
+    }
+    if let Some((_, id)) = ids
+        .iter()
+        .enumerate()
+        .find(|(i, id)| ids[..*i].contains(id))
+    {
+        return Err(problem(format!(
+            "lists {} twice; one subscription should have one consumer",
+            zoom_ws::check::escaped(id)
+        )));
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]
@@ -201,6 +247,10 @@ mod tests {
         assert_eq!(parse_secs("0"), Ok(Duration::ZERO));
         assert!(parse_secs("-1").is_err());
         assert!(parse_secs("soon").is_err());
+        // One parser of seconds: ZOOM_GRACE answers as ZOOM_HEARTBEAT_INTERVAL does.
+        assert!(parse_secs("1e1").is_err());
+        assert!(zoom_ws::check::seconds("ZOOM_HEARTBEAT_INTERVAL", "1e1").is_err());
+        assert!(parse_secs("86401").is_err());
     }
 
     #[test]
