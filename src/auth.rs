@@ -7,8 +7,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use std::sync::Arc;
-
 use crate::config::Config;
 use crate::error::{Error, Phase, Result, describe_io, tls_error};
 use crate::proxy::{self, ProxyConfig};
@@ -48,7 +46,6 @@ pub struct TokenSource {
     /// The proxy the request goes through (after `NO_PROXY`), named in errors.
     proxy: Option<ProxyConfig>,
     agent: ureq::Agent,
-    trust: Arc<Trust>,
     cache: Mutex<Option<Cached>>,
     fetches: AtomicU64,
 }
@@ -81,7 +78,6 @@ impl TokenSource {
             body: grant_body(config.account_id.as_deref()),
             timeout: config.connect_timeout,
             agent,
-            trust,
             proxy,
             cache: Mutex::new(None),
             fetches: AtomicU64::new(0),
@@ -121,11 +117,6 @@ impl TokenSource {
     /// How many token requests were sent so far.
     pub fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
-    }
-
-    /// The trust roots, for the clients that share this source.
-    pub(crate) fn trust(&self) -> &Arc<Trust> {
-        &self.trust
     }
 
     /// Sends one token request and returns the token with its lifetime.

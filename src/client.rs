@@ -89,10 +89,7 @@ impl Client {
     }
 
     fn build(config: Config, tokens: Arc<TokenSource>) -> Result<Client> {
-        let trust = match tokens.trust() {
-            shared if shared.is_for(config.ca_file.as_deref()) => shared.clone(),
-            _ => Trust::load(config.ca_file.as_deref())?,
-        };
+        let trust = Trust::load(config.ca_file.as_deref())?;
         Ok(Client {
             connector: Connector::new(&config, trust)?,
             config,
@@ -433,7 +430,7 @@ mod tests {
     }
 
     #[test]
-    fn clients_on_one_token_source_share_its_trust_roots() {
+    fn the_process_shares_one_trust_per_ca_file() {
         let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/ca.pem");
         let config = Config::new("id", "secret", "sub")
             .oauth_url("http://127.0.0.1:9/oauth/token")
@@ -442,12 +439,11 @@ mod tests {
         let tokens = Arc::new(TokenSource::new(&config).unwrap());
         let a = Client::with_tokens(config.clone(), tokens.clone()).unwrap();
         let b = Client::with_tokens(config.clone(), tokens.clone()).unwrap();
-        assert!(Arc::ptr_eq(a.connector.trust(), tokens.trust()));
-        assert!(Arc::ptr_eq(b.connector.trust(), tokens.trust()));
+        assert!(Arc::ptr_eq(a.connector.trust(), b.connector.trust()));
         // Another CA file: its own roots.
         let other = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/other-ca.pem");
         let c = Client::with_tokens(config.ca_file(other), tokens.clone()).unwrap();
-        assert!(!Arc::ptr_eq(c.connector.trust(), tokens.trust()));
+        assert!(!Arc::ptr_eq(c.connector.trust(), a.connector.trust()));
     }
 
     #[test]
