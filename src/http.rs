@@ -66,6 +66,11 @@ fn http_agent(
         .proxy(proxy)
         .user_agent(concat!("zoom-ws/", env!("CARGO_PKG_VERSION")))
         .max_redirects(0)
+        // A token an hour, a post now and then: no connection kept idle, and buffers the size of
+        // a token answer rather than ureq's 128 KiB each (an idle client's memory).
+        .max_idle_connections(0)
+        .input_buffer_size(16 << 10)
+        .output_buffer_size(16 << 10)
         .build();
     // ureq's own chain, with our TLS step in place of its native-tls one (which would build a
     // connector, and parse the roots, of its own).

@@ -28,7 +28,7 @@ Options:
                      full the oldest is dropped, logged and counted
   -q, --quiet        no event lines on stdout (with --exec or --forward)
   --metrics-file PATH
-                     a Prometheus textfile (node_exporter's collector), replaced every 5 s
+                     a Prometheus textfile (node_exporter's collector), replaced every 10 s
                      and at exit
   --give-up-after SECS
                      exit 1 when no subscription has been live for SECS (for supervisors)

@@ -16,10 +16,13 @@ use crate::outputs::Watch;
 use crate::settings::Delivery;
 use crate::sink::StopAll;
 
-/// How often the metrics file is replaced while running.
-const METRICS_EVERY: Duration = Duration::from_secs(5);
+/// How often the metrics file is replaced while running: fresher than any scrape (node_exporter's
+/// are 15 s or more), and two wake-ups each (the look, the file system), 12 a minute.
+const METRICS_EVERY: Duration = Duration::from_secs(10);
 /// The longest the service thread sleeps when nothing is due (it wakes earlier for a change).
 const LONGEST: Duration = Duration::from_secs(3600);
+/// What is due this soon is done now, rather than after one more wake-up.
+const SLACK: Duration = Duration::from_millis(10);
 
 impl Health {
     /// Sleeps until `until`, or until the bell rings past `seen`; returns the rings now.
@@ -29,11 +32,12 @@ impl Health {
             let Some(left) = until.checked_duration_since(Instant::now()) else {
                 break;
             };
-            rings = self
-                .bell
-                .wait_timeout(rings, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            let (now, timeout) =
+                (self.bell.wait_timeout(rings, left)).unwrap_or_else(|e| e.into_inner());
+            rings = now;
+            if timeout.timed_out() {
+                break; // a timer may fire a hair early: what is due is looked at with SLACK
+            }
         }
         *rings
     }
@@ -136,7 +140,9 @@ impl Service {
                 last_live: Instant::now(),
             };
             let done = Arc::clone(&done);
-            std::thread::spawn(move || state.run(&done))
+            let thread = std::thread::Builder::new().name("service".into());
+            // As std::thread::spawn does: a process that cannot start a thread cannot go on.
+            (thread.spawn(move || state.run(&done))).expect("starting the service thread")
         });
         Service {
             done,
@@ -179,7 +185,7 @@ impl Looker {
     fn run(&mut self, done: &AtomicBool) {
         let mut seen = 0;
         while !done.load(Ordering::SeqCst) && !self.stop.is_stopped() {
-            let now = Instant::now();
+            let now = Instant::now() + SLACK;
             self.look(now);
             seen = self.health.sleep(seen, self.next_due(now));
         }
