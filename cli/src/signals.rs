@@ -45,17 +45,30 @@ mod unix {
     ];
 
     /// Blocks SIGINT, SIGTERM and SIGHUP in this thread (and so in every thread it starts).
+    /// If that fails, the signals keep their default action (the process ends without the
+    /// drain): that is said at once, as an error.
     pub fn block() -> Blocked {
         // SAFETY: plain libc calls on a local, initialised sigset_t.
-        let set = unsafe {
+        let (set, error) = unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
+            let mut built = libc::sigemptyset(&mut set) == 0;
             for (signal, _) in STOP {
-                libc::sigaddset(&mut set, signal);
+                built &= libc::sigaddset(&mut set, signal) == 0;
             }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-            set
+            // pthread_sigmask returns the error number itself.
+            let error = match built {
+                true => libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
+                false => libc::EINVAL,
+            };
+            (set, error)
         };
+        if error != 0 {
+            log::error!(
+                "cannot block SIGINT, SIGTERM and SIGHUP ({}): a stop signal ends zoom-ws at \
+                 once, without the drain",
+                io::Error::from_raw_os_error(error)
+            );
+        }
         Blocked { set }
     }
 
@@ -68,8 +81,11 @@ mod unix {
                 loop {
                     let mut signal: libc::c_int = 0;
                     // SAFETY: `set` is a valid sigset_t and `signal` a valid out-pointer.
-                    if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
-                        continue;
+                    let error = unsafe { libc::sigwait(&set, &mut signal) };
+                    if error != 0 {
+                        let error = io::Error::from_raw_os_error(error);
+                        log::error!("sigwait: {error}; stop signals are no longer received");
+                        return;
                     }
                     let name = STOP
                         .iter()
