@@ -5,8 +5,16 @@
 mod mock;
 use mock::{MockZoom, cli, watchdog};
 
-/// Each flag or variable, the feature that builds it, and whether this binary has it.
-const ROOMS: [(&[&str], &[(&str, &str)], &str, bool); 6] = [
+/// Arguments, variables, the feature that builds them, and whether this binary has it.
+type Room = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    bool,
+);
+
+/// Each flag or variable of a room.
+const ROOMS: [Room; 6] = [
     (&["--exec", "cat"], &[], "relays", cfg!(feature = "relays")),
     (
         &["--forward", "http://127.0.0.1:9/hook"],
