@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::proxy::{self, ProxyConfig};
 use crate::trust::Trust;
-use crate::url::{bracketed, url_host_port};
+use crate::url::bracketed;
 
 /// An HTTP agent for requests to `url`: through the proxy unless NO_PROXY exempts its host, with
 /// the system's roots plus `ZOOM_CA_FILE`. Also returns the proxy in use. `setting` names the
@@ -28,9 +28,14 @@ pub(crate) fn agent_for(
     setting: &str,
     trust: &Arc<Trust>,
 ) -> Result<(ureq::Agent, Option<ProxyConfig>)> {
-    let (host, port) =
-        url_host_port(url).ok_or_else(|| Error::config(setting, "has no valid host[:port]"))?;
-    let proxy = proxy::route(config.proxy.as_ref(), &config.no_proxy, &host, port).cloned();
+    let target = crate::url::url(setting, url, &["http", "https"])?;
+    let proxy = proxy::route(
+        config.proxy.as_ref(),
+        &config.no_proxy,
+        target.host,
+        target.port,
+    );
+    let proxy = proxy.cloned();
     let agent = http_agent(config.connect_timeout, proxy.as_ref(), trust)?;
     Ok((agent, proxy))
 }

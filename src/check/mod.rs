@@ -18,16 +18,14 @@
 //! lines, [`seconds`] for its own durations. An embedder gets every rule above through
 //! [`Config::validate`](crate::Config::validate), which [`Client::new`](crate::Client::new) runs.
 
-mod urls;
-
 pub use crate::escape::{Escaped, escaped};
-pub(crate) use urls::{Url, cleartext, url};
+pub(crate) use crate::url::{Url, cleartext, url};
 
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::escape::escaped_char;
-pub(crate) use urls::check_host;
+pub(crate) use crate::url::check_host;
 
 /// Longest client id, account id or subscription id accepted.
 pub(crate) const MAX_ID_LEN: usize = 128;

@@ -1,5 +1,5 @@
-//! Strict URL parsing: the parts a request is built from, and nothing a request line could not
-//! carry.
+//! Strict URL parsing, the one parser of URLs in this crate: the parts a request is built from,
+//! and nothing a request line could not carry.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -27,6 +27,15 @@ impl<'a> Url<'a> {
     pub(crate) fn query(&self) -> Option<&'a str> {
         let (before, _) = self.rest.split_once('#').unwrap_or((self.rest, ""));
         before.split_once('?').map(|(_, q)| q)
+    }
+
+    /// `host[:port]` as a message shows it: the port only when it is not the scheme's own.
+    pub(crate) fn authority(&self) -> String {
+        let default = if self.scheme.ends_with('s') { 443 } else { 80 };
+        match self.port {
+            port if port == default => super::bracketed(self.host),
+            port => super::host_port(self.host, port),
+        }
     }
 
     /// True for `http` and `ws`.
@@ -127,7 +136,10 @@ pub(crate) fn bad_char(text: &str, i: usize) -> String {
 }
 
 /// `host[:port]` or `[v6][:port]`, strictly.
-fn host_port(authority: &str, default_port: u16) -> std::result::Result<(&str, u16), String> {
+pub(crate) fn host_port(
+    authority: &str,
+    default_port: u16,
+) -> std::result::Result<(&str, u16), String> {
     let (host, port) = match authority.strip_prefix('[') {
         Some(inner) => {
             let (host, after) = inner
