@@ -46,7 +46,10 @@ pub struct Config {
     pub client_id: String,
     /// OAuth client secret (`ZOOM_CLIENT_SECRET` or `CLIENT_PASSWORD`).
     pub client_secret: Secret,
-    /// The event subscription to connect to (`ZOOM_SUBSCRIPTION_ID` or `SUBSCRIPTION_ID`).
+    /// The event subscription to connect to (`ZOOM_SUBSCRIPTION_ID` or `SUBSCRIPTION_ID`): one
+    /// id, no comma; several subscriptions are one `Client` each (see [`Client::with_tokens`]).
+    ///
+    /// [`Client::with_tokens`]: crate::Client::with_tokens
     pub subscription_id: String,
     /// When set, tokens are requested with `grant_type=account_credentials` for this account
     /// (Server-to-Server OAuth apps); otherwise with `client_credentials` (`ZOOM_ACCOUNT_ID`).
