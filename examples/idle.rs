@@ -1,38 +1,62 @@
 //! Start-up time and idle cost of the `zoom-ws` binary against the mock Zoom on 127.0.0.1.
 //!
-//!     cargo build --release && cargo run --release --features testing --example idle -- [--seconds 60] [--starts 20]
+//!     cargo build --release && cargo run --release --example idle -- [--seconds 60] [--starts 20]
 //!
 //! 1. Start-up: spawns the CLI `--starts` times over plain `ws://` and times exec → connected (the
 //!    mock has answered the WebSocket upgrade), next to exec → exit of `true` as the floor of
 //!    process creation on this machine.
 //! 2. Idle: one connected CLI with the default 30 s heartbeat for `--seconds`: CPU time used,
-//!    resident memory, wake-ups (voluntary context switches) per heartbeat, and how late each
-//!    heartbeat arrived at the mock compared with its due time.
+//!    resident and anonymous memory (`RssAnon`), wake-ups (voluntary context switches of every
+//!    thread) per heartbeat and per minute, and how late each heartbeat arrived at the mock
+//!    compared with its due time.
+//!
+//! `--tls`: the mock serves `wss://` and `https://`, and the CLI trusts the system's CA bundle
+//! plus the test CA through `SSL_CERT_FILE` (a real bundle's worth of roots, no `ZOOM_CA_FILE`).
+//! `--service`: with `--metrics-file` and `NOTIFY_SOCKET` (a datagram socket of ours, watchdog
+//! 3 min as in contrib/zoom-ws.service), as a systemd unit runs it.
+
+// The test CA and the mock's TLS identity (the rest of the file is for the tests).
+#[allow(dead_code)]
+#[path = "../tests/mock/net.rs"]
+mod net;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use net::{test_ca_file, test_identity};
 use zoom_ws::testing::MockZoom;
+
+/// What the idle run turns on.
+#[derive(Clone, Copy, Default)]
+struct Extras {
+    tls: bool,
+    service: bool,
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut seconds = 60u64;
     let mut starts = 20usize;
     let mut binary = "target/release/zoom-ws".to_string();
+    let mut extras = Extras::default();
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("a value");
         match arg.as_str() {
             "--seconds" => seconds = value().parse().expect("--seconds N"),
             "--starts" => starts = value().parse().expect("--starts N"),
             "--bin" => binary = value(),
+            "--tls" => extras.tls = true,
+            "--service" => extras.service = true,
             other => panic!("unknown argument {other}"),
         }
     }
     let binary = std::fs::canonicalize(&binary)
         .unwrap_or_else(|e| panic!("{binary}: {e}; run cargo build --release first"));
     let binary = binary.to_str().expect("path");
-    startup(binary, starts);
-    idle(binary, seconds);
+    if starts > 0 {
+        startup(binary, starts);
+    }
+    idle(binary, seconds, extras);
 }
 
 fn cli(binary: &str, zoom: &MockZoom) -> Command {
@@ -120,9 +144,49 @@ fn task_status_field(path: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn idle(binary: &str, seconds: u64) {
-    let zoom = MockZoom::start().expect("mock Zoom on 127.0.0.1");
-    let mut child = cli(binary, &zoom).spawn().expect("spawn zoom-ws");
+/// The system's CA bundle with the test CA appended: what `SSL_CERT_FILE` points at.
+fn bundle() -> std::path::PathBuf {
+    let system = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read(p).ok())
+    .expect("a system CA bundle");
+    let mut pem = system;
+    pem.extend(std::fs::read(test_ca_file()).expect("test CA"));
+    let path = std::env::temp_dir().join(format!("zoom-ws-idle-bundle-{}.pem", std::process::id()));
+    std::fs::write(&path, pem).expect("write the bundle");
+    path
+}
+
+fn idle(binary: &str, seconds: u64, extras: Extras) {
+    let zoom = if extras.tls {
+        MockZoom::start_tls(test_identity())
+    } else {
+        MockZoom::start()
+    }
+    .expect("mock Zoom on 127.0.0.1");
+    let mut cmd = cli(binary, &zoom);
+    let dir = std::env::temp_dir().join(format!("zoom-ws-idle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    if extras.tls {
+        cmd.env("SSL_CERT_FILE", bundle());
+    }
+    let _notify = extras.service.then(|| {
+        let socket = dir.join("notify.sock");
+        let listener = std::os::unix::net::UnixDatagram::bind(&socket).expect("notify socket");
+        cmd.env("NOTIFY_SOCKET", &socket)
+            .env("WATCHDOG_USEC", "180000000")
+            .arg("--metrics-file")
+            .arg(dir.join("zoom-ws.prom"));
+        // Drains what the CLI sends, so its datagrams never fill the socket's buffer.
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while listener.recv(&mut buf).is_ok() {}
+        })
+    });
+    let mut child = cmd.spawn().expect("spawn zoom-ws");
     let pid = child.id();
     let t = Instant::now();
     while zoom.connections() == 0 {
@@ -137,6 +201,7 @@ fn idle(binary: &str, seconds: u64) {
     let (cpu1, switches1) = (cpu_ticks(pid), wakeups(pid));
     let minutes = measured_from.elapsed().as_secs_f64() / 60.0;
     let rss = status_field(pid, "VmRSS");
+    let anon = status_field(pid, "RssAnon");
     let peak = status_field(pid, "VmHWM");
     child.kill().ok();
     child.wait().ok();
@@ -157,11 +222,26 @@ fn idle(binary: &str, seconds: u64) {
         "idle for {seconds} s: {} heartbeats; each one {best:.1} to {worst:.1} ms after its due time",
         beats.len()
     );
+    let wakeups = (switches1 - switches0) as f64;
     println!(
         "idle CPU: {ms_per_minute:.2} ms per minute (clock-tick resolution 10 ms over {minutes:.1} min); \
-         wake-ups: {:.1} per heartbeat; RSS {:.2} MiB, peak {:.2} MiB",
-        (switches1 - switches0) as f64 / beats.len().max(1) as f64,
+         wake-ups: {:.1} per heartbeat, {:.1} per minute; RSS {:.2} MiB, RssAnon {:.2} MiB, \
+         peak {:.2} MiB ({}{})",
+        wakeups / beats.len().max(1) as f64,
+        wakeups / minutes,
         rss as f64 / 1024.0,
-        peak as f64 / 1024.0
+        anon as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        if extras.tls {
+            "TLS, system bundle"
+        } else {
+            "ws://"
+        },
+        if extras.service {
+            ", --metrics-file and NOTIFY_SOCKET"
+        } else {
+            ""
+        },
     );
+    std::fs::remove_dir_all(&dir).ok();
 }

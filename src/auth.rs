@@ -7,14 +7,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use std::sync::Arc;
-
 use crate::config::Config;
 use crate::error::{Error, Phase, Result, describe_io, tls_error};
 use crate::proxy::{self, ProxyConfig};
 use crate::secret::Secret;
 use crate::trust::Trust;
-use crate::url::{host_of, percent_encode, url_host_port};
+use crate::url::percent_encode;
 
 /// A token is thrown away this long before Zoom says it expires, so a connection never starts
 /// with a token about to lapse.
@@ -42,13 +40,16 @@ struct Cached {
 /// shortly before they expire. Shareable between threads (one cache for several subscriptions).
 pub struct TokenSource {
     oauth_url: String,
+    /// The token endpoint's host and port, for errors (the URL holds no secret).
+    target: (String, u16),
+    /// `target` as messages show it.
+    host: String,
     authorization: Secret,
     body: String,
     timeout: Duration,
     /// The proxy the request goes through (after `NO_PROXY`), named in errors.
     proxy: Option<ProxyConfig>,
     agent: ureq::Agent,
-    trust: Arc<Trust>,
     cache: Mutex<Option<Cached>>,
     fetches: AtomicU64,
 }
@@ -72,16 +73,19 @@ impl TokenSource {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(credentials)
         ));
+        let oauth = crate::url::url("ZOOM_OAUTH_URL", &config.oauth_url, &["http", "https"])?;
+        let (target, host) = ((oauth.host.to_string(), oauth.port), oauth.authority());
         let trust = Trust::load(config.ca_file.as_deref())?;
         let (agent, proxy) =
             crate::http::agent_for(config, &config.oauth_url, "ZOOM_OAUTH_URL", &trust)?;
         Ok(TokenSource {
             oauth_url: config.oauth_url.clone(),
+            target,
+            host,
             authorization,
             body: grant_body(config.account_id.as_deref()),
             timeout: config.connect_timeout,
             agent,
-            trust,
             proxy,
             cache: Mutex::new(None),
             fetches: AtomicU64::new(0),
@@ -133,11 +137,6 @@ impl TokenSource {
     /// How many token requests were sent so far.
     pub fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
-    }
-
-    /// The trust roots, for the clients that share this source.
-    pub(crate) fn trust(&self) -> &Arc<Trust> {
-        &self.trust
     }
 
     /// Sends one token request and returns the token with its lifetime.
@@ -256,7 +255,7 @@ impl TokenSource {
     /// Turns a `ureq` error into ours. The token endpoint's URL holds no secret, so naming its
     /// host is safe; the request's headers and body, and the proxy's credentials, never are.
     fn http_error(&self, error: ureq::Error) -> Error {
-        let host = host_of(&self.oauth_url);
+        let host = self.host.clone();
         // What ureq connects to first: the proxy when there is one.
         let first_hop = match &self.proxy {
             Some(p) => format!("the proxy {}", p.address()),
@@ -282,10 +281,9 @@ impl TokenSource {
             ),
             ureq::Error::ConnectProxyFailed(reason) => {
                 let proxy = self.proxy.as_ref();
-                let target = url_host_port(&self.oauth_url);
-                match (proxy, proxy::status_in_ureq_reason(&reason), target) {
-                    (Some(p), Some(status), Some((host, port))) => {
-                        proxy::refused(p, status, &host, port)
+                match (proxy, proxy::status_in_ureq_reason(&reason)) {
+                    (Some(p), Some(status)) => {
+                        proxy::refused(p, status, &self.target.0, self.target.1)
                     }
                     _ => Error::connect(
                         Phase::Proxy,

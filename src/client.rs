@@ -82,19 +82,20 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// A client for `config`. Checks the configuration; connects only in [`run`](Self::run).
     pub fn new(config: Config) -> Result<Client> {
-        config.validate()?;
+        // TokenSource::new checks the configuration: once per client, not twice.
         let tokens = Arc::new(TokenSource::new(&config)?);
-        Client::with_tokens(config, tokens)
+        Client::build(config, tokens)
     }
 
     /// A client that shares `tokens` with others (several subscriptions of one app need one
     /// token, not one each). The trust roots are shared too when `ca_file` is the same.
     pub fn with_tokens(config: Config, tokens: Arc<TokenSource>) -> Result<Client> {
         config.validate()?;
-        let trust = match tokens.trust() {
-            shared if shared.is_for(config.ca_file.as_deref()) => shared.clone(),
-            _ => Trust::load(config.ca_file.as_deref())?,
-        };
+        Client::build(config, tokens)
+    }
+
+    fn build(config: Config, tokens: Arc<TokenSource>) -> Result<Client> {
+        let trust = Trust::load(config.ca_file.as_deref())?;
         Ok(Client {
             connector: Connector::new(&config, trust)?,
             config,
@@ -167,12 +168,9 @@ impl Client {
     /// yours through a bounded channel, without waiting when it is full (see
     /// `examples/bounded_channel.rs`).
     pub fn run(&mut self, mut on_event: impl FnMut(&Event)) -> Result<()> {
-        let mut reconnect = Reconnect::new(
-            self.config.backoff.clone(),
-            random_seed(),
-            self.config.heartbeat_interval,
-        )
-        .give_up_after(self.config.give_up_after);
+        let mut reconnect =
+            Reconnect::new(self.config.backoff.clone(), self.config.heartbeat_interval)
+                .give_up_after(self.config.give_up_after);
         while !self.shared.is_stopped() && !self.shared.is_finishing() {
             match gate::wait(&mut self.gate, &self.shared) {
                 None => break,
@@ -514,14 +512,6 @@ fn read_by(socket: &mut WebSocket<Stream>, timer: &mut ReadTimer, now: Instant, 
     socket.get_mut().wake_by(until);
 }
 
-/// 64 unpredictable bits: std's `RandomState` keys come from the OS, and each new one differs.
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,7 +526,7 @@ mod tests {
     }
 
     #[test]
-    fn clients_on_one_token_source_share_its_trust_roots() {
+    fn the_process_shares_one_trust_per_ca_file() {
         let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/ca.pem");
         let config = Config::new("id", "secret", "sub")
             .oauth_url("http://127.0.0.1:9/oauth/token")
@@ -545,11 +535,10 @@ mod tests {
         let tokens = Arc::new(TokenSource::new(&config).unwrap());
         let a = Client::with_tokens(config.clone(), tokens.clone()).unwrap();
         let b = Client::with_tokens(config.clone(), tokens.clone()).unwrap();
-        assert!(Arc::ptr_eq(a.connector.trust(), tokens.trust()));
-        assert!(Arc::ptr_eq(b.connector.trust(), tokens.trust()));
+        assert!(Arc::ptr_eq(a.connector.trust(), b.connector.trust()));
         // Another CA file: its own roots.
         let other = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/other-ca.pem");
         let c = Client::with_tokens(config.ca_file(other), tokens.clone()).unwrap();
-        assert!(!Arc::ptr_eq(c.connector.trust(), tokens.trust()));
+        assert!(!Arc::ptr_eq(c.connector.trust(), a.connector.trust()));
     }
 }

@@ -46,7 +46,10 @@ pub struct Config {
     pub client_id: String,
     /// OAuth client secret (`ZOOM_CLIENT_SECRET` or `CLIENT_PASSWORD`).
     pub client_secret: Secret,
-    /// The event subscription to connect to (`ZOOM_SUBSCRIPTION_ID` or `SUBSCRIPTION_ID`).
+    /// The event subscription to connect to (`ZOOM_SUBSCRIPTION_ID` or `SUBSCRIPTION_ID`): one
+    /// id, no comma; several subscriptions are one `Client` each (see [`Client::with_tokens`]).
+    ///
+    /// [`Client::with_tokens`]: crate::Client::with_tokens
     pub subscription_id: String,
     /// When set, tokens are requested with `grant_type=account_credentials` for this account
     /// (Server-to-Server OAuth apps); otherwise with `client_credentials` (`ZOOM_ACCOUNT_ID`).
@@ -233,7 +236,7 @@ fn read_numbers(
 ) {
     let mut seconds = |name: &'static str, field: &mut Duration| {
         if let Some(v) = get(name) {
-            match parse_seconds(name, &v) {
+            match check::seconds(name, &v) {
                 Ok(d) => *field = d,
                 Err(e) => note(Err(e)),
             }
@@ -374,28 +377,38 @@ fn check_all(c: &Config, note: &mut dyn FnMut(Result<()>)) {
     if let Some(account) = &c.account_id {
         note(check::id("ZOOM_ACCOUNT_ID", account));
     }
-    let ids = check::subscription_ids(&c.subscription_id);
-    let ws = match ws {
-        Ok(ws) => ws,
+    match ws {
+        Ok(ws) => note(check_subscription(c, &ws)),
         Err(e) => return note(Err(e)),
-    };
-    match (ids, check::url_subscription(&ws)) {
-        (Ok(ids), Ok(Some(in_url))) if ids != [in_url] => note(Err(Error::config(
-            "ZOOM_SUBSCRIPTION_ID",
-            format!(
-                "({}) and the subscriptionId in ZOOM_WS_URL ({in_url}) differ; give the id in \
-                 one of them, or the same one in both",
-                check::escaped(&c.subscription_id)
-            ),
-        ))),
-        (ids, in_url) => {
-            note(ids.map(drop));
-            note(in_url.map(drop));
-        }
     }
     if let Some(proxy) = &c.proxy {
         note(check_proxy(proxy));
     }
+}
+
+/// One subscription id per client, the same as the one in `ZOOM_WS_URL` if that has one.
+fn check_subscription(c: &Config, ws: &check::Url) -> Result<()> {
+    if c.subscription_id.contains(',') {
+        return Err(Error::config(
+            "ZOOM_SUBSCRIPTION_ID",
+            "holds a comma: a Client serves one subscription; make one Client per id (they may \
+             share a TokenSource), or give the list to the zoom-ws command line, which does",
+        ));
+    }
+    check::id("ZOOM_SUBSCRIPTION_ID", &c.subscription_id)?;
+    if let Some(in_url) = check::url_subscription(ws)? {
+        if c.subscription_id != in_url {
+            return Err(Error::config(
+                "ZOOM_SUBSCRIPTION_ID",
+                format!(
+                    "({}) and the subscriptionId in ZOOM_WS_URL ({in_url}) differ; give the id \
+                     in one of them, or the same one in both",
+                    check::escaped(&c.subscription_id)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The proxy's credentials and host.
@@ -420,39 +433,6 @@ fn check_proxy(proxy: &ProxyConfig) -> Result<()> {
         })?;
     }
     Ok(())
-}
-
-/// Parses a number of seconds, fractions allowed ("30", "0.2", ".5"), to the nanosecond. Written
-/// with integers: the binary then carries no floating-point parser.
-fn parse_seconds(setting: &str, value: &str) -> Result<Duration> {
-    let problem = || {
-        Error::config(
-            setting,
-            format!(
-                "must be a number of seconds, not \"{}\"",
-                check::escaped(value)
-            ),
-        )
-    };
-    let (whole, fraction) = value.trim().split_once('.').unwrap_or((value.trim(), ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
-        return Err(problem());
-    }
-    let secs: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| problem())?
-    };
-    if secs > 1_000_000_000 {
-        return Err(problem());
-    }
-    let nanos = fraction
-        .bytes()
-        .chain(std::iter::repeat(b'0'))
-        .take(9)
-        .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
-    Ok(Duration::new(secs, nanos))
 }
 
 /// Setters, in the manner of tungstenite's `WebSocketConfig`: `Config::new(…).heartbeat_interval(…)`.
@@ -611,7 +591,7 @@ mod tests {
         assert_eq!(config.client_id, "new");
         assert_eq!(config.account_id.as_deref(), Some("acc"));
         assert_eq!(config.heartbeat_interval, Duration::from_millis(200));
-        let seconds = |v| parse_seconds("X", v).unwrap();
+        let seconds = |v| check::seconds("X", v).unwrap();
         assert_eq!(seconds("30"), Duration::from_secs(30));
         assert_eq!(seconds(".5"), Duration::from_millis(500));
         assert_eq!(seconds("1.25"), Duration::from_millis(1250));

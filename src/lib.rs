@@ -43,8 +43,8 @@
 //! - [`EventFilter`]: keep only some event types (`meeting.*`, `*.created`).
 //! - [`Dedupe`]: with several subscriptions (one [`Client`] each, sharing one [`TokenSource`]
 //!   through [`Client::with_tokens`]), drop the copies of an event Zoom delivers on more than one.
-//! - [`webhook`]: sign an event the way Zoom signs its webhooks, and post it to an existing
-//!   webhook handler ([`webhook::Forwarder`], blocking, no threads).
+//! - `webhook` (the cargo feature of that name): sign an event the way Zoom signs its webhooks,
+//!   and post it to an existing webhook handler (`webhook::Forwarder`, blocking, no threads).
 //!
 //! # Errors
 //!
@@ -78,6 +78,7 @@ mod backoff;
 mod proxy;
 mod trust;
 
+#[doc(hidden)]
 pub mod check;
 mod config;
 
@@ -100,10 +101,12 @@ mod stop;
 
 mod dedupe;
 mod filter;
+#[cfg(feature = "webhook")]
 mod hmac;
 pub mod logging;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "webhook")]
 pub mod webhook;
 
 // The mock (src/testing) names the crate `zoom_ws`, as the tests that compile it in do.

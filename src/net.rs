@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::error::{Error, Phase, Result, describe_io, describe_ws_error, is_timeout, tls_error};
 use crate::proxy::{self, ProxyConfig};
 use crate::trust::Trust;
-use crate::url::{host_port, split_host_port};
+use crate::url::host_port;
 
 /// A TCP stream that, while it has a deadline, gives every read and write only the time left
 /// before it: a handshake is bounded as a whole, even against a server that answers a byte now
@@ -163,20 +163,12 @@ pub(crate) struct Target {
 
 impl Target {
     pub(crate) fn parse(url: &str) -> Result<Target> {
-        let invalid = |why: &str| Error::config("ZOOM_WS_URL", why.to_string());
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| invalid("must start with ws:// or wss://"))?;
-        let secure = match scheme.to_ascii_lowercase().as_str() {
-            "ws" => false,
-            "wss" => true,
-            _ => return Err(invalid("must start with ws:// or wss://")),
-        };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let default_port = if secure { 443 } else { 80 };
-        let (host, port) = split_host_port(authority, default_port)
-            .ok_or_else(|| invalid("has no valid host[:port]"))?;
-        Ok(Target { secure, host, port })
+        let url = crate::url::url("ZOOM_WS_URL", url, &["ws", "wss"])?;
+        Ok(Target {
+            secure: !url.is_cleartext(),
+            host: url.host.to_string(),
+            port: url.port,
+        })
     }
 }
 

@@ -13,7 +13,7 @@ use base64::Engine as _;
 
 use crate::error::{Error, Phase, Result, describe_io, is_timeout};
 use crate::secret::Secret;
-use crate::url::{host_port, percent_decode, split_host_port};
+use crate::url::{authority, host_port, percent_decode};
 
 /// The variables a proxy is read from, first match wins. `HTTP_PROXY` is not among them: both of
 /// Zoom's endpoints are `https://`/`wss://`, and a CGI program can have `HTTP_PROXY` set by a
@@ -88,10 +88,9 @@ impl ProxyConfig {
             Some((userinfo, location)) => (Some(userinfo), location),
             None => (None, rest),
         };
-        let authority = location.split(['/', '?', '#']).next().unwrap_or_default();
-        let (host, port) = split_host_port(authority, 80)
-            .filter(|(_, port)| *port != 0)
-            .ok_or_else(|| Error::config(setting, "has no valid host[:port] for the proxy"))?;
+        let (host, port) = authority(authority_of(location), 80).map_err(|p| {
+            Error::config(setting, format!("{p}, e.g. http://proxy.example.com:3128"))
+        })?;
         let mut proxy = ProxyConfig::new(host, port);
         if let Some(userinfo) = userinfo {
             let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
@@ -129,6 +128,11 @@ impl ProxyConfig {
             ))
         })
     }
+}
+
+/// The `host[:port]` of a proxy URL's location.
+fn authority_of(location: &str) -> &str {
+    location.split(['/', '?', '#']).next().unwrap_or_default()
 }
 
 /// Splits a `NO_PROXY` value into entries: comma- or space-separated, empty ones dropped.
@@ -386,8 +390,8 @@ mod tests {
                 "socks5://u:hunter2@proxy:1080",
                 "must be an http:// proxy URL",
             ),
-            ("http://u:hunter2@proxy:99999", "no valid host[:port]"),
-            ("http://u:hunter2@:8080", "no valid host[:port]"),
+            ("http://u:hunter2@proxy:99999", "port that is not a number"),
+            ("http://u:hunter2@:8080", "has no host"),
             ("http://u:hunter2%zz@proxy:8080", "percent-encoded"),
         ] {
             let err = ProxyConfig::parse_setting("ALL_PROXY", url)

@@ -44,7 +44,6 @@ pub(crate) struct Retry {
 pub(crate) struct Reconnect {
     backoff: Backoff,
     failures: u32,
-    rng: u64,
     /// When the stream last had a listener: the last message of the last accepted connection.
     gap_start: Option<Instant>,
     idle: IdleEnds,
@@ -55,12 +54,11 @@ pub(crate) struct Reconnect {
 }
 
 impl Reconnect {
-    /// `seed` makes the jitter differ between clients; `heartbeat_interval` is the one in force.
-    pub(crate) fn new(backoff: Backoff, seed: u64, heartbeat_interval: Duration) -> Reconnect {
+    /// `heartbeat_interval` is the one in force.
+    pub(crate) fn new(backoff: Backoff, heartbeat_interval: Duration) -> Reconnect {
         Reconnect {
             backoff,
             failures: 0,
-            rng: seed | 1,
             gap_start: None,
             idle: IdleEnds::new(heartbeat_interval),
             down_since: Instant::now(),
@@ -224,14 +222,6 @@ impl Reconnect {
         }
     }
 
-    /// xorshift64: uniform enough for jitter, no extra crate.
-    fn next_random(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng
-    }
-
     /// Doubling up to the cap, each delay drawn from the upper half of the nominal value (see
     /// [`Backoff`]).
     fn next_delay(&mut self) -> Duration {
@@ -242,9 +232,8 @@ impl Reconnect {
             .min(self.backoff.max);
         self.failures = self.failures.saturating_add(1);
         // Integer arithmetic: no floating point in the binary for one random draw.
-        let half = nominal.as_nanos() / 2;
-        let jitter = u128::from(self.next_random()) % (half + 1);
-        Duration::from_nanos(u64::try_from(half + jitter).unwrap_or(u64::MAX))
+        let nanos = u64::try_from(nominal.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(rand::random_range(nanos / 2..=nanos))
     }
 }
 
@@ -348,7 +337,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_the_cap_with_bounded_jitter() {
-        let mut r = Reconnect::new(Backoff::default(), 42, 30 * SECOND);
+        let mut r = Reconnect::new(Backoff::default(), 30 * SECOND);
         let nominal = [1u64, 2, 4, 8, 16, 32, 60, 60, 60, 60];
         for n in nominal {
             let d = r.next_delay();
@@ -368,8 +357,8 @@ mod tests {
     #[test]
     fn at_most_eight_attempts_in_the_first_minute() {
         // Worst case: every delay at the bottom of its range.
-        for seed in 0..1000 {
-            let mut r = Reconnect::new(Backoff::default(), seed, 30 * SECOND);
+        for _ in 0..1000 {
+            let mut r = Reconnect::new(Backoff::default(), 30 * SECOND);
             let mut t = Duration::ZERO;
             let mut attempts = 0;
             while t <= Duration::from_secs(60) {
@@ -383,7 +372,7 @@ mod tests {
     #[test]
     fn gap_runs_from_the_last_message_of_an_accepted_connection() {
         let t0 = Instant::now();
-        let mut r = Reconnect::new(Backoff::default(), 1, 30 * SECOND);
+        let mut r = Reconnect::new(Backoff::default(), 30 * SECOND);
         // Never accepted: no gap.
         retry(r.after(lost(None, t0), false));
         assert_eq!(r.accepted(), None);
@@ -398,7 +387,7 @@ mod tests {
     #[test]
     fn aged_token_is_replaced_at_once_and_a_fresh_refused_one_backs_off() {
         let t0 = Instant::now();
-        let mut r = Reconnect::new(Backoff::default(), 7, 30 * SECOND);
+        let mut r = Reconnect::new(Backoff::default(), 30 * SECOND);
         // A cached token refused when connecting: a new one at once.
         let aged = retry(r.after(refused(None, t0), false));
         assert!(aged.drop_token && aged.delay.is_zero());
@@ -418,7 +407,7 @@ mod tests {
 
     #[test]
     fn fatal_errors_end_the_run_and_retry_after_is_honoured() {
-        let mut r = Reconnect::new(Backoff::default(), 3, 30 * SECOND);
+        let mut r = Reconnect::new(Backoff::default(), 30 * SECOND);
         let fatal = Error::config("ZOOM_CLIENT_ID", "is empty");
         assert_eq!(r.after(Err(fatal.clone()), false), After::Fatal(fatal));
         let busy = Error::Token {
@@ -461,7 +450,7 @@ mod tests {
     #[test]
     fn the_idle_rule_sees_only_accepted_connections() {
         let t0 = Instant::now();
-        let mut r = Reconnect::new(Backoff::default(), 5, 30 * SECOND);
+        let mut r = Reconnect::new(Backoff::default(), 30 * SECOND);
         let quiet = |accepted_for| {
             Ok(End::Lost {
                 reason: "connection closed".into(),

@@ -2,14 +2,14 @@
 //! (for a gateway or proxy that re-signs TLS). Verification itself is never switched off.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::error::{Error, Phase, Result};
 
-/// The roots in force: the system's plus `ZOOM_CA_FILE`'s, read once and shared (an `Arc`) by the
-/// token request and every socket of every client built on the same [`TokenSource`](crate::TokenSource).
-/// The socket's TLS connector is built on first use, so a `ws://` URL never loads the system's
-/// roots.
+/// The roots in force: the system's plus `ZOOM_CA_FILE`'s, in one TLS connector shared (an `Arc`)
+/// by the token request, the relay and every socket of the process with the same `ca_file`. It is
+/// built on first use, so a `ws://`-only run never parses the system's roots, and a TLS run parses
+/// them once (one OpenSSL store: the bundle is most of an idle client's memory).
 pub(crate) struct Trust {
     ca_file: Option<PathBuf>,
     extra: Vec<native_tls::Certificate>,
@@ -17,25 +17,28 @@ pub(crate) struct Trust {
 }
 
 impl Trust {
-    /// Reads `ca_file`, when there is one.
+    /// The process's trust for `ca_file` (read now, when there is one), shared while in use.
     pub(crate) fn load(ca_file: Option<&Path>) -> Result<Arc<Trust>> {
+        static SHARED: Mutex<Option<Weak<Trust>>> = Mutex::new(None);
+        let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        let alive = shared.as_ref().and_then(Weak::upgrade);
+        if let Some(trust) = alive.filter(|t| t.ca_file.as_deref() == ca_file) {
+            return Ok(trust);
+        }
         let extra = match ca_file {
             Some(path) => load_ca_file(path)?,
             None => Vec::new(),
         };
-        Ok(Arc::new(Trust {
+        let trust = Arc::new(Trust {
             ca_file: ca_file.map(Path::to_path_buf),
             extra,
             tls: OnceLock::new(),
-        }))
+        });
+        *shared = Some(Arc::downgrade(&trust));
+        Ok(trust)
     }
 
-    /// True when this is what [`load`](Self::load) would give for `ca_file`.
-    pub(crate) fn is_for(&self, ca_file: Option<&Path>) -> bool {
-        self.ca_file.as_deref() == ca_file
-    }
-
-    /// The TLS connector of the sockets: the system's roots stay, the extra ones are added.
+    /// The TLS connector: the system's roots stay, the extra ones are added.
     pub(crate) fn tls_connector(&self) -> Result<&native_tls::TlsConnector> {
         if let Some(connector) = self.tls.get() {
             return Ok(connector);
@@ -48,11 +51,6 @@ impl Trust {
             .build()
             .map_err(|e| Error::connect(Phase::Tls, e.to_string()))?;
         Ok(self.tls.get_or_init(|| built))
-    }
-
-    /// The roots for ureq (the token request, the relay).
-    pub(crate) fn http_roots(&self) -> ureq::tls::RootCerts {
-        token_roots(&self.extra)
     }
 }
 
@@ -83,62 +81,6 @@ fn load_ca_file(path: &Path) -> Result<Vec<native_tls::Certificate>> {
         certs.len()
     );
     Ok(certs)
-}
-
-/// The roots for the token request. Without extra certificates: the platform's, as for the
-/// socket. With them: ureq's native-tls backend can only *replace* the platform roots, so we hand
-/// it the system bundle that native-tls itself loads (found the same way, by `openssl-probe`)
-/// plus the extra ones.
-fn token_roots(extra: &[native_tls::Certificate]) -> ureq::tls::RootCerts {
-    use ureq::tls::{Certificate, RootCerts};
-    if extra.is_empty() {
-        return RootCerts::PlatformVerifier;
-    }
-    let ders: Vec<Vec<u8>> = system_bundle()
-        .iter()
-        .chain(extra)
-        .filter_map(|cert| cert.to_der().ok())
-        .collect();
-    let certs: Vec<Certificate<'static>> = ders
-        .iter()
-        .map(|der| Certificate::from_der(der).to_owned())
-        .collect();
-    RootCerts::new_with_certs(&certs)
-}
-
-/// The system's CA bundle, read the way native-tls reads it on this platform (`SSL_CERT_FILE`,
-/// then the usual bundle files, else the certificate directories).
-#[cfg(not(any(target_os = "windows", target_vendor = "apple")))]
-fn system_bundle() -> Vec<native_tls::Certificate> {
-    let probe = openssl_probe::probe();
-    let files: Vec<std::path::PathBuf> = match probe.cert_file {
-        Some(file) => vec![file],
-        None => probe
-            .cert_dir
-            .iter()
-            .filter_map(|dir| std::fs::read_dir(dir).ok())
-            .flatten()
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .collect(),
-    };
-    let certs: Vec<native_tls::Certificate> = files
-        .iter()
-        .filter_map(|file| std::fs::read(file).ok())
-        .filter_map(|pem| native_tls::Certificate::stack_from_pem(&pem).ok())
-        .flatten()
-        .collect();
-    log::debug!(
-        "{} system root certificate(s) for the token request",
-        certs.len()
-    );
-    certs
-}
-
-/// On Windows and macOS native-tls asks the OS, whose store ureq cannot add to: with
-/// `ZOOM_CA_FILE` the token request trusts that file only.
-#[cfg(any(target_os = "windows", target_vendor = "apple"))]
-fn system_bundle() -> Vec<native_tls::Certificate> {
-    Vec::new()
 }
 
 #[cfg(test)]

@@ -1,43 +1,10 @@
-//! URL pieces: host and port, the socket URL (a secret: it carries the token), percent-encoding
+//! URLs: the strict parser ([`url`], in `parse`), the socket URL (a secret: it carries the token), percent-encoding
 //! through the `percent-encoding` crate that ureq already brings.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
-/// Splits `host[:port]` (with `[v6]` brackets allowed) into host and port.
-pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
-    let authority = authority.rsplit('@').next()?;
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        Some(p) => p.parse().ok()?,
-        None => default_port,
-    };
-    (!host.is_empty()).then(|| (host.to_string(), port))
-}
-
-/// Host and port of an `http(s)://` or `ws(s)://` URL, the port defaulting by scheme.
-pub(crate) fn url_host_port(url: &str) -> Option<(String, u16)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "https" | "wss" => 443,
-        _ => 80,
-    };
-    split_host_port(rest.split(['/', '?', '#']).next()?, default_port)
-}
-
-/// The host part of a URL, for error messages (never the path or query).
-pub(crate) fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    authority.rsplit('@').next().unwrap_or_default().to_string()
-}
+mod parse;
+pub(crate) use parse::{Url, check_host, cleartext, host_port as authority, url};
 
 /// The socket URL: the configured one plus `subscriptionId` (unless it is already there) and the
 /// token. The result is a secret.
@@ -134,9 +101,11 @@ mod tests {
     }
 
     #[test]
-    fn host_only() {
-        assert_eq!(host_of("https://zoom.us/oauth/token?x=1"), "zoom.us");
-        assert_eq!(host_of("ws://u:p@h:1/x"), "h:1");
+    fn authority_shows_the_port_when_not_the_schemes() {
+        let shown = |v| url("X", v, &["https", "http"]).unwrap().authority();
+        assert_eq!(shown("https://zoom.us/oauth/token?x=1"), "zoom.us");
+        assert_eq!(shown("http://h:1/x"), "h:1");
+        assert_eq!(shown("https://[::1]:8443/"), "[::1]:8443");
     }
 
     #[test]

@@ -115,23 +115,20 @@ impl Forwarder {
     /// the same roots as the token request; each post is bounded by `config.connect_timeout`.
     pub fn new(url: &str, secret: Option<Secret>, config: &Config) -> Result<Forwarder> {
         let url = url.trim();
-        let valid = ["http://", "https://"]
-            .iter()
-            .any(|scheme| url.starts_with(scheme) && url.len() > scheme.len())
-            && url.parse::<ureq::http::Uri>().is_ok();
-        if !valid {
-            return Err(Error::config(
+        // The strict parser of every URL here; its example is the token endpoint's, so ours.
+        let parsed = crate::url::url("the forward URL", url, &["https", "http"]).map_err(|_| {
+            Error::config(
                 "the forward URL",
                 "needs an http:// or https:// URL, such as https://hooks.example.com/zoom",
-            ));
-        }
+            )
+        })?;
         if secret.as_ref().is_some_and(Secret::is_empty) {
             return Err(Error::config("ZOOM_WEBHOOK_SECRET_TOKEN", "is empty"));
         }
         let trust = crate::trust::Trust::load(config.ca_file.as_deref())?;
         Ok(Forwarder {
             url: url.to_string(),
-            host: crate::url::host_of(url),
+            host: parsed.authority(),
             secret,
             timeout: config.connect_timeout,
             agent: crate::http::agent_for(config, url, "the forward URL", &trust)?.0,

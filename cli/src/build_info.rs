@@ -15,10 +15,13 @@ pub struct BuildInfo {
 impl BuildInfo {
     /// This binary.
     pub fn current() -> BuildInfo {
-        let mut features = Vec::new();
-        if cfg!(feature = "vendored") {
-            features.push("vendored");
-        }
+        let built = [
+            ("journal", cfg!(journal)),
+            ("relays", cfg!(feature = "relays")),
+            ("service", cfg!(feature = "service")),
+            ("vendored", cfg!(feature = "vendored")),
+        ];
+        let features = built.iter().filter(|f| f.1).map(|f| f.0).collect();
         let env = std::env::consts::ARCH;
         let mut platform = format!("{env}-{}", std::env::consts::OS);
         if cfg!(target_env = "musl") {

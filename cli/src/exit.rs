@@ -22,6 +22,7 @@ pub enum Exit {
     Fatal(Error),
     /// `--give-up-after`: no subscription was live for that long (the message says what kept
     /// failing).
+    #[cfg(feature = "service")]
     GaveUp(String),
 }
 
@@ -61,6 +62,7 @@ impl Exit {
                 }
                 ExitCode::from(USAGE)
             }
+            #[cfg(feature = "service")]
             Exit::GaveUp(message) => {
                 log::error!("{message}");
                 ExitCode::from(1)

@@ -10,13 +10,17 @@
 //! reads its own position of the one journal, and nothing is dropped before its limit.
 
 use std::collections::VecDeque;
+#[cfg(journal)]
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+#[cfg(journal)]
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use zoom_ws::Event;
 
+#[cfg(journal)]
 use super::journal::{Journal, JournalError, JournalOptions, OpenReport};
 
 /// The most a worker takes at once: one write of about a megabyte.
@@ -81,6 +85,7 @@ impl Item {
     }
 
     /// A record as stored: packed, or (written by an earlier version) the bare content.
+    #[cfg_attr(not(journal), allow(dead_code))]
     fn from_record(seq: u64, bytes: Vec<u8>) -> Item {
         if bytes.first() == Some(&PACKED) {
             return Item {
@@ -97,6 +102,7 @@ impl Item {
     }
 
     /// Content that is not an event (an earlier version's damaged record): passed on as is.
+    #[cfg_attr(not(journal), allow(dead_code))]
     fn pack_unknown(content: &str) -> Packed {
         let line = content.replace(['\n', '\r'], " ");
         let mut data = vec![PACKED, 0, 0];
@@ -146,6 +152,7 @@ impl Item {
     }
 
     /// The exact content Zoom sent.
+    #[cfg_attr(not(feature = "relays"), allow(dead_code))]
     pub fn content(&self) -> &str {
         std::str::from_utf8(self.parts().3).unwrap_or_default()
     }
@@ -168,6 +175,7 @@ pub struct Feed {
 
 enum Source {
     Memory(Arc<MemQueue>),
+    #[cfg(journal)]
     Journal(Arc<Journal>),
 }
 
@@ -183,6 +191,7 @@ impl Feed {
         batch.clear();
         match &self.source {
             Source::Memory(queue) => queue.next_batch(deadline, batch),
+            #[cfg(journal)]
             Source::Journal(journal) => {
                 let mut bytes = 0;
                 let mut wait = deadline;
@@ -201,9 +210,11 @@ impl Feed {
 
     /// The output is done with `items` (delivered, or refused for good): with a journal, its
     /// position moves past them.
+    #[cfg_attr(not(journal), allow(unused_variables))]
     pub fn ack(&self, items: &[Item]) {
         let Some(last) = items.last() else { return };
         match &self.source {
+            #[cfg(journal)]
             Source::Journal(journal) => journal.ack(&self.name, last.seq),
             // Progress: a slow command working through a batch is not stalled.
             Source::Memory(queue) => queue.lock().progress = Instant::now(),
@@ -215,6 +226,7 @@ impl Feed {
     pub fn close(&self) {
         match &self.source {
             Source::Memory(queue) => queue.close(),
+            #[cfg(journal)]
             Source::Journal(journal) => journal.stop(&self.name),
         }
     }
@@ -223,6 +235,7 @@ impl Feed {
     pub fn dropped(&self) -> u64 {
         match &self.source {
             Source::Memory(queue) => queue.lock().dropped,
+            #[cfg(journal)]
             Source::Journal(journal) => journal.dropped(&self.name),
         }
     }
@@ -231,28 +244,36 @@ impl Feed {
     pub fn waiting(&self) -> u64 {
         match &self.source {
             Source::Memory(queue) => queue.lock().queue.len() as u64,
+            #[cfg(journal)]
             Source::Journal(journal) => journal.pending(&self.name),
         }
     }
 
     /// Whether `item`, taken and not acknowledged, is still kept for a later run (its segment
     /// may have been dropped under the worker).
+    #[cfg_attr(not(journal), allow(unused_variables))]
     pub fn holds(&self, item: &Item) -> bool {
         match &self.source {
             Source::Memory(_) => false,
+            #[cfg(journal)]
             Source::Journal(journal) => journal.holds(item.seq),
         }
     }
 
     /// Whether what is waiting survives the process.
     pub fn is_durable(&self) -> bool {
-        matches!(self.source, Source::Journal(_))
+        match self.source {
+            #[cfg(journal)]
+            Source::Journal(_) => true,
+            Source::Memory(_) => false,
+        }
     }
 }
 
 /// Where the socket threads put each accepted event. A push never waits for an output; the
 /// socket threads ask [`has_room`](Fanout::has_room) before they read.
 pub enum Fanout {
+    #[cfg(journal)]
     Journal {
         journal: Arc<Journal>,
         /// Events refused because the journal was closed (the rest it counts itself).
@@ -266,6 +287,7 @@ impl Fanout {
     /// push to each queue. Returns whether it was stored; a loss is counted and logged.
     pub fn push(&self, data: &Packed) -> bool {
         match self {
+            #[cfg(journal)]
             Fanout::Journal { journal, refused } => match journal.append(data) {
                 Ok(_) => true,
                 Err(JournalError::Closed) => {
@@ -291,6 +313,7 @@ impl Fanout {
     /// output is stalled (then it drops its oldest).
     pub fn has_room(&self) -> bool {
         match self {
+            #[cfg(journal)]
             Fanout::Journal { journal, .. } => journal.has_room(),
             Fanout::Memory(queues) => queues.iter().all(|q| q.has_room(Instant::now())),
         }
@@ -299,6 +322,7 @@ impl Fanout {
     /// Events refused by a closed journal (not in any output's count).
     pub fn refused(&self) -> u64 {
         match self {
+            #[cfg(journal)]
             Fanout::Journal { refused, .. } => refused.load(Ordering::Relaxed),
             Fanout::Memory(_) => 0,
         }
@@ -314,37 +338,37 @@ pub struct Bounds {
     pub stall: Duration,
 }
 
-/// The fan-out and one feed per output: through the journal in `spool` if given, else through
-/// a memory queue per output.
-pub fn build(
+/// The fan-out and one feed per output, each through a memory queue.
+pub fn build(outputs: &[&str], bounds: Bounds) -> (Fanout, Vec<Feed>) {
+    let queues: Vec<_> = outputs.iter().map(|n| MemQueue::new(n, bounds)).collect();
+    let feeds = queues
+        .iter()
+        .map(|q| Feed {
+            name: q.name.clone(),
+            source: Source::Memory(Arc::clone(q)),
+        })
+        .collect();
+    (Fanout::Memory(queues), feeds)
+}
+
+/// The fan-out and one feed per output, all through the journal in `dir`.
+#[cfg(journal)]
+pub fn build_journal(
     outputs: &[&str],
-    spool: Option<(&Path, JournalOptions)>,
-    bounds: Bounds,
-) -> Result<(Fanout, Vec<Feed>, Option<OpenReport>), JournalError> {
-    let feed = |name: &str, source| Feed {
-        name: name.into(),
-        source,
-    };
-    match spool {
-        Some((dir, opts)) => {
-            let (journal, report) = Journal::open(dir, outputs, opts)?;
-            let journal = Arc::new(journal);
-            let feeds = outputs
-                .iter()
-                .map(|n| feed(n, Source::Journal(Arc::clone(&journal))))
-                .collect();
-            let refused = AtomicU64::new(0);
-            Ok((Fanout::Journal { journal, refused }, feeds, Some(report)))
-        }
-        None => {
-            let queues: Vec<_> = outputs.iter().map(|n| MemQueue::new(n, bounds)).collect();
-            let feeds = queues
-                .iter()
-                .map(|q| feed(&q.name, Source::Memory(Arc::clone(q))))
-                .collect();
-            Ok((Fanout::Memory(queues), feeds, None))
-        }
-    }
+    dir: &Path,
+    opts: JournalOptions,
+) -> Result<(Fanout, Vec<Feed>, OpenReport), JournalError> {
+    let (journal, report) = Journal::open(dir, outputs, opts)?;
+    let journal = Arc::new(journal);
+    let feeds = outputs
+        .iter()
+        .map(|n| Feed {
+            name: n.to_string(),
+            source: Source::Journal(Arc::clone(&journal)),
+        })
+        .collect();
+    let refused = AtomicU64::new(0);
+    Ok((Fanout::Journal { journal, refused }, feeds, report))
 }
 
 /// A queue in memory for one output, bounded in bytes.

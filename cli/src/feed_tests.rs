@@ -1,26 +1,53 @@
 //! Feeds and the fan-out, with and without a journal.
 
+#[cfg(journal)]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use zoom_ws::Event;
 
-use super::super::journal::JournalOptions;
-use super::{Bounds, Fanout, Feed, Item, build};
+#[cfg(journal)]
+use super::super::journal::{JournalError, JournalOptions, OpenReport};
+use super::{Bounds, Fanout, Feed, Item};
 
+/// The fan-out and feeds through the journal in `spool`, or through memory queues.
+#[cfg(journal)]
+type Built = Result<(Fanout, Vec<Feed>, Option<OpenReport>), JournalError>;
+#[cfg(journal)]
+fn build(outputs: &[&str], spool: Option<(&std::path::Path, JournalOptions)>, b: Bounds) -> Built {
+    match spool {
+        Some((dir, opts)) => {
+            super::build_journal(outputs, dir, opts).map(|(f, s, r)| (f, s, Some(r)))
+        }
+        None => {
+            let (fanout, feeds) = super::build(outputs, b);
+            Ok((fanout, feeds, None))
+        }
+    }
+}
+
+fn memory(outputs: &[&str], b: Bounds) -> (Fanout, Vec<Feed>, Option<()>) {
+    let (fanout, feeds) = super::build(outputs, b);
+    (fanout, feeds, None)
+}
+
+#[cfg(journal)]
 fn tmp(name: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("zoom-ws-feed-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&path);
     path
 }
 
+#[cfg(journal)]
 struct Cleanup(std::path::PathBuf);
+#[cfg(journal)]
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
+#[cfg(journal)]
 fn opts() -> JournalOptions {
     JournalOptions {
         commit_interval: Duration::from_millis(2),
@@ -58,7 +85,7 @@ fn drain(feed: &Feed) -> Vec<String> {
 #[test]
 fn a_full_queue_stops_the_reading_and_drops_only_once_its_output_stalls() {
     let cost = (event(0).len() + super::ITEM_OVERHEAD) as u64;
-    let (fanout, feeds, report) = build(&["stdout", "exec"], None, bounds(3 * cost, 300)).unwrap();
+    let (fanout, feeds, report) = memory(&["stdout", "exec"], bounds(3 * cost, 300));
     assert!(report.is_none());
     let [stdout, exec] = &feeds[..] else { panic!() };
     for i in 0..3 {
@@ -89,7 +116,7 @@ fn a_full_queue_stops_the_reading_and_drops_only_once_its_output_stalls() {
 
 #[test]
 fn a_worker_takes_everything_waiting_in_one_batch_up_to_its_bound() {
-    let (fanout, feeds, _) = build(&["stdout"], None, bounds(64 << 20, 60_000)).unwrap();
+    let (fanout, feeds, _) = memory(&["stdout"], bounds(64 << 20, 60_000));
     for i in 0..5_000 {
         fanout.push(&event(i));
     }
@@ -109,6 +136,7 @@ fn a_worker_takes_everything_waiting_in_one_batch_up_to_its_bound() {
 }
 
 #[test]
+#[cfg(journal)]
 fn every_output_reads_the_journal_in_order_and_resumes_after_a_restart() {
     let dir = tmp("resume");
     let _cleanup = Cleanup(dir.clone());
@@ -145,6 +173,7 @@ fn every_output_reads_the_journal_in_order_and_resumes_after_a_restart() {
 }
 
 #[test]
+#[cfg(journal)]
 fn a_record_of_an_earlier_version_is_its_bare_content() {
     let item = Item::from_record(3, content(7).into_bytes());
     assert_eq!((item.name(), item.event_ts()), ("e.7", Some(7)));
@@ -158,6 +187,7 @@ fn a_record_of_an_earlier_version_is_its_bare_content() {
 }
 
 #[test]
+#[cfg(journal)]
 fn close_wakes_a_waiting_worker_with_or_without_a_journal() {
     let dir = tmp("close");
     let _cleanup = Cleanup(dir.clone());
@@ -180,6 +210,7 @@ fn close_wakes_a_waiting_worker_with_or_without_a_journal() {
 }
 
 #[test]
+#[cfg(journal)]
 fn the_fanout_never_waits_for_an_output_that_does_not_read() {
     let dir = tmp("nowait");
     let _cleanup = Cleanup(dir.clone());

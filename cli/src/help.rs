@@ -36,7 +36,7 @@ Options:
                      oldest events, logged and counted (default 60)
   -q, --quiet        no event lines on stdout (with --exec or --forward; alone, a warning)
   --metrics-file PATH
-                     a Prometheus textfile (node_exporter's collector), replaced every 5 s
+                     a Prometheus textfile (node_exporter's collector), replaced every 10 s
                      and at exit
   --give-up-after SECS
                      exit 1 when no subscription has been live for SECS (for supervisors)

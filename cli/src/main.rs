@@ -10,7 +10,11 @@
 //! - [`sink`]: filter, dedupe, the hand-off to the [`feed`]s;
 //! - [`feed`]: each output's supply, a memory queue or a cursor of the [`journal`] (`--spool`);
 //! - [`outputs`]: stdout, `--exec`, `--forward`, a worker thread each; the drain and summary;
+//! - [`health`]: each connection's state; [`service`]: systemd notifications and metrics;
 //! - [`exit`]: how a run ends, as an exit status.
+//!
+//! The journal, the relays (`--exec`, `--forward`) and the service extras are cargo features,
+//! all on by default; without them this is the card's program: events to stdout.
 
 #![deny(unsafe_code)]
 
@@ -21,20 +25,21 @@ mod exit;
 mod feed;
 #[cfg(feature = "ha")]
 mod ha;
+mod health;
 mod help;
-#[cfg(unix)]
+#[cfg(journal)]
 #[allow(unsafe_code)]
-mod journal;
-#[cfg(not(unix))]
-#[path = "journal_stub.rs"]
 mod journal;
 mod log_format;
 mod logging;
+#[cfg(feature = "service")]
 mod metrics;
 mod names;
+#[cfg(feature = "service")]
 mod notify;
 mod outputs;
 mod run;
+#[cfg(feature = "service")]
 mod service;
 mod settings;
 mod signals;

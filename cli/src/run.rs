@@ -8,10 +8,12 @@ use zoom_ws::{Client, Dedupe, EventFilter, StateChange, StatsSnapshot, TokenSour
 
 use crate::args::Args;
 use crate::exit::Exit;
+use crate::health::Health;
 use crate::logging::utc;
 use crate::outputs;
-use crate::service::{self, Health, Service};
-use crate::settings;
+#[cfg(feature = "service")]
+use crate::service::Service;
+use crate::settings::{self, Delivery};
 use crate::signals;
 use crate::sink::{Sink, StopAll};
 
@@ -27,8 +29,8 @@ pub enum Ended {
 pub fn run(mut args: Args) -> Result<Ended, Exit> {
     // Before any other thread starts (the journal has one), so that every thread inherits it.
     let signals = signals::block();
-    let (config, webhook_secret, delivery) = settings::load(&mut args)?;
-    let ids = settings::subscription_ids(&config.subscription_id)?;
+    let (config, ids, webhook_secret, delivery) = settings::load(&mut args)?;
+    unbuilt(&args, &delivery)?;
     let filter = EventFilter::new(args.events.iter().cloned())
         .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--event")))?;
     let prepared = outputs::prepare(&args, &delivery, &config, webhook_secret)?;
@@ -49,14 +51,19 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
         move || stop.stop()
     };
     let outputs = outputs::spawn(prepared, &args, &delivery, &config.backoff, on_gone.clone())?;
-    #[cfg(feature = "ha")]
-    let hand_over = {
+    let first_stop = {
+        let health = Arc::clone(&health);
+        #[cfg(feature = "ha")]
         let ha = Arc::clone(&ha);
-        move || ha.hand_over()
+        move || {
+            health.wake();
+            #[cfg(feature = "ha")]
+            return ha.hand_over();
+            #[cfg(not(feature = "ha"))]
+            false
+        }
     };
-    #[cfg(not(feature = "ha"))]
-    let hand_over = || false;
-    signals.stop(stop.clone(), Arc::clone(&outputs.shutdown), hand_over);
+    signals.stop(stop.clone(), Arc::clone(&outputs.shutdown), first_stop);
     if !args.quiet {
         signals::stop_when_stdout_closes(on_gone);
     }
@@ -66,19 +73,88 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
     sink.max_events = args.max_events;
     let sink = Arc::new(Mutex::new(sink));
 
+    #[cfg(feature = "service")]
     let service = Service::start(
         Arc::clone(&health),
         outputs.watch(),
-        service::Settings {
-            metrics_file: delivery.metrics_file.clone(),
-            give_up_after: delivery.give_up_after,
-            spool: delivery.spool.clone(),
-        },
+        &delivery,
         stop.clone(),
     );
     let done_rx = start(ids, clients, &sink, &health);
+    let first_error = wait(done_rx, &stop, &sink, tokens.fetches());
+    #[cfg(feature = "ha")]
+    ha.finish();
+    let lost = outputs.finish();
+    #[cfg(feature = "service")]
+    if let Some(gave_up) = service.finish(&health) {
+        return Err(first_error.map_or(Exit::GaveUp(gave_up), Exit::Fatal));
+    }
+    match (first_error, lost) {
+        (Some(error), _) => Err(Exit::Fatal(error)),
+        (None, true) => Ok(Ended::Lost),
+        (None, false) => Ok(Ended::Clean),
+    }
+}
 
-    // The first error that retrying cannot fix stops every subscription.
+/// A room asked for (by a flag or its variable) that this binary was built without: exit 2,
+/// naming the cargo feature that builds it.
+fn unbuilt(args: &Args, delivery: &Delivery) -> Result<(), Exit> {
+    let asked = [
+        (
+            args.exec.is_some(),
+            "--exec",
+            "relays",
+            cfg!(feature = "relays"),
+        ),
+        (
+            args.forward.is_some(),
+            "--forward",
+            "relays",
+            cfg!(feature = "relays"),
+        ),
+        (
+            delivery.spool.is_some(),
+            "--spool (ZOOM_SPOOL_DIR)",
+            "journal",
+            cfg!(journal),
+        ),
+        (
+            delivery.metrics_file.is_some(),
+            "--metrics-file (ZOOM_METRICS_FILE)",
+            "service",
+            cfg!(feature = "service"),
+        ),
+        (
+            delivery.give_up_after.is_some(),
+            "--give-up-after (ZOOM_GIVE_UP_AFTER)",
+            "service",
+            cfg!(feature = "service"),
+        ),
+    ];
+    let Some((_, what, feature, _)) = asked.into_iter().find(|(on, .., built)| *on && !built)
+    else {
+        return Ok(());
+    };
+    Err(Exit::Usage(
+        if feature == "journal" && cfg!(feature = "journal") {
+            format!("{what} needs a Unix system (Linux, macOS, BSD); leave it out here")
+        } else {
+            format!(
+                "{what} needs the cargo feature `{feature}`, which this zoom-ws was built without \
+             (cargo install zoom-ws-cli --features {feature})"
+            )
+        },
+    ))
+}
+
+/// Waits for every subscription's thread; the first error that retrying cannot fix stops them
+/// all. Logs the summary and returns that error.
+fn wait(
+    done_rx: mpsc::Receiver<Done>,
+    stop: &StopAll,
+    sink: &Mutex<Sink>,
+    token_requests: u64,
+) -> Option<zoom_ws::Error> {
     let mut first_error = None;
     let mut snapshots = Vec::new();
     for (snapshot, result) in done_rx {
@@ -90,20 +166,9 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
         }
         snapshots.push(snapshot);
     }
-    #[cfg(feature = "ha")]
-    ha.finish();
-    {
-        let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
-        log_summary(&snapshots, &sink, tokens.fetches());
-    }
-    let lost = outputs.finish();
-    let gave_up = service.finish();
-    match (first_error, lost) {
-        (Some(error), _) => Err(Exit::Fatal(error)),
-        (None, _) if gave_up.is_some() => Err(Exit::GaveUp(gave_up.unwrap_or_default())),
-        (None, true) => Ok(Ended::Lost),
-        (None, false) => Ok(Ended::Clean),
-    }
+    let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+    log_summary(&snapshots, &sink, token_requests);
+    first_error
 }
 
 /// What a subscription's thread reports when its client returns.

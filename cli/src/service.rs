@@ -1,120 +1,45 @@
-//! Running under a service manager: what each subscription's connection is doing ([`Health`],
-//! fed by the clients' state changes), and one thread that turns it into systemd notifications
-//! (`READY=1`, `STATUS=`, `WATCHDOG=1`, `STOPPING=1`), the Prometheus textfile
-//! (`--metrics-file`) and the supervisor's exit (`--give-up-after`).
+//! Running under a service manager: one thread that turns the subscriptions' [`Health`] into
+//! systemd notifications (`READY=1`, `STATUS=`, `WATCHDOG=1`, `STOPPING=1`), the Prometheus
+//! textfile (`--metrics-file`) and the supervisor's exit (`--give-up-after`). It sleeps until
+//! the next of these is due or a connection changes, so an idle process stays asleep.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use zoom_ws::{StateChange, Stats};
-
+use crate::health::{Health, Sub, gap_ms, lock};
 use crate::metrics::{self, Snapshot};
 use crate::notify::Notifier;
 use crate::outputs::Watch;
+use crate::settings::Delivery;
 use crate::sink::StopAll;
 
-/// How often the metrics file is replaced while running.
-const METRICS_EVERY: Duration = Duration::from_secs(5);
-/// The longest the service thread sleeps between two looks.
-const TICK: Duration = Duration::from_millis(250);
-
-/// One subscription's connection, as the state changes tell it.
-pub struct Sub {
-    id: String,
-    up: AtomicBool,
-    /// With `--ha-etcd`: 1 standby, 2 leader (0 without an election).
-    role: AtomicU8,
-    /// Gaps, counted when they start; the milliseconds of those that ended.
-    gaps: AtomicU64,
-    gap_ms: AtomicU64,
-    /// Milliseconds since the epoch when the open gap started, 0 when there is none.
-    down_since_ms: AtomicU64,
-    /// Milliseconds since the epoch of the last event, 0 before the first.
-    last_event_ms: AtomicU64,
-    /// Why the last connection ended or failed, for `--give-up-after`'s error.
-    last_problem: Mutex<Option<String>>,
-    stats: Mutex<Option<Arc<Stats>>>,
-}
-
-/// Every subscription's [`Sub`], shared by the client threads and the service thread.
-pub struct Health {
-    subs: Vec<Sub>,
-}
+/// How often the metrics file is replaced while running: fresher than any scrape (node_exporter's
+/// are 15 s or more), and two wake-ups each (the look, the file system), 12 a minute.
+const METRICS_EVERY: Duration = Duration::from_secs(10);
+/// The longest the service thread sleeps when nothing is due (it wakes earlier for a change).
+const LONGEST: Duration = Duration::from_secs(3600);
+/// What is due this soon is done now, rather than after one more wake-up.
+const SLACK: Duration = Duration::from_millis(10);
 
 impl Health {
-    /// One entry per subscription id, in order.
-    pub fn new(ids: &[String]) -> Arc<Health> {
-        let subs = ids
-            .iter()
-            .map(|id| Sub {
-                id: id.clone(),
-                up: AtomicBool::new(false),
-                role: AtomicU8::new(0),
-                gaps: AtomicU64::new(0),
-                gap_ms: AtomicU64::new(0),
-                down_since_ms: AtomicU64::new(0),
-                last_event_ms: AtomicU64::new(0),
-                last_problem: Mutex::new(None),
-                stats: Mutex::new(None),
-            })
-            .collect();
-        Arc::new(Health { subs })
-    }
-
-    /// Subscription `i`'s client counters (heartbeats, events, reconnects).
-    pub fn attach(&self, i: usize, stats: Arc<Stats>) {
-        *lock(&self.subs[i].stats) = Some(stats);
-    }
-
-    /// Subscription `i`'s client said `change`. A gap is counted when a live connection ends
-    /// (so an alert fires during an outage, not after it), and its time grows while it lasts;
-    /// when the connection is back, the library's exact gap replaces the estimate.
-    pub fn change(&self, i: usize, change: &StateChange) {
-        let sub = &self.subs[i];
-        match change {
-            StateChange::Connected => sub.up.store(true, Ordering::Relaxed),
-            StateChange::Disconnected { reason, .. } => {
-                if sub.up.swap(false, Ordering::Relaxed) {
-                    sub.gaps.fetch_add(1, Ordering::Relaxed);
-                    sub.down_since_ms.store(now_ms(), Ordering::Relaxed);
-                }
-                *lock(&sub.last_problem) = Some(reason.clone());
+    /// Sleeps until `until`, or until the bell rings past `seen`; returns the rings now.
+    fn sleep(&self, seen: u64, until: Instant) -> u64 {
+        let mut rings = lock(&self.rings);
+        while *rings == seen {
+            let Some(left) = until.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            let (now, timeout) =
+                (self.bell.wait_timeout(rings, left)).unwrap_or_else(|e| e.into_inner());
+            rings = now;
+            if timeout.timed_out() {
+                break; // a timer may fire a hair early: what is due is looked at with SLACK
             }
-            StateChange::Reconnected { gap_start, gap_end } => {
-                let gap = gap_end.duration_since(*gap_start).unwrap_or_default();
-                sub.down_since_ms.store(0, Ordering::Relaxed);
-                sub.gap_ms
-                    .fetch_add(gap.as_millis() as u64, Ordering::Relaxed);
-            }
-            _ => {}
         }
-    }
-
-    /// Subscription `i`'s election: this instance leads it, or stands by.
-    #[cfg_attr(not(feature = "ha"), allow(dead_code))]
-    pub fn set_leader(&self, i: usize, leader: bool) {
-        self.subs[i]
-            .role
-            .store(1 + u8::from(leader), Ordering::Relaxed);
-    }
-
-    /// Subscriptions live, or standing by for another instance (ready for systemd either way).
-    fn settled(&self) -> usize {
-        let standby = |s: &Sub| s.role.load(Ordering::Relaxed) == 1;
-        self.subs
-            .iter()
-            .filter(|s| s.up.load(Ordering::Relaxed) || standby(s))
-            .count()
-    }
-
-    /// Subscription `i` delivered an event now.
-    pub fn event(&self, i: usize) {
-        self.subs[i]
-            .last_event_ms
-            .store(now_ms(), Ordering::Relaxed);
+        *rings
     }
 
     fn live(&self) -> usize {
@@ -166,21 +91,6 @@ impl Health {
     }
 }
 
-/// Milliseconds since the epoch, now.
-fn now_ms() -> u64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH);
-    now.unwrap_or_default().as_millis() as u64
-}
-
-/// The gap time of `sub`: the gaps that ended, and the open one so far.
-fn gap_ms(sub: &Sub) -> u64 {
-    let ended = sub.gap_ms.load(Ordering::Relaxed);
-    match sub.down_since_ms.load(Ordering::Relaxed) {
-        0 => ended,
-        since => ended + now_ms().saturating_sub(since),
-    }
-}
-
 fn snapshot_of(sub: &Sub) -> zoom_ws::StatsSnapshot {
     lock(&sub.stats)
         .as_ref()
@@ -188,16 +98,12 @@ fn snapshot_of(sub: &Sub) -> zoom_ws::StatsSnapshot {
         .unwrap_or_default()
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// What the service thread was asked to do.
-pub struct Settings {
-    pub metrics_file: Option<PathBuf>,
-    pub give_up_after: Option<Duration>,
+struct Settings {
+    metrics_file: Option<PathBuf>,
+    give_up_after: Option<Duration>,
     /// The journal's directory, whose size the metrics show.
-    pub spool: Option<PathBuf>,
+    spool: Option<PathBuf>,
 }
 
 /// The running service thread.
@@ -210,7 +116,12 @@ pub struct Service {
 impl Service {
     /// Starts the thread (it does nothing at all without a notify socket, a metrics file or a
     /// give-up bound).
-    pub fn start(health: Arc<Health>, watch: Watch, settings: Settings, stop: StopAll) -> Service {
+    pub fn start(health: Arc<Health>, watch: Watch, delivery: &Delivery, stop: StopAll) -> Service {
+        let settings = Settings {
+            metrics_file: delivery.metrics_file.clone(),
+            give_up_after: delivery.give_up_after,
+            spool: delivery.spool.clone(),
+        };
         let done = Arc::new(AtomicBool::new(false));
         let gave_up = Arc::new(Mutex::new(None));
         let notifier = Notifier::from_env();
@@ -233,7 +144,9 @@ impl Service {
                 last_live: Instant::now(),
             };
             let done = Arc::clone(&done);
-            std::thread::spawn(move || state.run(&done))
+            let thread = std::thread::Builder::new().name("service".into());
+            // As std::thread::spawn does: a process that cannot start a thread cannot go on.
+            (thread.spawn(move || state.run(&done))).expect("starting the service thread")
         });
         Service {
             done,
@@ -244,8 +157,9 @@ impl Service {
 
     /// Stops the thread after its last look (`STOPPING=1`, the final metrics file). Returns the
     /// `--give-up-after` error when that is why the run ended.
-    pub fn finish(mut self) -> Option<String> {
+    pub fn finish(mut self, health: &Health) -> Option<String> {
         self.done.store(true, Ordering::SeqCst);
+        health.wake();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -270,27 +184,33 @@ struct Looker {
 }
 
 impl Looker {
+    /// Looks, then sleeps until the next thing is due or the bell rings (a state change, a
+    /// stop), until the run is over.
     fn run(&mut self, done: &AtomicBool) {
-        let stopping_sent = loop {
-            if done.load(Ordering::SeqCst) {
-                break false;
-            }
-            if self.stop.is_stopped() {
-                self.notify(Notifier::stopping);
-                break true;
-            }
-            self.look(Instant::now());
-            std::thread::sleep(self.tick());
-        };
-        if !stopping_sent {
-            self.notify(Notifier::stopping);
+        let mut seen = 0;
+        while !done.load(Ordering::SeqCst) && !self.stop.is_stopped() {
+            let now = Instant::now() + SLACK;
+            self.look(now);
+            seen = self.health.sleep(seen, self.next_due(now));
         }
+        self.notify(Notifier::stopping);
         self.write_metrics();
     }
 
-    fn tick(&self) -> Duration {
-        let watchdog = self.notifier.as_ref().and_then(Notifier::watchdog_interval);
-        watchdog.map_or(TICK, |w| (w / 4).min(TICK))
+    /// When the next look is due: the metrics file, a watchdog ping (a while after its due time
+    /// again while no heartbeat was answered), the give-up bound.
+    fn next_due(&self, now: Instant) -> Instant {
+        let mut due = now + LONGEST;
+        if self.settings.metrics_file.is_some() {
+            due = due.min(self.last_metrics.map_or(now, |t| t + METRICS_EVERY));
+        }
+        if let Some(w) = self.notifier.as_ref().and_then(Notifier::watchdog_interval) {
+            due = due.min((self.last_ping + w / 2).max(now + w / 16));
+        }
+        if let Some(bound) = self.settings.give_up_after {
+            due = due.min((self.last_live + bound).max(now + Duration::from_millis(10)));
+        }
+        due
     }
 
     /// One look: readiness, status, watchdog, metrics, give-up.

@@ -31,6 +31,9 @@ pub const DEFAULT_QUEUE: u64 = 64 << 20;
 /// Zoom's side and TCP hold the events, and heartbeats keep the connection alive).
 pub const DEFAULT_STALL: Duration = Duration::from_secs(60);
 
+/// Most subscriptions one `ZOOM_SUBSCRIPTION_ID` may list (one connection and thread each).
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+
 /// How long the outputs may go on after a stop request, unless told otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
@@ -40,6 +43,7 @@ pub struct Delivery {
     /// `--spool DIR` or `ZOOM_SPOOL_DIR`: the journal.
     pub spool: Option<PathBuf>,
     /// `--spool-max SIZE` or `ZOOM_SPOOL_MAX`: the journal's size limit in bytes.
+    #[cfg_attr(not(journal), allow(dead_code))]
     pub spool_max: u64,
     /// `--grace SECS` or `ZOOM_GRACE`: how long the outputs may drain after a stop request.
     pub grace: Duration,
@@ -57,10 +61,11 @@ pub struct Delivery {
     pub ha: Option<crate::ha::Settings>,
 }
 
-/// The client's configuration, the webhook secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`) and the
-/// delivery settings; `args.forward` is filled from `ZOOM_FORWARD_URL` when not given. Every
-/// problem is reported in one go (an error line each), then exit 2, before anything is sent.
-pub fn load(args: &mut Args) -> Result<(Config, Option<Secret>, Delivery), Exit> {
+/// The client's configuration (for the first subscription), every subscription id, the webhook
+/// secret token (`ZOOM_WEBHOOK_SECRET_TOKEN`) and the delivery settings; `args.forward` is
+/// filled from `ZOOM_FORWARD_URL` when not given. Every problem is reported in one go (an error
+/// line each), then exit 2, before anything is sent.
+pub fn load(args: &mut Args) -> Result<Loaded, Exit> {
     let (path, required) = match &args.env_file {
         Some(path) => (path.clone(), true),
         None => (PathBuf::from(".env"), false),
@@ -86,7 +91,25 @@ pub fn load(args: &mut Args) -> Result<(Config, Option<Secret>, Delivery), Exit>
     };
     warn_about_names(&file_pairs, &shown, &|name| lookup(name).is_some());
     let mut problems = Vec::new();
-    let config = Config::from_lookup_all(lookup).map_err(|found| {
+    // A list is ours to split: the library's Config holds one subscription.
+    let listed = ["ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"];
+    let mut ids = match listed
+        .iter()
+        .find_map(|name| lookup(name))
+        .map(|l| subscription_ids(&l))
+    {
+        Some(Ok(ids)) => ids,
+        Some(Err(problem)) => {
+            problems.push(problem);
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    let first = |name: &str| match name {
+        "ZOOM_SUBSCRIPTION_ID" | "SUBSCRIPTION_ID" => ids.first().cloned(),
+        _ => lookup(name),
+    };
+    let config = Config::from_lookup_all(first).map_err(|found| {
         let hint = format!("; add it there or to {shown}");
         let said = found.iter().map(|e| e.to_string());
         problems.extend(
@@ -111,13 +134,20 @@ pub fn load(args: &mut Args) -> Result<(Config, Option<Secret>, Delivery), Exit>
         Ok(config) if problems.is_empty() => config,
         _ => return Err(Exit::Settings(problems)),
     };
+    if ids.is_empty() {
+        ids.push(config.subscription_id.clone()); // from ZOOM_WS_URL's ?subscriptionId=
+    }
     say_what_is_in_force(&config, args);
     let webhook_secret = lookup("ZOOM_WEBHOOK_SECRET_TOKEN")
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
         .map(Secret::new);
-    Ok((config, webhook_secret, delivery))
+    Ok((config, ids, webhook_secret, delivery))
 }
+
+/// What [`load`] gives: the configuration, the subscription ids, the webhook secret token and
+/// the delivery settings.
+pub type Loaded = (Config, Vec<String>, Option<Secret>, Delivery);
 
 /// A warning per name that zoom-ws does not read: in the environment, or in the `.env` file (a
 /// name not also in the environment, once).
@@ -185,8 +215,8 @@ fn check_forward(name: &str, url: &str, allow_insecure: bool) -> Result<(), Stri
             "https://hooks.example.com/zoom",
         )
     };
-    let parsed = check::url(name, url, &["http", "https"]).map_err(example)?;
-    check::cleartext(name, &parsed, allow_insecure, "every event").map_err(example)
+    let schemes = ["http", "https"];
+    check::endpoint(name, url, &schemes, allow_insecure, "every event").map_err(example)
 }
 
 /// The delivery settings, each from its option or else its variable; a bad one is noted in
@@ -322,20 +352,43 @@ pub fn parse_size_min(text: &str, min: u64) -> Result<u64, String> {
 
 /// `5`, `0.5`, `0` (no grace at all).
 pub fn parse_secs(text: &str) -> Result<Duration, String> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && (0.0..=86_400.0).contains(s))
-        .map(Duration::from_secs_f64)
-        .ok_or(format!(
+    match zoom_ws::check::seconds("", text) {
+        Ok(secs) if secs <= Duration::from_secs(86_400) => Ok(secs),
+        _ => Err(format!(
             "{text:?} is not a number of seconds from 0 to 86400"
-        ))
+        )),
+    }
 }
 
 /// `ZOOM_SUBSCRIPTION_ID` may list several ids, comma-separated (checked by the library).
-pub fn subscription_ids(value: &str) -> Result<Vec<String>, Exit> {
-    let ids = check::subscription_ids(value).map_err(Exit::Fatal)?;
-    Ok(ids.into_iter().map(str::to_string).collect())
+pub fn subscription_ids(value: &str) -> Result<Vec<String>, String> {
+    let problem = |problem: String| format!("ZOOM_SUBSCRIPTION_ID {problem}");
+    // Only spaces are trimmed: a line break or tab is refused with the id around it.
+    let ids: Vec<String> = value
+        .split(',')
+        .map(|id| id.trim_matches(' ').to_string())
+        .filter(|id| !id.is_empty())
+        .collect();
+    if ids.is_empty() {
+        return Err(problem(
+            "holds no subscription id; give one, or several separated by commas".into(),
+        ));
+    }
+    if ids.len() > MAX_SUBSCRIPTIONS {
+        let many = format!("lists {} ids; at most {MAX_SUBSCRIPTIONS}", ids.len());
+        return Err(problem(many));
+    }
+    if let Some((_, id)) = ids
+        .iter()
+        .enumerate()
+        .find(|(i, id)| ids[..*i].contains(id))
+    {
+        return Err(problem(format!(
+            "lists {} twice; one subscription should have one consumer",
+            zoom_ws::check::escaped(id)
+        )));
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]

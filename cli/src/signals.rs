@@ -36,14 +36,14 @@ pub fn stop_when_stdout_closes(_f: impl FnOnce() + Send + 'static) {}
 pub use unix::{block, stop_when_stdout_closes};
 
 impl Blocked {
-    /// The first stop signal stops every client, unless `hand_over` takes it (an elected leader
-    /// gives its lease up and reads on until its successor connects); a later one cuts the grace
-    /// period short.
+    /// The first stop signal runs `first` (it wakes the service thread), then stops every
+    /// client unless `first` took the stop over (an elected leader gives its lease up and reads
+    /// on until its successor connects); a later one cuts the grace period short.
     pub fn stop(
         self,
         stop: crate::sink::StopAll,
         shutdown: Arc<Shutdown>,
-        hand_over: impl Fn() -> bool + Send + 'static,
+        first: impl Fn() -> bool + Send + 'static,
     ) {
         self.on_signal(move |name| {
             if stop.is_stopped() {
@@ -56,7 +56,7 @@ impl Blocked {
                 log::info!(
                     "{name} received; stopping (a second signal cuts the grace period short)"
                 );
-                if !hand_over() {
+                if !first() {
                     stop.stop();
                 }
             }

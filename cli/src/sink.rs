@@ -120,7 +120,7 @@ mod tests {
             bytes: 1 << 20,
             stall: std::time::Duration::from_secs(60),
         };
-        let (fanout, feeds, _) = feed::build(&["stdout"], None, bounds).unwrap();
+        let (fanout, feeds) = feed::build(&["stdout"], bounds);
         let stop = StopAll(Arc::new(Vec::new()));
         let filter = EventFilter::new(["meeting.*"]).unwrap();
         let mut sink = Sink::new(filter, Arc::new(fanout), stop);

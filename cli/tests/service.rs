@@ -68,6 +68,60 @@ fn systemd_hears_ready_status_watchdog_and_stopping() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// Voluntary context switches (wake-ups after sleeping) of the process's thread named `name`.
+fn wakeups_of(pid: u32, name: &str) -> u64 {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap();
+            let line = status
+                .lines()
+                .find(|l| l.starts_with("voluntary_ctxt_switches"));
+            return line
+                .unwrap()
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    }
+    panic!("no thread named {name}");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_idle_service_thread_sleeps_until_something_is_due() {
+    let _guard = watchdog(60);
+    let mock = MockZoom::start();
+    let dir = temp_dir();
+    let path = dir.join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let mut child = cli(&mock)
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "180000000")
+        .arg("--metrics-file")
+        .arg(dir.join("zoom-ws.prom"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    read_until(&socket, "READY=1", 10);
+    let before = wakeups_of(child.id(), "service");
+    std::thread::sleep(Duration::from_secs(4));
+    let woke = wakeups_of(child.id(), "service") - before;
+    // Nothing is due in these 4 s but at most one metrics file (every 10 s, two wake-ups: the
+    // look and the file system); a 250 ms tick would be 16.
+    assert!(woke <= 4, "the service thread woke {woke} times in 4 s");
+    signal(&child, libc::SIGTERM);
+    read_until(&socket, "STOPPING=1", 10);
+    assert_eq!(wait_exit(&mut child, 15.0).code(), Some(0));
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn the_metrics_file_counts_what_happened_and_is_left_at_exit() {
     let _guard = watchdog(60);

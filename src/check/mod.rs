@@ -7,35 +7,30 @@
 //!
 //! | setting | rule |
 //! |---|---|
-//! | `ZOOM_OAUTH_URL`, `ZOOM_WS_URL` | at most [`MAX_URL_LEN`] characters, printable ASCII only (percent-encode the rest), no user info, a host of letters, digits, `.`, `-`, `_` or an IP address, port 1-65535 |
-//! | `ZOOM_CLIENT_ID`, `ZOOM_ACCOUNT_ID`, each subscription id | 1 to [`MAX_ID_LEN`] letters, digits, `-`, `_`, `.` |
-//! | `ZOOM_CLIENT_SECRET` | 1 to [`MAX_SECRET_LEN`] printable ASCII characters, no spaces |
-//! | `ZOOM_SUBSCRIPTION_ID` | up to [`MAX_SUBSCRIPTIONS`] ids, comma-separated, each once |
-//! | `HTTPS_PROXY` | a host as above; user name and password up to [`MAX_SECRET_LEN`] bytes each |
+//! | `ZOOM_OAUTH_URL`, `ZOOM_WS_URL` | at most `MAX_URL_LEN` characters, printable ASCII only (percent-encode the rest), no user info, a host of letters, digits, `.`, `-`, `_` or an IP address, port 1-65535 |
+//! | `ZOOM_CLIENT_ID`, `ZOOM_ACCOUNT_ID`, `ZOOM_SUBSCRIPTION_ID` (one id, no comma) | 1 to `MAX_ID_LEN` letters, digits, `-`, `_`, `.` |
+//! | `ZOOM_CLIENT_SECRET` | 1 to `MAX_SECRET_LEN` printable ASCII characters, no spaces |
+//! | `HTTPS_PROXY` | a host as above; user name and password up to `MAX_SECRET_LEN` bytes each |
 //!
 //! `http://` and `ws://` reach only loopback hosts unless `ZOOM_ALLOW_INSECURE=1`.
 //!
-//! An embedder rarely needs this module: [`Config::validate`](crate::Config::validate) (which
-//! [`Client::new`](crate::Client::new) runs) applies every rule above to a whole `Config`. It is
-//! public for programs that take settings from somewhere else (a form, their own configuration
-//! file) and want to refuse a bad value early, with the setting's name, before building a
-//! `Config`; and [`escaped`] makes any value safe to put in a log line of their own.
-
-mod urls;
+//! Public only for the zoom-ws command line (hidden from the docs): [`escaped`] for its log
+//! lines, [`seconds`] for its own durations. An embedder gets every rule above through
+//! [`Config::validate`](crate::Config::validate), which [`Client::new`](crate::Client::new) runs.
 
 pub use crate::escape::{Escaped, escaped};
-pub use urls::{MAX_URL_LEN, Url, cleartext, is_loopback, url};
+pub(crate) use crate::url::{Url, cleartext, url};
+
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::escape::escaped_char;
-pub(crate) use urls::check_host;
+pub(crate) use crate::url::check_host;
 
 /// Longest client id, account id or subscription id accepted.
-pub const MAX_ID_LEN: usize = 128;
+pub(crate) const MAX_ID_LEN: usize = 128;
 /// Longest client secret accepted.
-pub const MAX_SECRET_LEN: usize = 256;
-/// Most subscriptions one `ZOOM_SUBSCRIPTION_ID` may list (one connection and thread each).
-pub const MAX_SUBSCRIPTIONS: usize = 100;
+pub(crate) const MAX_SECRET_LEN: usize = 256;
 
 /// `ZOOM_ALLOW_INSECURE`: unset or `0` refuses cleartext to other hosts, `1` allows it.
 pub fn allow_insecure(value: Option<&str>) -> Result<bool> {
@@ -49,8 +44,8 @@ pub fn allow_insecure(value: Option<&str>) -> Result<bool> {
     }
 }
 
-/// A client id, account id or subscription id: 1 to [`MAX_ID_LEN`] of `[A-Za-z0-9._-]`.
-pub fn id(setting: &str, value: &str) -> Result<()> {
+/// A client id, account id or subscription id: 1 to `MAX_ID_LEN` of `[A-Za-z0-9._-]`.
+pub(crate) fn id(setting: &str, value: &str) -> Result<()> {
     let bad = value
         .bytes()
         .position(|b| !(b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
@@ -73,8 +68,8 @@ pub fn id(setting: &str, value: &str) -> Result<()> {
     ))
 }
 
-/// A client secret: 1 to [`MAX_SECRET_LEN`] printable ASCII characters. Errors never show it.
-pub fn secret(setting: &str, value: &str) -> Result<()> {
+/// A client secret: 1 to `MAX_SECRET_LEN` printable ASCII characters. Errors never show it.
+pub(crate) fn secret(setting: &str, value: &str) -> Result<()> {
     let bad = value.bytes().position(|b| !b.is_ascii_graphic());
     if !value.is_empty() && value.len() <= MAX_SECRET_LEN && bad.is_none() {
         return Ok(());
@@ -102,41 +97,54 @@ fn size_problem(value: &str) -> String {
     }
 }
 
-/// The ids of a `ZOOM_SUBSCRIPTION_ID`: one, or several separated by commas, each checked, none
-/// twice.
-pub fn subscription_ids(value: &str) -> Result<Vec<&str>> {
-    const SETTING: &str = "ZOOM_SUBSCRIPTION_ID";
-    // Only spaces are trimmed: a line break or tab is refused with the id around it.
-    let ids: Vec<&str> = value
-        .split(',')
-        .map(|id| id.trim_matches(' '))
-        .filter(|id| !id.is_empty())
-        .collect();
-    if ids.is_empty() {
-        return Err(Error::config(
-            SETTING,
-            "holds no subscription id; give one, or several separated by commas",
-        ));
+/// A URL setting of the command line's own (`--forward`, `--ha-etcd`): parsed as strictly as
+/// Zoom's, and cleartext only to loopback unless `allow_insecure` (`sent` says what would cross
+/// the network in clear).
+pub fn endpoint(
+    setting: &str,
+    value: &str,
+    schemes: &[&'static str],
+    allow_insecure: bool,
+    sent: &str,
+) -> Result<()> {
+    let parsed = url(setting, value, schemes)?;
+    cleartext(setting, &parsed, allow_insecure, sent)
+}
+
+/// Parses a number of seconds, fractions allowed ("30", "0.2", ".5"), to the nanosecond. Written
+/// with integers: the binary then carries no floating-point parser. The one parser of durations,
+/// the command line's own settings included.
+pub fn seconds(setting: &str, value: &str) -> Result<Duration> {
+    let problem = || {
+        Error::config(
+            setting,
+            format!("must be a number of seconds, not \"{}\"", escaped(value)),
+        )
+    };
+    let (whole, fraction) = value.trim().split_once('.').unwrap_or((value.trim(), ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+        return Err(problem());
     }
-    if ids.len() > MAX_SUBSCRIPTIONS {
-        let problem = format!("lists {} ids; at most {MAX_SUBSCRIPTIONS}", ids.len());
-        return Err(Error::config(SETTING, problem));
+    let secs: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| problem())?
+    };
+    if secs > 1_000_000_000 {
+        return Err(problem());
     }
-    for (i, sub) in ids.iter().enumerate() {
-        id(SETTING, sub)?;
-        if ids[..i].contains(sub) {
-            return Err(Error::config(
-                SETTING,
-                format!("lists {sub} twice; one subscription should have one consumer"),
-            ));
-        }
-    }
-    Ok(ids)
+    let nanos = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(9)
+        .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+    Ok(Duration::new(secs, nanos))
 }
 
 /// The `subscriptionId` in a socket URL's query, checked like the setting; refuses a second one
 /// and an `access_token` (the client adds a fresh one).
-pub fn url_subscription<'a>(ws: &Url<'a>) -> Result<Option<&'a str>> {
+pub(crate) fn url_subscription<'a>(ws: &Url<'a>) -> Result<Option<&'a str>> {
     let Some(query) = ws.query() else {
         return Ok(None);
     };
@@ -175,7 +183,7 @@ pub fn url_subscription<'a>(ws: &Url<'a>) -> Result<Option<&'a str>> {
 
 /// The subscription setting in force: `ZOOM_SUBSCRIPTION_ID` when given (agreement with the URL is
 /// checked by [`Config::validate`](crate::Config::validate)), else the `subscriptionId` of `ws_url`.
-pub fn subscription_in_force(ws_url: &str, setting: &str) -> Result<String> {
+pub(crate) fn subscription_in_force(ws_url: &str, setting: &str) -> Result<String> {
     if !setting.trim().is_empty() {
         return Ok(setting.to_string());
     }
@@ -202,14 +210,6 @@ mod tests {
         let err = secret("X", "hunter2\r\nX: y").unwrap_err().to_string();
         assert!(err.contains("byte 7") && !err.contains("hunter2"), "{err}");
         assert!(secret("X", &"s".repeat(100_000)).is_err());
-        assert_eq!(subscription_ids(" a, b ,,c ").unwrap(), ["a", "b", "c"]);
-        assert!(subscription_ids(" , ").is_err());
-        assert!(
-            subscription_ids("a,b,a")
-                .unwrap_err()
-                .to_string()
-                .contains("twice")
-        );
     }
 
     #[test]

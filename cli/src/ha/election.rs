@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use zoom_ws::StopHandle;
 
 use super::etcd::{Etcd, Holder};
-use crate::service::Health;
+use crate::health::Health;
 
 /// How often a standby asks whether the key is free (and a leader whether it still holds it).
 /// Polling the key rather than watching it: one short request instead of a long-lived stream

@@ -15,7 +15,7 @@ use zoom_ws::{Client, check};
 
 use crate::args::Args;
 use crate::exit::Exit;
-use crate::service::Health;
+use crate::health::Health;
 use election::{Election, Seat};
 
 /// The lease's time to live unless told otherwise, in seconds: how long a crashed leader's
@@ -51,8 +51,8 @@ pub fn settings(
         check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref()).map_err(Exit::Fatal)?;
     let mut urls = Vec::new();
     for url in list.split(',').map(str::trim).filter(|u| !u.is_empty()) {
-        let parsed = check::url(setting, url, &["http", "https"]).map_err(Exit::Fatal)?;
-        check::cleartext(setting, &parsed, insecure, "the election").map_err(Exit::Fatal)?;
+        check::endpoint(setting, url, &["http", "https"], insecure, "the election")
+            .map_err(Exit::Fatal)?;
         urls.push(url.to_string());
     }
     if urls.is_empty() {

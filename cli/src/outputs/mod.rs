@@ -11,9 +11,12 @@
 //! queue is full, so heartbeats stay on time whatever the reader, the command or the receiver
 //! does.
 
+#[cfg(feature = "relays")]
 mod child_env;
 pub mod counts;
+#[cfg(feature = "relays")]
 mod exec;
+#[cfg(feature = "relays")]
 mod forward;
 pub mod shutdown;
 mod stdout;
@@ -23,12 +26,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "relays")]
 use zoom_ws::webhook::Forwarder;
 use zoom_ws::{Backoff, Config, Secret};
 
 use crate::args::Args;
 use crate::exit::Exit;
 use crate::feed::{self, Fanout, Feed};
+#[cfg(journal)]
 use crate::journal::{JournalError, JournalOptions};
 use crate::settings::Delivery;
 pub use counts::Counts;
@@ -90,6 +95,7 @@ pub struct Outputs {
 
 /// What is checked before anything connects: the receiver's URL, the journal.
 pub struct Prepared {
+    #[cfg(feature = "relays")]
     forwarder: Option<Forwarder>,
     fanout: Fanout,
     feeds: Vec<Feed>,
@@ -113,6 +119,9 @@ pub fn prepare(
     config: &Config,
     webhook_secret: Option<Secret>,
 ) -> Result<Prepared, Exit> {
+    #[cfg(not(feature = "relays"))]
+    let _ = (config, webhook_secret); // --exec and --forward are refused at start
+    #[cfg(feature = "relays")]
     let forwarder = match &args.forward {
         Some(url) => {
             let forwarder = Forwarder::new(url, webhook_secret, config)
@@ -127,60 +136,70 @@ pub fn prepare(
         }
         None => None,
     };
-    if delivery.spool.is_none() && !args.spool_forget.is_empty() {
-        return Err(Exit::Usage(
-            "--spool-forget needs a journal: --spool DIR or ZOOM_SPOOL_DIR".into(),
-        ));
-    }
     let names = names(args);
-    let opts = delivery.spool.as_deref().map(|dir| {
-        let max = delivery.spool_max;
-        let opts = JournalOptions {
-            max_bytes: max,
-            segment_bytes: (max / 256).clamp(64 << 10, 8 << 20),
-            forget: args.spool_forget.clone(),
-            remedy: "a larger --spool-max (or more disk) keeps more; or find out why that \
-                     output falls behind"
-                .into(),
-            ..JournalOptions::default()
-        };
-        (dir, opts)
-    });
     let bounds = feed::Bounds {
         bytes: delivery.queue,
         stall: delivery.stall,
     };
-    let (fanout, feeds, report) = feed::build(&names, opts, bounds).map_err(journal_error)?;
-    if let (Some(report), Some(dir)) = (report, &delivery.spool) {
-        let waiting: Vec<String> = report
-            .waiting
-            .iter()
-            .map(|(name, n)| format!("{n} for {name}"))
-            .collect();
-        log::info!(
-            "journal {}: {} bytes, events waiting: {}",
-            dir.display(),
-            report.bytes,
-            if waiting.is_empty() {
-                "none".into()
-            } else {
-                waiting.join(", ")
-            }
-        );
-    }
+    let (fanout, feeds) = match &delivery.spool {
+        #[cfg(journal)]
+        Some(dir) => journal_feeds(&names, dir, args, delivery)?,
+        _ if !args.spool_forget.is_empty() => {
+            return Err(Exit::Usage(
+                "--spool-forget needs a journal: --spool DIR or ZOOM_SPOOL_DIR".into(),
+            ));
+        }
+        _ => feed::build(&names, bounds),
+    };
     Ok(Prepared {
+        #[cfg(feature = "relays")]
         forwarder,
         fanout,
         feeds,
     })
 }
 
-/// Every journal problem at start is the user's to fix (the message says how): exit 2.
-fn journal_error(e: JournalError) -> Exit {
-    Exit::Usage(format!("--spool: {e}"))
+/// Opens the journal in `dir` for the outputs `names`, and says what waits in it. Every
+/// problem at start is the user's to fix (the message says how): exit 2.
+#[cfg(journal)]
+fn journal_feeds(
+    names: &[&str],
+    dir: &std::path::Path,
+    args: &Args,
+    delivery: &Delivery,
+) -> Result<(Fanout, Vec<Feed>), Exit> {
+    let max = delivery.spool_max;
+    let opts = JournalOptions {
+        max_bytes: max,
+        segment_bytes: (max / 256).clamp(64 << 10, 8 << 20),
+        forget: args.spool_forget.clone(),
+        remedy: "a larger --spool-max (or more disk) keeps more; or find out why that output \
+                 falls behind"
+            .into(),
+        ..JournalOptions::default()
+    };
+    let (fanout, feeds, report) = feed::build_journal(names, dir, opts)
+        .map_err(|e: JournalError| Exit::Usage(format!("--spool: {e}")))?;
+    let waiting: Vec<String> = report
+        .waiting
+        .iter()
+        .map(|(name, n)| format!("{n} for {name}"))
+        .collect();
+    log::info!(
+        "journal {}: {} bytes, events waiting: {}",
+        dir.display(),
+        report.bytes,
+        if waiting.is_empty() {
+            "none".into()
+        } else {
+            waiting.join(", ")
+        }
+    );
+    Ok((fanout, feeds))
 }
 
 /// Starts one worker per output. `on_gone` runs when stdout's reader leaves.
+#[cfg_attr(not(feature = "relays"), allow(unused_variables))]
 pub fn spawn(
     prepared: Prepared,
     args: &Args,
@@ -189,6 +208,7 @@ pub fn spawn(
     on_gone: impl Fn() + Clone + Send + 'static,
 ) -> Result<Outputs, Exit> {
     let shutdown = Arc::new(Shutdown::default());
+    #[cfg(feature = "relays")]
     let mut forwarder = prepared.forwarder;
     let mut outputs = Vec::new();
     for feed in prepared.feeds {
@@ -203,11 +223,15 @@ pub fn spawn(
         };
         let thread = match feed.name() {
             "stdout" => stdout::Stdout::new().and_then(|out| worker.spawn(out)),
+            #[cfg(feature = "relays")]
             "exec" => worker.spawn(exec::Exec::new(args.exec.clone().unwrap_or_default())),
+            #[cfg(feature = "relays")]
             _ => match forwarder.take() {
                 Some(f) => worker.spawn(forward::Forward::new(f)),
                 None => Err(std::io::Error::other("no receiver for --forward")),
             },
+            #[cfg(not(feature = "relays"))]
+            _ => Err(std::io::Error::other("built without the `relays` feature")),
         }
         .map_err(|e| Exit::Usage(format!("cannot start the {} worker: {e}", feed.name())))?;
         outputs.push(Output {
@@ -225,9 +249,11 @@ pub fn spawn(
 }
 
 /// Every output's figures, readable from any thread while the run goes on (for metrics).
+#[cfg(feature = "service")]
 #[derive(Clone)]
 pub struct Watch(Vec<(Arc<Feed>, Arc<counts::Counters>)>);
 
+#[cfg(feature = "service")]
 impl Watch {
     /// Per output, its name and figures now.
     pub fn counts(&self) -> Vec<(String, Counts)> {
@@ -244,6 +270,7 @@ impl Watch {
 
 impl Outputs {
     /// A handle on the figures for another thread (metrics).
+    #[cfg(feature = "service")]
     pub fn watch(&self) -> Watch {
         Watch(
             self.outputs
@@ -304,6 +331,7 @@ impl Outputs {
 
     /// The summary lines, after a last look at the journal; true when something was lost.
     fn summary(&self) -> bool {
+        #[cfg(journal)]
         if let Fanout::Journal { journal, .. } = &*self.fanout {
             journal.close();
             let stats = journal.sync_stats();

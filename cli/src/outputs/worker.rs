@@ -17,6 +17,7 @@ pub enum Outcome {
     /// Done with the first `n` (at least one).
     Done(usize),
     /// Done with the first, but it failed for good (logged and counted, not retried).
+    #[cfg_attr(not(feature = "relays"), allow(dead_code))]
     Failed(String),
     /// It may work later: try the first again after a pause.
     Retry(String),

@@ -1,5 +1,5 @@
-//! Strict URL parsing: the parts a request is built from, and nothing a request line could not
-//! carry.
+//! Strict URL parsing, the one parser of URLs in this crate: the parts a request is built from,
+//! and nothing a request line could not carry.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -7,11 +7,11 @@ use crate::error::{Error, Result};
 use crate::escape::{escaped, escaped_char};
 
 /// Longest URL accepted (the token is added to the socket URL on top of this).
-pub const MAX_URL_LEN: usize = 2048;
+pub(crate) const MAX_URL_LEN: usize = 2048;
 
 /// A URL that passed [`url`]: its parts, borrowed from the setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Url<'a> {
+pub(crate) struct Url<'a> {
     /// The scheme, lowercase, without `://`.
     pub scheme: &'static str,
     /// The host, without IPv6 brackets.
@@ -24,20 +24,29 @@ pub struct Url<'a> {
 
 impl<'a> Url<'a> {
     /// The query, without `?` and fragment.
-    pub fn query(&self) -> Option<&'a str> {
+    pub(crate) fn query(&self) -> Option<&'a str> {
         let (before, _) = self.rest.split_once('#').unwrap_or((self.rest, ""));
         before.split_once('?').map(|(_, q)| q)
     }
 
+    /// `host[:port]` as a message shows it: the port only when it is not the scheme's own.
+    pub(crate) fn authority(&self) -> String {
+        let default = if self.scheme.ends_with('s') { 443 } else { 80 };
+        match self.port {
+            port if port == default => super::bracketed(self.host),
+            port => super::host_port(self.host, port),
+        }
+    }
+
     /// True for `http` and `ws`.
-    pub fn is_cleartext(&self) -> bool {
+    pub(crate) fn is_cleartext(&self) -> bool {
         matches!(self.scheme, "http" | "ws")
     }
 }
 
 /// Parses `value` strictly: one of `schemes` (`"wss"`, …), a host, an optional port, and a path of
 /// printable ASCII. Errors name `setting` and never quote the value.
-pub fn url<'a>(setting: &str, value: &'a str, schemes: &[&'static str]) -> Result<Url<'a>> {
+pub(crate) fn url<'a>(setting: &str, value: &'a str, schemes: &[&'static str]) -> Result<Url<'a>> {
     let fail = |problem: String| {
         let example = if schemes.contains(&"wss") {
             "wss://ws.zoom.us/ws"
@@ -127,7 +136,10 @@ pub(crate) fn bad_char(text: &str, i: usize) -> String {
 }
 
 /// `host[:port]` or `[v6][:port]`, strictly.
-fn host_port(authority: &str, default_port: u16) -> std::result::Result<(&str, u16), String> {
+pub(crate) fn host_port(
+    authority: &str,
+    default_port: u16,
+) -> std::result::Result<(&str, u16), String> {
     let (host, port) = match authority.strip_prefix('[') {
         Some(inner) => {
             let (host, after) = inner
@@ -187,7 +199,7 @@ pub(crate) fn check_host(host: &str) -> std::result::Result<(), String> {
 }
 
 /// True for `localhost`, 127.0.0.0/8 and `::1`: traffic that never leaves this machine.
-pub fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
@@ -195,7 +207,12 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 /// Refuses a cleartext URL to a host that is not loopback, unless `allow_insecure`.
-pub fn cleartext(setting: &str, url: &Url<'_>, allow_insecure: bool, what: &str) -> Result<()> {
+pub(crate) fn cleartext(
+    setting: &str,
+    url: &Url<'_>,
+    allow_insecure: bool,
+    what: &str,
+) -> Result<()> {
     if !url.is_cleartext() || allow_insecure || is_loopback(url.host) {
         return Ok(());
     }
