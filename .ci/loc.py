@@ -8,7 +8,8 @@ without #[cfg(test)] items (modules, functions) and without files only tests inc
 import os, re, sys
 
 def test_only_files(root):
-    """Files declared as `#[cfg(test)] mod x;` (with an optional #[path])."""
+    """Files declared as `#[cfg(test)] mod x;` or `#[cfg(feature = "testing")] mod x;` (with an
+    optional #[path])."""
     found = set()
     for d, _, names in os.walk(root):
         for n in names:
@@ -26,7 +27,8 @@ def test_only_files(root):
                 while j >= 0 and lines[j].strip().startswith("#["):
                     attrs.append(lines[j].strip())
                     j -= 1
-                if "#[cfg(test)]" not in attrs:
+                # The `testing` feature's mock is test support, as the tests' own helpers are.
+                if not {"#[cfg(test)]", '#[cfg(feature = "testing")]'} & set(attrs):
                     continue
                 custom = [a for a in attrs if a.startswith("#[path")]
                 if custom:

@@ -91,20 +91,7 @@ pub fn load(args: &mut Args) -> Result<Loaded, Exit> {
     };
     warn_about_names(&file_pairs, &shown, &|name| lookup(name).is_some());
     let mut problems = Vec::new();
-    // A list is ours to split: the library's Config holds one subscription.
-    let listed = ["ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"];
-    let mut ids = match listed
-        .iter()
-        .find_map(|name| lookup(name))
-        .map(|l| subscription_ids(&l))
-    {
-        Some(Ok(ids)) => ids,
-        Some(Err(problem)) => {
-            problems.push(problem);
-            Vec::new()
-        }
-        None => Vec::new(),
-    };
+    let mut ids = listed_ids(&lookup, &mut problems);
     let first = |name: &str| match name {
         "ZOOM_SUBSCRIPTION_ID" | "SUBSCRIPTION_ID" => ids.first().cloned(),
         _ => lookup(name),
@@ -119,17 +106,10 @@ pub fn load(args: &mut Args) -> Result<Loaded, Exit> {
             }),
         );
     });
-    let allow_insecure = check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref());
-    let allow_insecure = allow_insecure.unwrap_or(false);
-    let mut forward_from = "--forward";
-    if args.forward.is_none() {
-        args.forward = lookup("ZOOM_FORWARD_URL").map(|v| v.trim().to_string());
-        forward_from = "ZOOM_FORWARD_URL";
-    }
-    if let Some(url) = &args.forward {
-        problems.extend(check_forward(forward_from, url, allow_insecure).err());
-    }
+    forward_url(args, &lookup, &mut problems);
     let delivery = delivery(args, &lookup, &mut problems);
+    #[cfg(not(feature = "ha"))]
+    ha_settings(&lookup, &mut problems);
     let config = match config {
         Ok(config) if problems.is_empty() => config,
         _ => return Err(Exit::Settings(problems)),
@@ -143,6 +123,42 @@ pub fn load(args: &mut Args) -> Result<Loaded, Exit> {
         .filter(|v| !v.is_empty())
         .map(Secret::new);
     Ok((config, ids, webhook_secret, delivery))
+}
+
+/// The subscription ids of `ZOOM_SUBSCRIPTION_ID` (or `SUBSCRIPTION_ID`): a list is ours to
+/// split, the library's Config holds one subscription. Empty when unset.
+fn listed_ids(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> Vec<String> {
+    let listed = ["ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"];
+    match listed
+        .iter()
+        .find_map(|name| lookup(name))
+        .map(|l| subscription_ids(&l))
+    {
+        Some(Ok(ids)) => ids,
+        Some(Err(problem)) => {
+            problems.push(problem);
+            Vec::new()
+        }
+        None => Vec::new(),
+    }
+}
+
+/// `--forward`, or else `ZOOM_FORWARD_URL` (filled into `args`), checked like every URL.
+fn forward_url(
+    args: &mut Args,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) {
+    let allow_insecure = check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref());
+    let allow_insecure = allow_insecure.unwrap_or(false);
+    let mut forward_from = "--forward";
+    if args.forward.is_none() {
+        args.forward = lookup("ZOOM_FORWARD_URL").map(|v| v.trim().to_string());
+        forward_from = "ZOOM_FORWARD_URL";
+    }
+    if let Some(url) = &args.forward {
+        problems.extend(check_forward(forward_from, url, allow_insecure).err());
+    }
 }
 
 /// What [`load`] gives: the configuration, the subscription ids, the webhook secret token and
@@ -226,63 +242,91 @@ fn delivery(
     lookup: &dyn Fn(&str) -> Option<String>,
     problems: &mut Vec<String>,
 ) -> Delivery {
-    let pick = |given: &Option<String>, option: &'static str, variable: &'static str| {
-        given
+    let mut get = |given: &Option<String>, option, variable, parse: &dyn Fn(&str) -> Parsed| {
+        let (value, name) = given
             .clone()
             .map(|v| (v, option))
-            .or_else(|| lookup(variable).map(|v| (v, variable)))
+            .or_else(|| lookup(variable).map(|v| (v, variable)))?;
+        parse(&value)
+            .map_err(|e| problems.push(format!("{name}: {e}")))
+            .ok()
     };
-    let mut note = |name: &str, e: String| problems.push(format!("{name}: {e}"));
-    let spool_max = match pick(&args.spool_max, "--spool-max", "ZOOM_SPOOL_MAX") {
-        Some((v, name)) => parse_size(&v).unwrap_or_else(|e| {
-            note(name, e);
-            DEFAULT_SPOOL_MAX
-        }),
-        None => DEFAULT_SPOOL_MAX,
-    };
-    let grace = match pick(&args.grace, "--grace", "ZOOM_GRACE") {
-        Some((v, name)) => parse_secs(&v).unwrap_or_else(|e| {
-            note(name, e);
-            DEFAULT_GRACE
-        }),
-        None => DEFAULT_GRACE,
-    };
-    let queue = match (args.queue, lookup("ZOOM_QUEUE_MAX")) {
-        (Some(n), _) => n,
-        (None, Some(v)) => parse_size_min(&v, 1).unwrap_or_else(|e| {
-            note("ZOOM_QUEUE_MAX", e);
-            DEFAULT_QUEUE
-        }),
-        (None, None) => DEFAULT_QUEUE,
-    };
-    let stall = match pick(&args.stall_timeout, "--stall-timeout", "ZOOM_STALL_TIMEOUT") {
-        Some((v, name)) => parse_secs(&v).unwrap_or_else(|e| {
-            note(name, e);
-            DEFAULT_STALL
-        }),
-        None => DEFAULT_STALL,
-    };
-    let give_up_after = match pick(&args.give_up_after, "--give-up-after", "ZOOM_GIVE_UP_AFTER") {
-        Some((v, name)) => match parse_secs(&v) {
-            Ok(secs) if secs.is_zero() => {
-                note(name, "give more than 0 seconds".into());
-                None
-            }
-            Ok(secs) => Some(secs),
-            Err(e) => {
-                note(name, e);
-                None
-            }
+    let size = |v: &str| parse_size(v).map(Value::Bytes);
+    let secs = |v: &str| parse_secs(v).map(Value::Time);
+    let spool_max = get(&args.spool_max, "--spool-max", "ZOOM_SPOOL_MAX", &size);
+    let grace = get(&args.grace, "--grace", "ZOOM_GRACE", &secs);
+    let queue = args.queue.map(|n| n.to_string());
+    let queue = get(&queue, "--queue", "ZOOM_QUEUE_MAX", &|v| {
+        parse_size_min(v, 1).map(Value::Bytes)
+    });
+    let stall = get(
+        &args.stall_timeout,
+        "--stall-timeout",
+        "ZOOM_STALL_TIMEOUT",
+        &secs,
+    );
+    let give_up = get(
+        &args.give_up_after,
+        "--give-up-after",
+        "ZOOM_GIVE_UP_AFTER",
+        &|v| match parse_secs(v)? {
+            secs if secs.is_zero() => Err("give more than 0 seconds".into()),
+            secs => Ok(Value::Time(secs)),
         },
-        None => None,
-    };
-    #[cfg(not(feature = "ha"))]
-    if lookup("ZOOM_HA_ETCD").is_some() {
-        let problem = "needs the `ha` feature, which this build of zoom-ws leaves out";
-        note("ZOOM_HA_ETCD", problem.into());
+    );
+    Delivery {
+        spool: args
+            .spool
+            .clone()
+            .or_else(|| lookup("ZOOM_SPOOL_DIR").map(PathBuf::from)),
+        spool_max: spool_max.map_or(DEFAULT_SPOOL_MAX, Value::bytes),
+        grace: grace.map_or(DEFAULT_GRACE, Value::time),
+        queue: queue.map_or(DEFAULT_QUEUE, Value::bytes),
+        stall: stall.map_or(DEFAULT_STALL, Value::time),
+        metrics_file: args
+            .metrics_file
+            .clone()
+            .or_else(|| lookup("ZOOM_METRICS_FILE").map(PathBuf::from)),
+        give_up_after: give_up.map(Value::time),
+        #[cfg(feature = "ha")]
+        ha: ha_settings(args, lookup, problems),
     }
-    #[cfg(feature = "ha")]
-    let ha = match crate::ha::settings(args, lookup) {
+}
+
+/// A delivery setting's value: a size or a time.
+#[derive(Clone, Copy)]
+enum Value {
+    Bytes(u64),
+    Time(Duration),
+}
+
+type Parsed = Result<Value, String>;
+
+impl Value {
+    fn bytes(self) -> u64 {
+        match self {
+            Value::Bytes(n) => n,
+            Value::Time(_) => 0,
+        }
+    }
+
+    fn time(self) -> Duration {
+        match self {
+            Value::Time(d) => d,
+            Value::Bytes(_) => Duration::ZERO,
+        }
+    }
+}
+
+/// The election's settings (`--ha-etcd` and the rest); a problem is noted. Without the `ha`
+/// feature, `ZOOM_HA_ETCD` is a problem in itself (`--ha-etcd` is refused by the arguments).
+#[cfg(feature = "ha")]
+fn ha_settings(
+    args: &Args,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<crate::ha::Settings> {
+    match crate::ha::settings(args, lookup) {
         Ok(ha) => ha,
         Err(Exit::Fatal(e)) => {
             problems.push(e.to_string());
@@ -293,23 +337,14 @@ fn delivery(
             None
         }
         Err(_) => None,
-    };
-    Delivery {
-        spool: args
-            .spool
-            .clone()
-            .or_else(|| lookup("ZOOM_SPOOL_DIR").map(PathBuf::from)),
-        spool_max,
-        grace,
-        queue,
-        stall,
-        metrics_file: args
-            .metrics_file
-            .clone()
-            .or_else(|| lookup("ZOOM_METRICS_FILE").map(PathBuf::from)),
-        give_up_after,
-        #[cfg(feature = "ha")]
-        ha,
+    }
+}
+
+#[cfg(not(feature = "ha"))]
+fn ha_settings(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<String>) {
+    if lookup("ZOOM_HA_ETCD").is_some() {
+        let problem = "needs the `ha` feature, which this build of zoom-ws leaves out";
+        problems.push(format!("ZOOM_HA_ETCD {problem}"));
     }
 }
 
