@@ -184,6 +184,7 @@ fn a_reader_that_stops_for_good_loses_the_oldest_after_the_stall_bound_exit_4() 
 }
 
 #[test]
+#[cfg(feature = "relays")]
 fn a_burst_into_exec_is_delivered_whole() {
     const EVENTS: usize = 3_000;
     let _guard = watchdog(240);
