@@ -99,36 +99,31 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
 /// A room asked for (by a flag or its variable) that this binary was built without: exit 2,
 /// naming the cargo feature that builds it.
 fn unbuilt(args: &Args, delivery: &Delivery) -> Result<(), Exit> {
+    let (relays, journal, service) = (
+        cfg!(feature = "relays"),
+        cfg!(journal),
+        cfg!(feature = "service"),
+    );
     let asked = [
-        (
-            args.exec.is_some(),
-            "--exec",
-            "relays",
-            cfg!(feature = "relays"),
-        ),
-        (
-            args.forward.is_some(),
-            "--forward",
-            "relays",
-            cfg!(feature = "relays"),
-        ),
+        (args.exec.is_some(), "--exec", "relays", relays),
+        (args.forward.is_some(), "--forward", "relays", relays),
         (
             delivery.spool.is_some(),
             "--spool (ZOOM_SPOOL_DIR)",
             "journal",
-            cfg!(journal),
+            journal,
         ),
         (
             delivery.metrics_file.is_some(),
             "--metrics-file (ZOOM_METRICS_FILE)",
             "service",
-            cfg!(feature = "service"),
+            service,
         ),
         (
             delivery.give_up_after.is_some(),
             "--give-up-after (ZOOM_GIVE_UP_AFTER)",
             "service",
-            cfg!(feature = "service"),
+            service,
         ),
     ];
     let Some((_, what, feature, _)) = asked.into_iter().find(|(on, .., built)| *on && !built)
