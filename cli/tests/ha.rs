@@ -17,7 +17,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use etcd::Cluster;
-use mock::MockZoom;
+use mock::{MockZoom, notified_until};
+
+/// The first notification that starts with `want`.
+fn notified(socket: &UnixDatagram, want: &str, secs: u64) -> String {
+    let seen = notified_until(socket, want, |m| m.starts_with(want), secs);
+    seen.last().cloned().unwrap_or_default()
+}
 
 /// The lease in these tests: a crashed leader is replaced within about this.
 const TTL: u64 = 2;
@@ -431,26 +437,6 @@ fn two_subscriptions_over_two_instances_each_with_one_consumer() {
     println!("two subscriptions: the first instance handed {handed_over} over");
     assert!(handed_over >= 1);
     assert_eq!(knocked, handed_over, "only planned knock-offs");
-}
-
-/// Reads datagrams until one starts with `want`; fails after `secs` with what was seen.
-fn notified(socket: &UnixDatagram, want: &str, secs: u64) -> String {
-    let until = Instant::now() + Duration::from_secs(secs);
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    while Instant::now() < until {
-        if let Ok(n) = socket.recv(&mut buf) {
-            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if message.starts_with(want) {
-                return message;
-            }
-            seen.push(message);
-        }
-    }
-    panic!("no {want:?} within {secs} s; saw {seen:?}");
 }
 
 /// Waits until the file at `path` holds `text`.

@@ -9,27 +9,11 @@ use std::os::unix::net::UnixDatagram;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use mock::{MockZoom, Plan, cli, signal, temp_dir, wait_exit, watchdog};
+use mock::{MockZoom, Plan, cli, notified_until, signal, temp_dir, wait_exit, watchdog};
 
-/// Reads datagrams until `want` arrived or `secs` passed; returns every message seen.
+/// Notifications until exactly `want`.
 fn read_until(socket: &UnixDatagram, want: &str, secs: u64) -> Vec<String> {
-    let until = Instant::now() + Duration::from_secs(secs);
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    while Instant::now() < until {
-        if let Ok(n) = socket.recv(&mut buf) {
-            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let done = message == want;
-            seen.push(message);
-            if done {
-                return seen;
-            }
-        }
-    }
-    panic!("no {want:?} within {secs} s; saw {seen:?}");
+    notified_until(socket, want, |m| m == want, secs)
 }
 
 #[test]

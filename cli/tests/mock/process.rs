@@ -76,3 +76,31 @@ pub fn stderr_of(child: &mut std::process::Child) -> String {
     }
     stderr
 }
+
+/// Reads systemd notifications from `socket` until one satisfies `wanted`; returns every message
+/// seen, that one last. Fails after `secs`, naming `what` and what was seen.
+#[cfg(unix)]
+pub fn notified_until(
+    socket: &std::os::unix::net::UnixDatagram,
+    what: &str,
+    wanted: impl Fn(&str) -> bool,
+    secs: u64,
+) -> Vec<String> {
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    while Instant::now() < until {
+        if let Ok(n) = socket.recv(&mut buf) {
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let done = wanted(&message);
+            seen.push(message);
+            if done {
+                return seen;
+            }
+        }
+    }
+    panic!("no {what:?} within {secs} s; saw {seen:?}");
+}
