@@ -148,8 +148,15 @@ impl Client {
     /// answers `false`, the client asks Zoom for nothing and asks again every 100 ms. An open
     /// connection is never closed for it. For an election among several hosts, where only the
     /// leader may connect (Zoom closes a subscription's connection when another one opens).
-    pub fn gate(&mut self, may_connect: impl FnMut() -> bool + Send + 'static) {
-        self.gate = Some(Box::new(may_connect));
+    pub fn gate(&mut self, mut may_connect: impl FnMut() -> bool + Send + 'static) {
+        let stats = Arc::clone(&self.stats);
+        self.gate = Some(Box::new(move || {
+            let open = may_connect();
+            if !open {
+                stats.gap_closed(None); // another instance is in charge: not a gap of ours
+            }
+            open
+        }));
     }
 
     fn tell(&mut self, change: StateChange) {
@@ -171,6 +178,7 @@ impl Client {
         let mut reconnect =
             Reconnect::new(self.config.backoff.clone(), self.config.heartbeat_interval)
                 .give_up_after(self.config.give_up_after);
+        let mut result = Ok(());
         while !self.shared.is_stopped() && !self.shared.is_finishing() {
             match gate::wait(&mut self.gate, &self.shared) {
                 None => break,
@@ -189,7 +197,10 @@ impl Client {
             let fresh = token.as_ref().is_some_and(|t| t.fresh);
             let retry = match reconnect.after(outcome, fresh) {
                 After::Stop => break,
-                After::Fatal(error) => return Err(error),
+                After::Fatal(error) => {
+                    result = Err(error);
+                    break;
+                }
                 After::Retry(retry) => retry,
             };
             if retry.drop_token {
@@ -207,6 +218,7 @@ impl Client {
                 log::Level::Info => log::info!("disconnected: {}", retry.reason),
                 level => log::log!(level, "{}", retry.reason),
             }
+            self.stats.ended(true);
             self.tell(StateChange::Disconnected {
                 reason: retry.reason,
                 error: retry.error,
@@ -218,7 +230,8 @@ impl Client {
                 self.shared.sleep(delay);
             }
         }
-        Ok(())
+        self.stats.ended(false); // a stop or a fatal error: no gap
+        result
     }
 
     /// One connection from token to end, with the token it used (when one was got).
@@ -427,7 +440,7 @@ impl Client {
 
     /// Hands an event to the caller's closure, and says so when the closure was slow.
     fn deliver(&self, event: &Event, on_event: &mut impl FnMut(&Event), interval: Duration) {
-        Stats::add(&self.stats.events);
+        self.stats.event();
         let started = Instant::now();
         on_event(event);
         let took = started.elapsed();
@@ -475,6 +488,7 @@ impl Client {
     /// Zoom accepted the connection: count it, say so, and report the gap if there was one.
     fn accepted(&mut self, reconnect: &mut Reconnect) {
         let previous = Stats::add(&self.stats.connections);
+        self.stats.accepted();
         log::info!(
             "connected; subscription {} is live",
             self.config.subscription_id
@@ -488,6 +502,7 @@ impl Client {
             let start = end.checked_sub(start.elapsed()).unwrap_or(end);
             let gap = end.duration_since(start).unwrap_or_default();
             log::info!("reconnected after a gap of {}", Secs(gap));
+            self.stats.gap_closed(Some(gap));
             self.tell(StateChange::Reconnected {
                 gap_start: start,
                 gap_end: end,

@@ -1,6 +1,7 @@
 //! Counters of a client, readable from any thread while it runs.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::skip::Skip;
 
@@ -9,12 +10,20 @@ use crate::skip::Skip;
 pub struct Stats {
     pub(crate) connections: AtomicU64,
     pub(crate) reconnects: AtomicU64,
-    pub(crate) events: AtomicU64,
+    events: AtomicU64,
     pub(crate) heartbeats_sent: AtomicU64,
     pub(crate) heartbeats_answered: AtomicU64,
     pub(crate) token_fetches: AtomicU64,
     pub(crate) slow_callbacks: AtomicU64,
     skipped: [AtomicU64; Skip::ALL.len()],
+    live: AtomicBool,
+    gaps: AtomicU64,
+    /// Milliseconds of the gaps that ended.
+    gap_ms: AtomicU64,
+    /// Milliseconds since the epoch when the open gap started, 0 when there is none.
+    gap_since_ms: AtomicU64,
+    /// Milliseconds since the epoch of the last event, 0 before the first.
+    last_event_ms: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -38,6 +47,19 @@ pub struct StatsSnapshot {
     pub slow_callbacks: u64,
     /// Frames skipped, by reason.
     pub skipped_by_reason: Vec<(Skip, u64)>,
+    /// A connection Zoom accepted is open (false again once [`Client::run`](crate::Client::run)
+    /// returns).
+    pub live: bool,
+    /// Times an accepted connection ended other than by a stop, counted when it ends (so an
+    /// alert fires during an outage, not after it): events may be lost (Zoom never replays).
+    pub gaps: u64,
+    /// Time without a connection after one had been accepted: each gap that ended, as told by
+    /// [`StateChange::Reconnected`](crate::StateChange::Reconnected), and the open one so far.
+    /// A gap ends without its wait counted when the client's [gate](crate::Client::gate)
+    /// closes (another instance is in charge).
+    pub gap_time: Duration,
+    /// When the last event was handed to the callback; `None` before the first.
+    pub last_event: Option<SystemTime>,
 }
 
 impl StatsSnapshot {
@@ -59,6 +81,11 @@ impl Stats {
     /// The counters now.
     pub fn snapshot(&self) -> StatsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let open = match get(&self.gap_since_ms) {
+            0 => 0,
+            since => now_ms().saturating_sub(since),
+        };
+        let last_event = get(&self.last_event_ms);
         StatsSnapshot {
             connections: get(&self.connections),
             reconnects: get(&self.reconnects),
@@ -72,6 +99,10 @@ impl Stats {
                 .zip(&self.skipped)
                 .map(|(r, c)| (*r, get(c)))
                 .collect(),
+            live: self.live.load(Ordering::Relaxed),
+            gaps: get(&self.gaps),
+            gap_time: Duration::from_millis(get(&self.gap_ms) + open),
+            last_event: (last_event > 0).then(|| UNIX_EPOCH + Duration::from_millis(last_event)),
         }
     }
 
@@ -83,5 +114,72 @@ impl Stats {
     pub(crate) fn skip(&self, reason: Skip) {
         let index = Skip::ALL.iter().position(|r| *r == reason).unwrap_or(0);
         Stats::add(&self.skipped[index]);
+    }
+
+    /// Zoom accepted a connection.
+    pub(crate) fn accepted(&self) {
+        self.live.store(true, Ordering::Relaxed);
+    }
+
+    /// The connection ended; when it had been accepted and `run` goes on, a gap opens now.
+    pub(crate) fn ended(&self, gap: bool) {
+        if self.live.swap(false, Ordering::Relaxed) && gap {
+            Stats::add(&self.gaps);
+            self.gap_since_ms.store(now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    /// The open gap, if any, ended: it lasted `exact` (from the last frame to the new
+    /// connection), or, without it, until now.
+    pub(crate) fn gap_closed(&self, exact: Option<Duration>) {
+        let since = self.gap_since_ms.swap(0, Ordering::Relaxed);
+        if since > 0 {
+            let ms = exact.map_or(now_ms().saturating_sub(since), |d| d.as_millis() as u64);
+            self.gap_ms.fetch_add(ms, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn event(&self) {
+        Stats::add(&self.events);
+        self.last_event_ms.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Milliseconds since the epoch, now (0 for a clock set before 1970).
+fn now_ms() -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH);
+    now.map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gap_is_counted_when_a_live_connection_ends_and_its_time_grows_until_it_closes() {
+        let stats = Stats::default();
+        stats.ended(true); // an attempt that failed before acceptance: no gap
+        assert_eq!(stats.snapshot().gaps, 0);
+        stats.accepted();
+        assert!(stats.snapshot().live);
+        stats.ended(true);
+        let open = stats.snapshot();
+        assert_eq!((open.live, open.gaps), (false, 1));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(stats.snapshot().gap_time >= Duration::from_millis(20));
+        // Reconnected: the exact gap replaces the estimate, and the clock stops.
+        stats.accepted();
+        stats.gap_closed(Some(Duration::from_millis(3250)));
+        let back = stats.snapshot();
+        assert_eq!((back.gaps, back.gap_time), (1, Duration::from_millis(3250)));
+        // A stop ends the connection without a gap; a closed gate ends no gap that is not open.
+        stats.ended(false);
+        stats.gap_closed(None);
+        let stopped = stats.snapshot();
+        assert_eq!((stopped.live, stopped.gaps), (false, 1));
+        assert_eq!(stopped.gap_time, Duration::from_millis(3250));
+        assert_eq!(stopped.last_event, None);
+        stats.event();
+        assert!(stats.snapshot().last_event.is_some());
     }
 }

@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use zoom_ws::StatsSnapshot;
 
 /// Everything one metrics file shows, copied out of the running parts.
 #[derive(Clone, Debug, Default)]
@@ -16,23 +18,15 @@ pub struct Snapshot {
     pub journal_bytes: Option<u64>,
 }
 
-/// One subscription's connection.
+/// One subscription: its client's counters, and what the command line adds.
 #[derive(Clone, Debug, Default)]
 pub struct Subscription {
     pub id: String,
-    pub up: bool,
     /// With `--ha-etcd`: whether this instance leads the subscription.
     pub leader: Option<bool>,
-    pub events: u64,
-    pub reconnects: u64,
-    pub gaps: u64,
-    /// Time spent not live after having been live.
-    pub gap_time: Duration,
-    pub heartbeats_sent: u64,
-    pub heartbeats_answered: u64,
-    /// When the last event arrived; `None` before the first (the sample is then left out, so
-    /// an alert on `time() - zoom_ws_last_event_timestamp_seconds` does not see 1970).
-    pub last_event: Option<SystemTime>,
+    /// No `last_event` before the first event: the sample is then left out, so an alert on
+    /// `time() - zoom_ws_last_event_timestamp_seconds` does not see 1970.
+    pub stats: StatsSnapshot,
 }
 
 /// One output (stdout, exec, forward).
@@ -58,7 +52,7 @@ const SUBSCRIPTION_FAMILIES: [(&str, &str, &str, SubValue); 9] = [
         "zoom_ws_up",
         "gauge",
         "1 while the subscription's connection is live, else 0.",
-        |s| Some(Value::Count(u64::from(s.up))),
+        |s| Some(Value::Count(u64::from(s.stats.live))),
     ),
     (
         "zoom_ws_leader",
@@ -70,43 +64,43 @@ const SUBSCRIPTION_FAMILIES: [(&str, &str, &str, SubValue); 9] = [
         "zoom_ws_events_total",
         "counter",
         "Events received on the socket.",
-        |s| Some(Value::Count(s.events)),
+        |s| Some(Value::Count(s.stats.events)),
     ),
     (
         "zoom_ws_reconnects_total",
         "counter",
         "Connections after the first.",
-        |s| Some(Value::Count(s.reconnects)),
+        |s| Some(Value::Count(s.stats.reconnects)),
     ),
     (
         "zoom_ws_gaps_total",
         "counter",
         "Times the subscription stopped being live, counted when it stops (events may be lost: Zoom never replays).",
-        |s| Some(Value::Count(s.gaps)),
+        |s| Some(Value::Count(s.stats.gaps)),
     ),
     (
         "zoom_ws_gap_seconds_total",
         "counter",
         "Seconds the subscription was not live after it had been, the ongoing gap included.",
-        |s| Some(Value::Millis(s.gap_time.as_millis())),
+        |s| Some(Value::Millis(s.stats.gap_time.as_millis())),
     ),
     (
         "zoom_ws_heartbeats_sent_total",
         "counter",
         "Heartbeats sent to Zoom.",
-        |s| Some(Value::Count(s.heartbeats_sent)),
+        |s| Some(Value::Count(s.stats.heartbeats_sent)),
     ),
     (
         "zoom_ws_heartbeats_answered_total",
         "counter",
         "Heartbeats Zoom answered.",
-        |s| Some(Value::Count(s.heartbeats_answered)),
+        |s| Some(Value::Count(s.stats.heartbeats_answered)),
     ),
     (
         "zoom_ws_last_event_timestamp_seconds",
         "gauge",
         "When the last event arrived, in seconds since the Unix epoch.",
-        |s| s.last_event.map(since_epoch),
+        |s| s.stats.last_event.map(since_epoch),
     ),
 ];
 
@@ -248,21 +242,24 @@ fn set_mode_644(_: &std::fs::File) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn sample_snapshot() -> Snapshot {
+        let mut stats = StatsSnapshot::default();
+        stats.live = true;
+        stats.events = 1200;
+        stats.reconnects = 2;
+        stats.gaps = 1;
+        stats.gap_time = Duration::from_millis(3250);
+        stats.heartbeats_sent = 40;
+        stats.heartbeats_answered = 39;
+        stats.last_event = Some(UNIX_EPOCH + Duration::from_millis(1_764_507_612_345));
         Snapshot {
             subscriptions: vec![
                 Subscription {
                     id: "sub-a".into(),
-                    up: true,
                     leader: Some(true),
-                    events: 1200,
-                    reconnects: 2,
-                    gaps: 1,
-                    gap_time: Duration::from_millis(3250),
-                    heartbeats_sent: 40,
-                    heartbeats_answered: 39,
-                    last_event: Some(UNIX_EPOCH + Duration::from_millis(1_764_507_612_345)),
+                    stats,
                 },
                 Subscription {
                     id: "odd \"name\"\\x\ny".into(),

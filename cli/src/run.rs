@@ -42,7 +42,7 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
         config.subscription_id = id.clone();
         clients.push(Client::with_tokens(config, tokens.clone()).map_err(Exit::Fatal)?);
     }
-    let health = Health::new(&ids);
+    let health = Health::new(ids.iter().cloned().zip(clients.iter().map(Client::stats)));
     #[cfg(feature = "ha")]
     let ha = crate::ha::Ha::start(delivery.ha.as_ref(), &ids, &mut clients, &health);
     let stop = StopAll(Arc::new(clients.iter().map(Client::stop_handle).collect()));
@@ -188,20 +188,16 @@ fn start(
             } else {
                 String::new()
             };
-            let stats = client.stats();
-            health.attach(i, Arc::clone(&stats));
-            let told = Arc::clone(&health);
             client.on_state(move |change| {
                 log_gap(change, &label);
-                told.change(i, change);
+                health.change(i, change);
             });
             let fanout = Arc::clone(&sink.lock().unwrap_or_else(|e| e.into_inner()).fanout);
             client.pause_while(move || !fanout.has_room());
             let result = client.run(|event| {
-                health.event(i);
                 sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);
             });
-            let _ = done.send((stats.snapshot(), result));
+            let _ = done.send((client.stats().snapshot(), result));
         });
     }
     done_rx

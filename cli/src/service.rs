@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crate::health::{Health, Sub, gap_ms, lock};
-use crate::metrics::{self, Snapshot};
+use crate::health::{Health, lock};
+use crate::metrics::{self, Snapshot, Subscription};
 use crate::notify::Notifier;
 use crate::outputs::Watch;
 use crate::settings::Delivery;
@@ -42,20 +42,6 @@ impl Health {
         *rings
     }
 
-    fn live(&self) -> usize {
-        self.subs
-            .iter()
-            .filter(|s| s.up.load(Ordering::Relaxed))
-            .count()
-    }
-
-    fn answered(&self) -> u64 {
-        self.subs
-            .iter()
-            .map(|s| snapshot_of(s).heartbeats_answered)
-            .sum()
-    }
-
     /// The last problem any subscription reported, for an error line.
     fn last_problem(&self) -> String {
         self.subs
@@ -65,37 +51,19 @@ impl Health {
     }
 
     /// The figures of every subscription, for the metrics file and `STATUS=`.
-    fn subscriptions(&self) -> Vec<metrics::Subscription> {
+    fn subscriptions(&self) -> Vec<Subscription> {
         self.subs
             .iter()
-            .map(|s| {
-                let stats = snapshot_of(s);
-                let last = s.last_event_ms.load(Ordering::Relaxed);
-                metrics::Subscription {
-                    id: s.id.clone(),
-                    up: s.up.load(Ordering::Relaxed),
-                    leader: match s.role.load(Ordering::Relaxed) {
-                        0 => None,
-                        role => Some(role == 2),
-                    },
-                    events: stats.events,
-                    reconnects: stats.reconnects,
-                    gaps: s.gaps.load(Ordering::Relaxed),
-                    gap_time: Duration::from_millis(gap_ms(s)),
-                    heartbeats_sent: stats.heartbeats_sent,
-                    heartbeats_answered: stats.heartbeats_answered,
-                    last_event: (last > 0).then(|| UNIX_EPOCH + Duration::from_millis(last)),
-                }
+            .map(|s| Subscription {
+                id: s.id.clone(),
+                leader: match s.role.load(Ordering::Relaxed) {
+                    0 => None,
+                    role => Some(role == 2),
+                },
+                stats: s.stats.snapshot(),
             })
             .collect()
     }
-}
-
-fn snapshot_of(sub: &Sub) -> zoom_ws::StatsSnapshot {
-    lock(&sub.stats)
-        .as_ref()
-        .map(|s| s.snapshot())
-        .unwrap_or_default()
 }
 
 /// What the service thread was asked to do.
@@ -215,9 +183,14 @@ impl Looker {
 
     /// One look: readiness, status, watchdog, metrics, give-up.
     fn look(&mut self, now: Instant) {
-        let live = self.health.live();
-        let total = self.health.subs.len();
-        let settled = self.health.settled();
+        let subs = self.health.subscriptions();
+        let total = subs.len();
+        let live = subs.iter().filter(|s| s.stats.live).count();
+        // Live, or standing by for another instance: ready for systemd either way.
+        let settled = subs
+            .iter()
+            .filter(|s| s.stats.live || s.leader == Some(false));
+        let settled = settled.count();
         if settled > 0 {
             self.last_live = now;
         }
@@ -225,8 +198,8 @@ impl Looker {
             self.ready = true;
             self.notify(Notifier::ready);
         }
-        self.status_line(live, total);
-        self.watchdog(now, live, total);
+        self.status_line(&subs, live);
+        self.watchdog(now, &subs, live);
         if self.last_metrics.is_none_or(|t| now - t >= METRICS_EVERY) {
             self.last_metrics = Some(now);
             self.write_metrics();
@@ -244,10 +217,10 @@ impl Looker {
         }
     }
 
-    fn status_line(&mut self, live: usize, total: usize) {
-        let subs = self.health.subscriptions();
-        let events: u64 = subs.iter().map(|s| s.events).sum();
-        let gaps: u64 = subs.iter().map(|s| s.gaps).sum();
+    fn status_line(&mut self, subs: &[Subscription], live: usize) {
+        let total = subs.len();
+        let events: u64 = subs.iter().map(|s| s.stats.events).sum();
+        let gaps: u64 = subs.iter().map(|s| s.stats.gaps).sum();
         let mut status = format!("connected {live}/{total}, {events} events, {gaps} gaps");
         let leading = subs.iter().filter(|s| s.leader == Some(true)).count();
         if subs.iter().any(|s| s.leader.is_some()) {
@@ -266,15 +239,15 @@ impl Looker {
     /// a heartbeat was answered since the last ping, or no connection is up (reconnecting is
     /// the client's own business; `--give-up-after` bounds it). A connection that is up but whose
     /// heartbeats go unanswered (a hung loop) stops the pings, and the manager restarts us.
-    fn watchdog(&mut self, now: Instant, live: usize, total: usize) {
+    fn watchdog(&mut self, now: Instant, subs: &[Subscription], live: usize) {
         let Some(interval) = self.notifier.as_ref().and_then(Notifier::watchdog_interval) else {
             return;
         };
         if now - self.last_ping < interval / 2 {
             return;
         }
-        let answered = self.health.answered();
-        let progress = answered > self.answered || live == 0 || !self.ready && live < total;
+        let answered = subs.iter().map(|s| s.stats.heartbeats_answered).sum();
+        let progress = answered > self.answered || live == 0 || !self.ready && live < subs.len();
         if progress {
             self.answered = answered;
             self.last_ping = now;
