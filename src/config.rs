@@ -6,8 +6,10 @@
 //! touch the process environment.
 
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::backoff::Backoff;
@@ -86,6 +88,19 @@ pub struct Config {
     /// Make [`Client::run`](crate::Client::run) return the last error once no connection has
     /// been accepted for this long, instead of retrying for ever (default: `None`, for ever).
     pub give_up_after: Option<Duration>,
+    /// What [`validate`](Self::validate) found good, so that it is not checked again.
+    checked: Checked,
+}
+
+/// The fingerprint of the settings last found good, 0 for none. An atomic, so that
+/// [`Config::validate`] can keep it through `&self` and `Config` stays `Sync`.
+#[derive(Default)]
+struct Checked(AtomicU64);
+
+impl Clone for Checked {
+    fn clone(&self) -> Self {
+        Checked(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
 }
 
 impl fmt::Debug for Config {
@@ -139,6 +154,7 @@ impl Config {
             no_proxy: Vec::new(),
             allow_insecure: false,
             give_up_after: None,
+            checked: Checked::default(),
         }
     }
 
@@ -164,7 +180,10 @@ impl Config {
         problems.extend(config.problems());
         let problems = one_per_setting(problems);
         match problems.is_empty() {
-            true => Ok(config),
+            true => {
+                config.mark_checked();
+                Ok(config)
+            }
             false => Err(problems),
         }
     }
@@ -271,16 +290,98 @@ impl Config {
     }
 
     /// Checks that the settings can work: the first problem found, if any ([`problems`](Self::problems)
-    /// gives them all). [`Client::new`](crate::Client::new) calls it.
+    /// gives them all). [`TokenSource::new`](crate::TokenSource::new) and the [`Client`](crate::Client)
+    /// constructors call it.
+    ///
+    /// One start checks the settings once, however many of these it makes: a config found good
+    /// (here or by [`from_lookup_all`](Self::from_lookup_all)) keeps a fingerprint of its
+    /// settings, and clones carry it. While the fingerprint still matches, only the subscription
+    /// id (left out of it, as each subscription's clone has its own) is checked again, by its own
+    /// rules; a setting changed since, by a setter or in its public field, changes the
+    /// fingerprint, and everything is checked again. The checks depend on the settings alone (no
+    /// file, no clock), so skipping them for the same settings gives the same answer.
     pub fn validate(&self) -> Result<()> {
+        if self.checked.0.load(Ordering::Relaxed) == self.fingerprint() {
+            let ws = check::url("ZOOM_WS_URL", &self.ws_url, &["ws", "wss"])?;
+            return check_subscription(self, &ws);
+        }
         match self.problems().into_iter().next() {
             Some(problem) => Err(problem),
-            None => Ok(()),
+            None => {
+                self.mark_checked();
+                Ok(())
+            }
         }
+    }
+
+    /// Keeps the fingerprint of these settings, found good.
+    fn mark_checked(&self) {
+        self.checked.0.store(self.fingerprint(), Ordering::Relaxed);
+    }
+
+    /// A hash of every setting but the subscription id (never 0, which means unchecked). The
+    /// fields are named one by one, so that a new one cannot be forgotten here.
+    fn fingerprint(&self) -> u64 {
+        let Config {
+            client_id,
+            client_secret,
+            subscription_id: _,
+            account_id,
+            oauth_url,
+            ws_url,
+            heartbeat_interval,
+            dead_peer_timeout,
+            connect_timeout,
+            backoff,
+            max_message_size,
+            ca_file,
+            proxy,
+            no_proxy,
+            allow_insecure,
+            give_up_after,
+            checked: _,
+        } = self;
+        let mut h = DefaultHasher::new();
+        (
+            client_id,
+            client_secret.expose(),
+            account_id,
+            oauth_url,
+            ws_url,
+        )
+            .hash(&mut h);
+        (heartbeat_interval, dead_peer_timeout, connect_timeout).hash(&mut h);
+        let Backoff {
+            initial,
+            max,
+            reset_after,
+        } = backoff;
+        (initial, max, reset_after).hash(&mut h);
+        (
+            max_message_size,
+            ca_file,
+            no_proxy,
+            allow_insecure,
+            give_up_after,
+        )
+            .hash(&mut h);
+        let proxy = proxy.as_ref().map(|p| {
+            let ProxyConfig {
+                host,
+                port,
+                username,
+                password,
+            } = p;
+            (host, port, username.expose(), password.expose())
+        });
+        proxy.hash(&mut h);
+        h.finish().max(1)
     }
 
     /// Every problem that stops these settings from working, each naming its setting.
     pub fn problems(&self) -> Vec<Error> {
+        #[cfg(test)]
+        WHOLE_CHECKS.with(|n| n.set(n.get() + 1));
         let mut problems = Vec::new();
         let mut note = |result: Result<()>| problems.extend(result.err());
         let nonempty = |value: &str, setting: &str| {
@@ -331,6 +432,12 @@ impl Config {
         }
         one_per_setting(problems)
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread checked a whole config (a test counts the checks of a start).
+    static WHOLE_CHECKS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// The first complaint about each setting: a missing value is not also "empty" and "too short".
@@ -554,6 +661,55 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn a_start_checks_the_settings_once_and_a_config_changed_since_again() {
+        use crate::{Client, TokenSource};
+        use std::sync::Arc;
+        let checks = || WHOLE_CHECKS.with(|n| n.get());
+        let before = checks();
+        // As the command line starts: the settings read, one token source, a client for each
+        // subscription (a clone with its own id).
+        let config = from(&[
+            ("ZOOM_CLIENT_ID", "id"),
+            ("ZOOM_CLIENT_SECRET", "secret"),
+            ("ZOOM_SUBSCRIPTION_ID", "sub-a"),
+            ("ZOOM_OAUTH_URL", "http://127.0.0.1:9/oauth/token"),
+            ("ZOOM_WS_URL", "ws://127.0.0.1:9/ws"),
+        ])
+        .unwrap();
+        let tokens = Arc::new(TokenSource::new(&config).unwrap());
+        for id in ["sub-a", "sub-b"] {
+            let mut one = config.clone();
+            one.subscription_id = id.to_string();
+            Client::with_tokens(one, Arc::clone(&tokens)).unwrap();
+        }
+        assert_eq!(checks() - before, 1);
+        // Each client's subscription id is still held to its rules.
+        let mut listed = config.clone();
+        listed.subscription_id = "sub-a,sub-b".into();
+        let error = Client::with_tokens(listed, Arc::clone(&tokens)).unwrap_err();
+        assert!(error.to_string().contains("comma"), "{error}");
+        assert_eq!(checks() - before, 1);
+        // Changed after the check, in a field or by a setter: checked whole again.
+        let mut changed = config.clone();
+        changed.ws_url = "ftp://127.0.0.1:9/ws".into();
+        assert!(changed.validate().is_err());
+        assert_eq!(checks() - before, 2);
+        let changed = config.clone().heartbeat_interval(Duration::ZERO);
+        assert!(Client::with_tokens(changed, Arc::clone(&tokens)).is_err());
+        assert_eq!(checks() - before, 3);
+        let mut secret = config.clone();
+        secret.client_secret = Secret::new("hunter2\r\nX: y");
+        assert!(TokenSource::new(&secret).is_err());
+        assert_eq!(checks() - before, 4);
+        // A config made in code, for one client: checked once too.
+        let built = Config::new("id", "secret", "sub")
+            .oauth_url("http://127.0.0.1:9/oauth/token")
+            .ws_url("ws://127.0.0.1:9/ws");
+        Client::new(built).unwrap();
+        assert_eq!(checks() - before, 5);
     }
 
     #[test]
