@@ -342,38 +342,13 @@ impl Config {
             checked: _,
         } = self;
         let mut h = DefaultHasher::new();
-        (
-            client_id,
-            client_secret.expose(),
-            account_id,
-            oauth_url,
-            ws_url,
-        )
-            .hash(&mut h);
+        (client_id, client_secret.expose(), account_id).hash(&mut h);
+        (oauth_url, ws_url, ca_file, no_proxy).hash(&mut h);
         (heartbeat_interval, dead_peer_timeout, connect_timeout).hash(&mut h);
-        let Backoff {
-            initial,
-            max,
-            reset_after,
-        } = backoff;
-        (initial, max, reset_after).hash(&mut h);
-        (
-            max_message_size,
-            ca_file,
-            no_proxy,
-            allow_insecure,
-            give_up_after,
-        )
-            .hash(&mut h);
-        let proxy = proxy.as_ref().map(|p| {
-            let ProxyConfig {
-                host,
-                port,
-                username,
-                password,
-            } = p;
-            (host, port, username.expose(), password.expose())
-        });
+        (backoff.initial, backoff.max, backoff.reset_after).hash(&mut h);
+        (max_message_size, allow_insecure, give_up_after).hash(&mut h);
+        let proxy = proxy.as_ref();
+        let proxy = proxy.map(|p| (&p.host, p.port, p.username.expose(), p.password.expose()));
         proxy.hash(&mut h);
         h.finish().max(1)
     }

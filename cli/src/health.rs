@@ -12,7 +12,6 @@ use zoom_ws::{StateChange, Stats};
 pub struct Sub {
     #[cfg_attr(not(feature = "service"), allow(dead_code))]
     pub id: String,
-    #[cfg_attr(not(feature = "service"), allow(dead_code))]
     pub stats: Arc<Stats>,
     /// With `--ha-etcd`: 1 standby, 2 leader (0 without an election).
     pub role: AtomicU8,

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use zoom_ws::{Client, Dedupe, EventFilter, StateChange, StatsSnapshot, TokenSource};
+use zoom_ws::{Client, Dedupe, EventFilter, StateChange, TokenSource};
 
 use crate::args::Args;
 use crate::exit::Exit;
@@ -81,7 +81,7 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
         stop.clone(),
     );
     let done_rx = start(ids, clients, &sink, &health);
-    let first_error = wait(done_rx, &stop, &sink, tokens.fetches());
+    let first_error = wait(done_rx, &stop, &sink, &health, tokens.fetches());
     #[cfg(feature = "ha")]
     ha.finish();
     let lost = outputs.finish();
@@ -145,37 +145,34 @@ fn unbuilt(args: &Args, delivery: &Delivery) -> Result<(), Exit> {
 /// Waits for every subscription's thread; the first error that retrying cannot fix stops them
 /// all. Logs the summary and returns that error.
 fn wait(
-    done_rx: mpsc::Receiver<Done>,
+    done_rx: mpsc::Receiver<zoom_ws::Result<()>>,
     stop: &StopAll,
     sink: &Mutex<Sink>,
+    health: &Health,
     token_requests: u64,
 ) -> Option<zoom_ws::Error> {
     let mut first_error = None;
-    let mut snapshots = Vec::new();
-    for (snapshot, result) in done_rx {
+    for result in done_rx {
         if let Err(error) = result {
             if first_error.is_none() {
                 stop.stop();
                 first_error = Some(error);
             }
         }
-        snapshots.push(snapshot);
     }
     let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
-    log_summary(&snapshots, &sink, token_requests);
+    log_summary(health, &sink, token_requests);
     first_error
 }
 
-/// What a subscription's thread reports when its client returns.
-type Done = (StatsSnapshot, zoom_ws::Result<()>);
-
-/// Starts one thread per subscription, each running its client into the shared sink.
+/// Starts one thread per subscription, each running its client into the shared sink; each
+/// sends what its client returned.
 fn start(
     ids: Vec<String>,
     clients: Vec<Client>,
     sink: &Arc<Mutex<Sink>>,
     health: &Arc<Health>,
-) -> mpsc::Receiver<Done> {
+) -> mpsc::Receiver<zoom_ws::Result<()>> {
     let several = ids.len() > 1;
     let (done_tx, done_rx) = mpsc::channel();
     for (i, (id, mut client)) in ids.into_iter().zip(clients).enumerate() {
@@ -197,16 +194,16 @@ fn start(
             let result = client.run(|event| {
                 sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);
             });
-            let _ = done.send((client.stats().snapshot(), result));
+            let _ = done.send(result);
         });
     }
     done_rx
 }
 
 /// The exit summary: the counters of every subscription added up, and the sink's.
-fn log_summary(snapshots: &[StatsSnapshot], sink: &Sink, token_requests: u64) {
+fn log_summary(health: &Health, sink: &Sink, token_requests: u64) {
     let mut totals = [0u64; 5];
-    for s in snapshots {
+    for s in health.subs.iter().map(|s| s.stats.snapshot()) {
         for (total, n) in totals.iter_mut().zip([
             s.connections,
             s.reconnects,
