@@ -179,6 +179,15 @@ mod tests {
         assert_eq!((stopped.live, stopped.gaps), (false, 1));
         assert_eq!(stopped.gap_time, Duration::from_millis(3250));
         assert_eq!(stopped.last_event, None);
+        // A gap the client's closed gate ended: its time until then, and no more.
+        stats.accepted();
+        stats.ended(true);
+        std::thread::sleep(Duration::from_millis(20));
+        stats.gap_closed(None);
+        let gated = stats.snapshot().gap_time;
+        assert!(gated >= Duration::from_millis(3270), "{gated:?}");
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(stats.snapshot().gap_time, gated);
         stats.event();
         assert!(stats.snapshot().last_event.is_some());
     }
