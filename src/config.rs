@@ -305,13 +305,11 @@ impl Config {
             let ws = check::url("ZOOM_WS_URL", &self.ws_url, &["ws", "wss"])?;
             return check_subscription(self, &ws);
         }
-        match self.problems().into_iter().next() {
-            Some(problem) => Err(problem),
-            None => {
-                self.mark_checked();
-                Ok(())
-            }
+        if let Some(problem) = self.problems().into_iter().next() {
+            return Err(problem);
         }
+        self.mark_checked();
+        Ok(())
     }
 
     /// Keeps the fingerprint of these settings, found good.
