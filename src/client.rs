@@ -487,16 +487,12 @@ impl Client {
 
     /// Zoom accepted the connection: count it, say so, and report the gap if there was one.
     fn accepted(&mut self, reconnect: &mut Reconnect) {
-        let previous = Stats::add(&self.stats.connections);
         self.stats.accepted();
         log::info!(
             "connected; subscription {} is live",
             self.config.subscription_id
         );
         self.tell(StateChange::Connected);
-        if previous > 0 {
-            Stats::add(&self.stats.reconnects);
-        }
         if let Some(start) = reconnect.accepted() {
             let end = SystemTime::now();
             let start = end.checked_sub(start.elapsed()).unwrap_or(end);

@@ -8,8 +8,8 @@ use crate::skip::Skip;
 /// Counters, readable from any thread while [`Client::run`](crate::Client::run) goes on.
 #[derive(Debug, Default)]
 pub struct Stats {
-    pub(crate) connections: AtomicU64,
-    pub(crate) reconnects: AtomicU64,
+    connections: AtomicU64,
+    reconnects: AtomicU64,
     events: AtomicU64,
     pub(crate) heartbeats_sent: AtomicU64,
     pub(crate) heartbeats_answered: AtomicU64,
@@ -116,8 +116,11 @@ impl Stats {
         Stats::add(&self.skipped[index]);
     }
 
-    /// Zoom accepted a connection.
+    /// Zoom accepted a connection: counted (a reconnect after the first), and live.
     pub(crate) fn accepted(&self) {
+        if Stats::add(&self.connections) > 0 {
+            Stats::add(&self.reconnects);
+        }
         self.live.store(true, Ordering::Relaxed);
     }
 
