@@ -642,9 +642,12 @@ mod tests {
         use std::sync::Arc;
         let checks = || WHOLE_CHECKS.with(|n| n.get());
         let before = checks();
+        // The CA file of the trust test beside, which would not share its trust with another.
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/ca.pem");
         // As the command line starts: the settings read, one token source, a client for each
         // subscription (a clone with its own id).
         let config = from(&[
+            ("ZOOM_CA_FILE", ca),
             ("ZOOM_CLIENT_ID", "id"),
             ("ZOOM_CLIENT_SECRET", "secret"),
             ("ZOOM_SUBSCRIPTION_ID", "sub-a"),
@@ -680,7 +683,8 @@ mod tests {
         // A config made in code, for one client: checked once too.
         let built = Config::new("id", "secret", "sub")
             .oauth_url("http://127.0.0.1:9/oauth/token")
-            .ws_url("ws://127.0.0.1:9/ws");
+            .ws_url("ws://127.0.0.1:9/ws")
+            .ca_file(ca);
         Client::new(built).unwrap();
         assert_eq!(checks() - before, 5);
     }
