@@ -422,7 +422,7 @@ impl MemQueue {
     }
 
     fn lock(&self) -> MutexGuard<'_, MemInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     /// Room for the next event, or the output is stalled (its oldest will be dropped).
@@ -498,11 +498,7 @@ impl MemQueue {
             let wait = if linger { left.min(LINGER) } else { left };
             self.waiting.store(!linger, Ordering::Release);
             linger = false;
-            inner = self
-                .wake
-                .wait_timeout(inner, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            inner = crate::sync::wait(&self.wake, inner, wait);
             self.waiting.store(false, Ordering::Release);
         }
         let mut bytes = 0;

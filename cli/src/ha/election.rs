@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use zoom_ws::StopHandle;
 
 use super::etcd::{Etcd, Holder};
+use crate::sync::lock;
 use crate::health::Health;
 
 /// How often a standby asks whether the key is free (and a leader whether it still holds it).
@@ -75,24 +76,8 @@ impl Seat {
 
     /// Waits up to `d` unless asked something other than `Run`; returns what is asked.
     fn wait(&self, d: Duration, past: Ask) -> Ask {
-        let deadline = Instant::now() + d;
-        let mut ask = lock(&self.ask);
-        while *ask == past {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            ask = match self.wake.wait_timeout(ask, deadline - now) {
-                Ok((guard, _)) => guard,
-                Err(e) => e.into_inner().0,
-            };
-        }
-        *ask
+        *crate::sync::wait_while(&self.wake, lock(&self.ask), d, |ask| *ask == past)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A lease this instance holds, by etcd's word: renewed before a third of its time is out,

@@ -186,7 +186,7 @@ impl Ha {
     /// The clients have returned: every lease is given up (a standby takes over at once).
     pub fn finish(&self) {
         self.seats.iter().for_each(|s| s.quit());
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let threads = std::mem::take(&mut *crate::sync::lock(&self.threads));
         for thread in threads {
             let _ = thread.join();
         }

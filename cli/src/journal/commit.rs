@@ -82,13 +82,8 @@ impl Writer {
                 break;
             }
             inbox.idle = true;
-            inbox = match work {
-                true => shared
-                    .work
-                    .wait_timeout(inbox, left)
-                    .map_or_else(|e| e.into_inner().0, |r| r.0),
-                false => shared.work.wait(inbox).unwrap_or_else(|e| e.into_inner()),
-            };
+            let wait = if work { left } else { Duration::MAX };
+            inbox = crate::sync::wait(&shared.work, inbox, wait);
             inbox.idle = false;
         }
         self.last = Some(Instant::now());

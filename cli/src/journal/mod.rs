@@ -207,11 +207,11 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     fn inbox(&self) -> MutexGuard<'_, Inbox> {
-        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.inbox)
     }
 
     /// An event refused on append: counted for every output, logged on the first and every
@@ -378,12 +378,7 @@ impl Journal {
         self.shared.readable.notify_all();
         self.shared.inbox().closed = true;
         self.shared.work.notify_all();
-        let handle = self
-            .committer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(handle) = handle {
+        if let Some(handle) = crate::sync::lock(&self.committer).take() {
             let _ = handle.join();
         }
     }

@@ -324,11 +324,7 @@ pub(super) fn next<'a>(
                 if left.is_zero() {
                     return None;
                 }
-                st = shared
-                    .readable
-                    .wait_timeout(st, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+                st = crate::sync::wait(&shared.readable, st, left);
             }
             Step::Read {
                 seg,
@@ -349,11 +345,7 @@ pub(super) fn next<'a>(
                     Ok(got) if got.offset == offset && got.damage.is_none() => {
                         // The next record is not durable yet (a refused write before it).
                         let left = deadline.checked_duration_since(Instant::now())?;
-                        st = shared
-                            .readable
-                            .wait_timeout(st, left)
-                            .unwrap_or_else(|e| e.into_inner())
-                            .0;
+                        st = crate::sync::wait(&shared.readable, st, left);
                     }
                     Ok(got) => st.took(shared, i, got),
                     Err(e) => {
