@@ -142,13 +142,6 @@ pub struct OpenReport {
     pub bytes: u64,
 }
 
-/// What an append did besides storing the event.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Appended {
-    /// Always 0 now: drops happen on the committer and show in [`Journal::dropped`].
-    pub dropped_oldest: u64,
-}
-
 /// One event read back for an output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
@@ -197,7 +190,7 @@ struct Shared {
     readable: Condvar,
     /// Cursors moved since the committer last looked (set without the inbox's lock).
     kick: AtomicBool,
-    /// Events refused on append (too large, buffer full): lost for every output.
+    /// Events refused on append (too large, buffer full, closed): lost for every output.
     refused: AtomicU64,
     dir_file: File,
     seq_file: File,
@@ -258,8 +251,9 @@ impl Journal {
 
     /// Adds an event at the end: into the append buffer, for the committer to write and sync
     /// (see the module doc for when it is taken). Never waits for the disk. An event too large,
-    /// or beyond twice the buffer's size, is refused: counted as dropped for every output.
-    pub fn append(&self, payload: &[u8]) -> Result<Appended, JournalError> {
+    /// beyond twice the buffer's size or after the close is refused: counted as dropped for
+    /// every output (drops on the committer show in [`Journal::dropped`] too).
+    pub fn append(&self, payload: &[u8]) -> Result<(), JournalError> {
         let (max, cap) = (
             open::max_record(&self.shared.opts),
             self.shared.opts.buffer_bytes,
@@ -270,7 +264,8 @@ impl Journal {
         }
         let mut inbox = self.shared.inbox();
         if inbox.closed {
-            return Err(JournalError::Closed);
+            drop(inbox);
+            return Err(self.shared.refuse(JournalError::Closed));
         }
         let before = inbox.buf.len();
         if before > 0 && before + payload.len() > 2 * cap {
@@ -283,7 +278,7 @@ impl Journal {
         if inbox.idle && (before == 0 || (before < cap / 4 && inbox.buf.len() >= cap / 4)) {
             self.shared.work.notify_one();
         }
-        Ok(Appended::default())
+        Ok(())
     }
 
     /// Whether the append buffer has room: false while the disk does not keep up. Never waits
