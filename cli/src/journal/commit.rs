@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::state::{Dropped, Segment, State};
+use super::state::{Dropped, Segment, Slots, State};
 use super::{Shared, dir, format, open};
 
 /// The committer's own state.
@@ -19,22 +19,20 @@ struct Writer {
     unsynced: Vec<(PathBuf, Arc<File>)>,
     /// A segment was created since the directory's last sync.
     dir_dirty: bool,
-    /// The high-water mark synced, and its slot to write next.
-    seq_synced: u64,
-    seq_slot: usize,
+    /// The high-water mark.
+    seq: Slots,
     seg_bytes: u64,
     /// Events not written for lack of space, for a rate-limited log.
     refused: u64,
 }
 
 /// Runs until the journal closes, then writes and syncs a last time.
-pub(super) fn run(shared: &Shared) {
+pub(super) fn run(shared: &Shared, seq: Slots) {
     let mut w = Writer {
         last: None,
         unsynced: Vec::new(),
         dir_dirty: false,
-        seq_synced: 0,
-        seq_slot: 0,
+        seq,
         seg_bytes: open::segment_size(&shared.opts, dir::free_bytes(&shared.dir_file)),
         refused: 0,
     };
@@ -290,9 +288,15 @@ impl Writer {
         if ok {
             self.unsynced.clear();
             self.dir_dirty = false;
-            if upto > self.seq_synced {
+            if let Some(w) = self.seq.write((upto, 0)) {
                 fsyncs += 1;
-                self.write_seq(shared, upto);
+                match w.run() {
+                    Ok(()) => self.seq.synced = w.value,
+                    Err(e) => log::error!(
+                        "cannot write the journal's high-water mark {}: {e}",
+                        w.path.display()
+                    ),
+                }
             }
         }
         let mut st = shared.lock();
@@ -304,24 +308,6 @@ impl Writer {
         shared.readable.notify_all();
         let st = write_cursors(shared, st);
         remove_done(st);
-    }
-
-    /// Writes and syncs the high-water mark.
-    fn write_seq(&mut self, shared: &Shared, upto: u64) {
-        let slot = format::encode_slot(upto, 0);
-        let offset = format::slot_offset(self.seq_slot);
-        self.seq_slot ^= 1;
-        match shared
-            .seq_file
-            .write_all_at(&slot, offset)
-            .and_then(|()| shared.seq_file.sync_data())
-        {
-            Ok(()) => self.seq_synced = upto,
-            Err(e) => log::error!(
-                "cannot write the journal's high-water mark {}: {e}",
-                shared.dir.join(dir::SEQ).display()
-            ),
-        }
     }
 }
 
@@ -354,7 +340,7 @@ pub(super) fn write_cursors<'a>(
     st.stats.fsyncs += writes.len() as u64;
     for ((i, w), ok) in writes.iter().zip(done) {
         if ok {
-            st.outputs[*i].synced = w.value;
+            st.outputs[*i].cursor.synced = w.value;
         }
     }
     st
@@ -366,7 +352,7 @@ fn remove_done(mut st: MutexGuard<'_, State>) {
     let done = st
         .outputs
         .iter()
-        .map(|o| o.synced.0)
+        .map(|o| o.cursor.synced.0)
         .min()
         .unwrap_or(u64::MAX);
     let mut gone = Vec::new();

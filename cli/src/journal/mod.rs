@@ -193,7 +193,6 @@ struct Shared {
     /// Events refused on append (too large, buffer full, closed): lost for every output.
     refused: AtomicU64,
     dir_file: File,
-    seq_file: File,
     /// Held open for the lock.
     _lock: File,
 }
@@ -230,12 +229,12 @@ impl Journal {
         outputs: &[&str],
         opts: JournalOptions,
     ) -> Result<(Journal, OpenReport), JournalError> {
-        let (shared, report) = open::open(dir, outputs, opts)?;
+        let (shared, report, seq) = open::open(dir, outputs, opts)?;
         let shared = Arc::new(shared);
         let worker = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("journal-commit".into())
-            .spawn(move || commit::run(&worker))
+            .spawn(move || commit::run(&worker, seq))
             .map_err(|e| JournalError::io("start the committer for", dir, e))?;
         let journal = Journal {
             shared,

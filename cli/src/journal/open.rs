@@ -2,15 +2,14 @@
 //! every output (present or not) and say what waits and what was lost.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::dir::{self, Entry};
-use super::format::{self, SLOTS_LEN};
-use super::state::{Output, Reader, Segment, State};
+use super::format;
+use super::state::{Output, Reader, Segment, Slots, State};
 use super::{Inbox, JournalError, JournalOptions, OpenReport, Shared, SyncStats};
 
 /// The largest payload `opts` allows: one that fits half the size limit.
@@ -26,22 +25,27 @@ pub(super) fn segment_size(opts: &JournalOptions, free: Option<u64>) -> u64 {
     free.map_or(size, |f| size.min(f / 16)).max(4096)
 }
 
-/// The journal's shared state, recovered from `dir`, and what it held.
+/// The journal's shared state, recovered from `dir`, what it held, and the high-water mark's
+/// file (the committer's).
 pub(super) fn open(
     dir_path: &Path,
     outputs: &[&str],
     opts: JournalOptions,
-) -> Result<(Shared, OpenReport), JournalError> {
+) -> Result<(Shared, OpenReport, Slots), JournalError> {
     check_outputs(outputs, &opts.forget)?;
     dir::prepare(dir_path)?;
     let lock = dir::lock(dir_path)?;
     let dir_file = dir::open_dir(dir_path)?;
     let entries = dir::list(dir_path)?;
-    let seq_path = dir_path.join(dir::SEQ);
-    let seq_file = dir::open_file(&seq_path, true)?;
-    let hwm = read_slots(&seq_file, &seq_path)?
-        .1
-        .map_or(0, |(_, next, _)| next);
+    let (mut seq, n, slot) = Slots::open(dir_path.join(dir::SEQ), true)?;
+    if slot.is_none() && n > 0 {
+        log::warn!(
+            "the journal's high-water mark {} is damaged; numbering goes on from the segments",
+            seq.path.display()
+        );
+    }
+    let hwm = slot.map_or(0, |(_, next, _)| next);
+    seq.synced = (hwm, 0);
     let (segments, torn_bytes, next_seq, created) = numbering(dir_path, &entries, hwm)?;
     let forgot = forget(&opts.forget, &entries, segments[0].first, next_seq)?;
     let outs = place_outputs(
@@ -91,10 +95,9 @@ pub(super) fn open(
         refused: AtomicU64::new(0),
         opts,
         dir_file,
-        seq_file,
         _lock: lock,
     };
-    Ok((shared, report))
+    Ok((shared, report, seq))
 }
 
 /// This run's outputs, in order, then those with a cursor that are not in it (and not
@@ -189,10 +192,8 @@ fn forget(
             log::warn!("--spool-forget {name}: the journal has no cursor of that name");
             continue;
         };
-        let file = dir::open_file(path, false)?;
-        let acked = read_slots(&file, path)?
-            .1
-            .map_or(oldest, |(_, next, _)| next);
+        let (_, _, slot) = Slots::open(path.clone(), false)?;
+        let acked = slot.map_or(oldest, |(_, next, _)| next);
         std::fs::remove_file(path).map_err(|e| JournalError::io("remove", path, e))?;
         forgot = true;
         log::warn!(
@@ -202,27 +203,6 @@ fn forget(
         );
     }
     Ok(forgot)
-}
-
-/// The bytes read from a slot file (cursor or `seq`), and its newest valid slot.
-fn read_slots(file: &File, path: &Path) -> Result<(usize, Option<format::Slot>), JournalError> {
-    let mut bytes = [0u8; SLOTS_LEN];
-    let mut n = 0;
-    while n < bytes.len() {
-        match file.read_at(&mut bytes[n..], n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) => return Err(JournalError::io("read", path, e)),
-        }
-    }
-    let slots = format::decode_slots(&bytes[..n]);
-    if slots.is_none() && n > 0 && path.ends_with(dir::SEQ) {
-        log::warn!(
-            "the journal's high-water mark {} is damaged; numbering goes on from the segments",
-            path.display()
-        );
-    }
-    Ok((n, slots))
 }
 
 /// Opens every segment; reads the newest through, skipping damage, to find where numbering
@@ -304,26 +284,20 @@ fn open_output(
 ) -> Result<Output, JournalError> {
     let path = dir_path.join(dir::cursor_name(name));
     let existed = path.symlink_metadata().is_ok();
-    let cursor = dir::open_file(&path, true)?;
-    let (n, slots) = read_slots(&cursor, &path)?;
+    let (cursor, n, slots) = Slots::open(path, true)?;
     let oldest = segments[0].first;
-    let (slot, acked, lost, problem) = match slots {
-        Some((s, next, lost)) if next <= next_seq => (s ^ 1, next, lost, None),
-        Some((s, next, lost)) => (
-            s ^ 1,
-            oldest,
-            lost,
-            Some(format!("points past the end ({next})")),
-        ),
-        None if !existed => (0, oldest, 0, None),
-        None if n == 0 => (0, oldest, 0, Some("is empty".into())),
-        None => (0, oldest, 0, Some("is damaged".into())),
+    let (acked, lost, problem) = match slots {
+        Some((_, next, lost)) if next <= next_seq => (next, lost, None),
+        Some((_, next, lost)) => (oldest, lost, Some(format!("points past the end ({next})"))),
+        None if !existed => (oldest, 0, None),
+        None if n == 0 => (oldest, 0, Some("is empty".into())),
+        None => (oldest, 0, Some("is damaged".into())),
     };
     if let Some(problem) = problem {
         log::warn!(
             "the journal cursor {} {problem}: {name} starts again at the oldest event kept; up \
              to {} events may come to it again",
-            path.display(),
+            cursor.path.display(),
             next_seq - oldest
         );
     }
@@ -335,11 +309,8 @@ fn open_output(
         present,
         acked,
         unreported: lost,
-        synced: slots.map_or((u64::MAX, 0), |(_, next, lost)| (next, lost)),
         dropped: 0,
-        cursor: Arc::new(cursor),
-        cursor_path: path,
-        slot,
+        cursor,
         stopped: false,
         reader: Reader {
             want: acked,
@@ -351,7 +322,7 @@ fn open_output(
     if let Some(w) = out.cursor_write() {
         w.run()
             .map_err(|e| JournalError::io("write the journal cursor", &w.path, e))?;
-        out.synced = w.value;
+        out.cursor.synced = w.value;
     }
     Ok(out)
 }

@@ -4,15 +4,15 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
-use super::format::{self, Damage, HEADER};
-use super::{Record, Shared, SyncStats};
+use super::format::{self, Damage, HEADER, SLOTS_LEN, Slot};
+use super::{JournalError, Record, Shared, SyncStats, dir};
 
 /// Bytes a reader takes from a segment with one read.
 const CHUNK: u64 = 256 << 10;
@@ -49,14 +49,10 @@ pub(super) struct Output {
     pub acked: u64,
     /// Events dropped for it (size limit, full disk) that no run with it has reported yet.
     pub unreported: u64,
-    /// What its cursor file holds: (acked, unreported).
-    pub synced: (u64, u64),
     /// Events it lost in this run.
     pub dropped: u64,
-    pub cursor: Arc<File>,
-    pub cursor_path: PathBuf,
-    /// The cursor slot to write next.
-    pub slot: usize,
+    /// Its cursor file, which holds (acked, unreported) once synced.
+    pub cursor: Slots,
     /// Its worker stops: `next` returns `None` at once.
     pub stopped: bool,
     pub reader: Reader,
@@ -69,31 +65,66 @@ impl Output {
         r.ahead.front().map_or(r.want, |rec| rec.seq)
     }
 
-    /// Its cursor, if it has moved since last written: (file, slot offset, bytes).
-    pub fn cursor_write(&mut self) -> Option<CursorWrite> {
-        let now = (self.acked, self.unreported);
-        (now != self.synced).then(|| {
-            let slot = self.slot;
-            self.slot ^= 1;
-            CursorWrite {
-                file: Arc::clone(&self.cursor),
-                path: self.cursor_path.clone(),
+    /// Its cursor, if it has moved since last written.
+    pub fn cursor_write(&mut self) -> Option<SlotWrite> {
+        self.cursor.write((self.acked, self.unreported))
+    }
+}
+
+/// A slot file (a cursor, or `seq`): two slots written in turn.
+pub(super) struct Slots {
+    pub file: Arc<File>,
+    pub path: PathBuf,
+    /// The slot to write next.
+    next: usize,
+    /// What the file holds, synced: (a sequence number, lost).
+    pub synced: (u64, u64),
+}
+
+impl Slots {
+    /// Opens (with `create`, creates) the slot file at `path`: the bytes it holds and its newest
+    /// valid slot. The first write goes to the other slot.
+    pub fn open(path: PathBuf, create: bool) -> Result<(Slots, usize, Option<Slot>), JournalError> {
+        let file = dir::open_file(&path, create)?;
+        let mut bytes = Vec::new();
+        (&file)
+            .take(SLOTS_LEN as u64)
+            .read_to_end(&mut bytes)
+            .map_err(|e| JournalError::io("read", &path, e))?;
+        let slot = format::decode_slots(&bytes);
+        let slots = Slots {
+            file: Arc::new(file),
+            path,
+            next: slot.map_or(0, |(i, ..)| i ^ 1),
+            synced: slot.map_or((u64::MAX, 0), |(_, next, lost)| (next, lost)),
+        };
+        Ok((slots, bytes.len(), slot))
+    }
+
+    /// The write of `value` when the file holds another, to run outside the lock.
+    pub fn write(&mut self, value: (u64, u64)) -> Option<SlotWrite> {
+        (value != self.synced).then(|| {
+            let slot = self.next;
+            self.next ^= 1;
+            SlotWrite {
+                file: Arc::clone(&self.file),
+                path: self.path.clone(),
                 offset: format::slot_offset(slot),
-                value: now,
+                value,
             }
         })
     }
 }
 
-/// One cursor slot to write and sync, outside the lock.
-pub(super) struct CursorWrite {
+/// One slot to write and sync, outside the lock.
+pub(super) struct SlotWrite {
     pub file: Arc<File>,
     pub path: PathBuf,
     pub offset: u64,
     pub value: (u64, u64),
 }
 
-impl CursorWrite {
+impl SlotWrite {
     pub fn run(&self) -> io::Result<()> {
         let slot = format::encode_slot(self.value.0, self.value.1);
         self.file.write_all_at(&slot, self.offset)?;
