@@ -155,7 +155,12 @@ mod tests {
         assert_eq!(unknown_setting("ZOOM"), None);
         let known = known_settings();
         assert_eq!(known.len(), 29, "{known:?}");
-        for name in ["ZOOM_EVENT_TS", "ZOOM_HA_PREFIX", "ZOOM_ALLOW_INSECURE", "ZOOM_CA_FILE"] {
+        for name in [
+            "ZOOM_EVENT_TS",
+            "ZOOM_HA_PREFIX",
+            "ZOOM_ALLOW_INSECURE",
+            "ZOOM_CA_FILE",
+        ] {
             assert!(known.contains(&name), "{name} in {known:?}");
         }
         assert_eq!(seed_name("ZOOM_WS_URL"), Some("WS_URL"));

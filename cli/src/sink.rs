@@ -81,7 +81,10 @@ impl Sink {
         if let Some(dedupe) = self.dedupe.as_mut() {
             if !dedupe.first_time(event.content()) {
                 self.duplicates += 1;
-                log::debug!("dropped a repeat of {}", describe(event.name(), event.event_ts()));
+                log::debug!(
+                    "dropped a repeat of {}",
+                    describe(event.name(), event.event_ts())
+                );
                 return;
             }
         }

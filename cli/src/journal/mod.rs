@@ -259,17 +259,24 @@ impl Journal {
         );
         if payload.len() > max {
             let len = payload.len();
-            return Err(self.shared.refuse(JournalError::TooLarge { len, max }));
+            let e = format!(
+                "an event of {len} bytes is larger than a journal record may be ({max} bytes)"
+            );
+            return Err(self.shared.refuse(JournalError(e)));
         }
         let mut inbox = self.shared.inbox();
         if inbox.closed {
             drop(inbox);
-            return Err(self.shared.refuse(JournalError::Closed));
+            let e = JournalError("the journal is closed".into());
+            return Err(self.shared.refuse(e));
         }
         let before = inbox.buf.len();
         if before > 0 && before + payload.len() > 2 * cap {
             drop(inbox);
-            return Err(self.shared.refuse(JournalError::Full { bytes: before }));
+            let e = format!(
+                "the journal's append buffer is full ({before} bytes): the disk does not keep up"
+            );
+            return Err(self.shared.refuse(JournalError(e)));
         }
         let seq = inbox.next_seq;
         format::push(&mut inbox.buf, seq, payload);

@@ -159,17 +159,18 @@ fn numbering(
 fn check_outputs(outputs: &[&str], forget: &[String]) -> Result<(), JournalError> {
     for (i, name) in outputs.iter().enumerate() {
         if !dir::valid_output(name) || outputs[..i].contains(name) {
-            return Err(JournalError::BadOutput {
-                name: (*name).into(),
-            });
+            return Err(JournalError::bad_output(name));
         }
     }
     for name in forget {
         if !dir::valid_output(name) {
-            return Err(JournalError::BadOutput { name: name.clone() });
+            return Err(JournalError::bad_output(name));
         }
         if outputs.contains(&name.as_str()) {
-            return Err(JournalError::ForgetInUse { name: name.clone() });
+            return Err(JournalError(format!(
+                "--spool-forget {name}: {name} is an output of this run; forget only an output \
+                 that is not"
+            )));
         }
     }
     Ok(())

@@ -189,7 +189,10 @@ fn an_output_not_in_this_run_keeps_its_events_until_forgotten() {
         ..opts()
     };
     let err = Journal::open(&dir, &["stdout"], in_use).unwrap_err();
-    assert!(matches!(err, JournalError::ForgetInUse { .. }), "{err}");
+    assert!(
+        err.to_string().contains("is an output of this run"),
+        "{err}"
+    );
     // Forgetting is explicit: its cursor goes, and its events with the next acknowledgement.
     {
         let (j, _) = Journal::open(&dir, &["stdout", "forward"], opts()).unwrap();
