@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::tests::{TempDir, put, settle};
-use super::{Journal, JournalError, JournalOptions, format};
+use super::{Journal, JournalOptions, format};
 
 /// Records of 216 bytes (200 of payload), 18 to a segment of 4 KiB.
 const RECORD: usize = 216;
