@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::state::{Dropped, Segment, Slots, State};
+use super::state::{self, Dropped, Segment, Slots, State};
 use super::{Shared, dir, format, open};
 
 /// The committer's own state.
@@ -173,17 +173,9 @@ impl Writer {
 
     /// Starts segment `first`; false (logged) if it cannot be created.
     fn roll(&mut self, shared: &Shared, first: u64) -> bool {
-        let path = shared.dir.join(dir::segment_name(first));
-        match dir::open_file(&path, true) {
-            Ok(file) => {
+        match Segment::create(&shared.dir, first) {
+            Ok(segment) => {
                 self.dir_dirty = true;
-                let file = Arc::new(file);
-                let segment = Segment {
-                    first,
-                    path,
-                    file,
-                    len: 0,
-                };
                 shared.lock().segments.push_back(segment);
                 true
             }
@@ -228,12 +220,7 @@ impl Writer {
             // SAFETY: signalling this process; nothing runs after it.
             unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
         }
-        if let Err(e) = std::fs::remove_file(&seg.path) {
-            log::error!(
-                "cannot remove the journal segment {}: {e}",
-                seg.path.display()
-            );
-        }
+        state::remove(&seg.path);
         self.unsynced.retain(|(p, _)| *p != seg.path);
         log::error!(
             "the journal {} {why}: dropped its oldest {} events ({first} to {}): {}; {}",
@@ -362,9 +349,5 @@ fn remove_done(mut st: MutexGuard<'_, State>) {
         gone.push(seg.path);
     }
     drop(st);
-    for path in gone {
-        if let Err(e) = std::fs::remove_file(&path) {
-            log::error!("cannot remove the journal segment {}: {e}", path.display());
-        }
-    }
+    gone.iter().for_each(|path| state::remove(path));
 }

@@ -143,14 +143,7 @@ fn numbering(
     let created = segments.is_empty() || next_seq > scan_end;
     if created {
         // Numbering goes on past the high-water mark: the readers find the gap.
-        let path = dir_path.join(dir::segment_name(next_seq));
-        let file = Arc::new(dir::open_file(&path, true)?);
-        segments.push_back(Segment {
-            first: next_seq,
-            path,
-            file,
-            len: 0,
-        });
+        segments.push_back(Segment::create(dir_path, next_seq)?);
     }
     Ok((segments, torn_bytes, next_seq, created))
 }

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
@@ -25,6 +25,27 @@ pub(super) struct Segment {
     pub file: Arc<File>,
     /// Bytes written to it.
     pub len: u64,
+}
+
+impl Segment {
+    /// Creates segment `first`, empty, in `dir`.
+    pub fn create(dir: &Path, first: u64) -> Result<Segment, JournalError> {
+        let path = dir.join(dir::segment_name(first));
+        let file = Arc::new(dir::open_file(&path, true)?);
+        Ok(Segment {
+            first,
+            path,
+            file,
+            len: 0,
+        })
+    }
+}
+
+/// Removes a segment's file, saying so when it cannot.
+pub(super) fn remove(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        log::error!("cannot remove the journal segment {}: {e}", path.display());
+    }
 }
 
 /// Where an output's reader stands.

@@ -59,13 +59,7 @@ impl Output {
 
     /// Its figures now (for the summary, or metrics).
     pub fn counts(&self) -> Counts {
-        let feed = &self.feed;
-        Counts::read(
-            &self.counters,
-            feed.dropped(),
-            feed.waiting(),
-            feed.is_durable(),
-        )
+        counts_of(&self.feed, &self.counters)
     }
 
     fn finished(&self) -> bool {
@@ -83,6 +77,11 @@ impl Output {
             self.feed.close();
         }
     }
+}
+
+/// An output's figures now: its worker's, and its feed's.
+fn counts_of(feed: &Feed, counters: &counts::Counters) -> Counts {
+    Counts::read(counters, feed.dropped(), feed.waiting(), feed.is_durable())
 }
 
 /// Every output of the run, and where the socket threads hand events over.
@@ -259,11 +258,7 @@ impl Watch {
     pub fn counts(&self) -> Vec<(String, Counts)> {
         self.0
             .iter()
-            .map(|(feed, counters)| {
-                let counts =
-                    Counts::read(counters, feed.dropped(), feed.waiting(), feed.is_durable());
-                (feed.name().to_string(), counts)
-            })
+            .map(|(feed, counters)| (feed.name().to_string(), counts_of(feed, counters)))
             .collect()
     }
 }
