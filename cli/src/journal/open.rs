@@ -2,14 +2,13 @@
 //! every output (present or not) and say what waits and what was lost.
 
 use std::collections::VecDeque;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::dir::{self, Entry};
 use super::format;
-use super::state::{Output, Reader, Segment, Slots, State};
+use super::state::{self, Output, Reader, Segment, Slots, State};
 use super::{Inbox, JournalError, JournalOptions, OpenReport, Shared, SyncStats};
 
 /// The largest payload `opts` allows: one that fits half the size limit.
@@ -218,9 +217,7 @@ fn recover_segments(
             file.sync_data().map_err(read)?;
         }
         if k + 1 == firsts.len() {
-            let mut bytes = vec![0; len as usize];
-            file.read_exact_at(&mut bytes, 0).map_err(read)?;
-            let (last, valid) = scan(&bytes, first);
+            let (last, valid) = state::scan(&file, first, len).map_err(read)?;
             if valid < len {
                 log::warn!(
                     "the journal segment {} ends in {} bytes that are not a whole record (a \
@@ -244,26 +241,6 @@ fn recover_segments(
         });
     }
     Ok((segments, torn, end))
-}
-
-/// The last valid record of a segment's bytes (skipping damage, as a reader does) and where the
-/// bytes after it start.
-fn scan(bytes: &[u8], first: u64) -> (Option<u64>, u64) {
-    let (mut at, mut last, mut valid) = (0, None::<u64>, 0);
-    while at < bytes.len() {
-        let lo = last.map_or(first, |l| l + 1);
-        match format::parse(bytes, at) {
-            Ok((seq, payload)) if seq >= lo => {
-                (last, at) = (Some(seq), payload.end);
-                valid = at;
-            }
-            _ => match format::resync(bytes, at + 1, lo..u64::MAX) {
-                Some((q, _)) => at = q,
-                None => break,
-            },
-        }
-    }
-    (last, valid as u64)
 }
 
 /// One output's cursor, opened or created, and its reading position. A cursor that is empty,

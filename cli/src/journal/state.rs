@@ -199,8 +199,9 @@ enum Step {
 #[derive(Default)]
 struct Got {
     records: Vec<Record>,
-    /// Where the next read starts.
+    /// Where the next read starts, and where the last record taken ends.
     offset: u64,
+    valid: u64,
     /// Damage at this byte that the read skipped.
     damage: Option<(u64, &'static str)>,
 }
@@ -412,6 +413,24 @@ pub(super) fn next<'a>(
     }
 }
 
+/// The last valid record of a segment of `len` bytes numbered from `first`, read as an output
+/// reads it (skipping damage), and where the bytes after it start.
+pub(super) fn scan(file: &File, first: u64, len: u64) -> io::Result<(Option<u64>, u64)> {
+    let (mut at, mut last, mut valid) = (0, None, 0);
+    while at < len {
+        let from = last.map_or(first, |l: u64| l + 1);
+        let got = read(file, at, len, from..u64::MAX, u64::MAX)?;
+        if let Some(rec) = got.records.last() {
+            (last, valid) = (Some(rec.seq), got.valid);
+        }
+        if got.offset == at {
+            break;
+        }
+        at = got.offset;
+    }
+    Ok((last, valid))
+}
+
 fn read_exact(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len as usize];
     file.read_exact_at(&mut buf, offset)?;
@@ -434,6 +453,7 @@ fn read(file: &File, offset: u64, end: u64, seqs: Range<u64>, limit: u64) -> io:
                 if seq >= from {
                     let bytes = buf[payload.clone()].to_vec();
                     got.records.push(Record { seq, bytes });
+                    got.valid = offset + payload.end as u64;
                 }
                 at = payload.end;
                 continue;
