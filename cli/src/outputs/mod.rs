@@ -57,11 +57,6 @@ impl Output {
         self.feed.name()
     }
 
-    /// Its figures now (for the summary, or metrics).
-    pub fn counts(&self) -> Counts {
-        counts_of(&self.feed, &self.counters)
-    }
-
     fn finished(&self) -> bool {
         self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
@@ -77,11 +72,6 @@ impl Output {
             self.feed.close();
         }
     }
-}
-
-/// An output's figures now: its worker's, and its feed's.
-fn counts_of(feed: &Feed, counters: &counts::Counters) -> Counts {
-    Counts::read(counters, feed.dropped(), feed.waiting(), feed.is_durable())
 }
 
 /// Every output of the run, and where the socket threads hand events over.
@@ -247,25 +237,26 @@ pub fn spawn(
     })
 }
 
-/// Every output's figures, readable from any thread while the run goes on (for metrics).
-#[cfg(feature = "service")]
+/// Every output's figures, readable from any thread while the run goes on (for metrics, and
+/// the summary).
 #[derive(Clone)]
 pub struct Watch(Vec<(Arc<Feed>, Arc<counts::Counters>)>);
 
-#[cfg(feature = "service")]
 impl Watch {
-    /// Per output, its name and figures now.
+    /// Per output, its name and figures now: its worker's, and its feed's.
     pub fn counts(&self) -> Vec<(String, Counts)> {
+        let read = |feed: &Feed, counters| {
+            Counts::read(counters, feed.dropped(), feed.waiting(), feed.is_durable())
+        };
         self.0
             .iter()
-            .map(|(feed, counters)| (feed.name().to_string(), counts_of(feed, counters)))
+            .map(|(feed, counters)| (feed.name().to_string(), read(feed, counters)))
             .collect()
     }
 }
 
 impl Outputs {
     /// A handle on the figures for another thread (metrics).
-    #[cfg(feature = "service")]
     pub fn watch(&self) -> Watch {
         Watch(
             self.outputs
@@ -273,14 +264,6 @@ impl Outputs {
                 .map(|o| (Arc::clone(&o.feed), Arc::clone(&o.counters)))
                 .collect(),
         )
-    }
-
-    /// Every output's figures now.
-    pub fn counts(&self) -> Vec<(&str, Counts)> {
-        self.outputs
-            .iter()
-            .map(|o| (o.name(), o.counts()))
-            .collect()
     }
 
     /// After the socket threads are done: lets every output finish what waits for it within
@@ -338,14 +321,14 @@ impl Outputs {
             );
         }
         // After the journal's close: its last commit may drop (size limit, full disk).
-        let counts = self.counts();
+        let counts = self.watch().counts();
         let mut lost = false;
         for (name, c) in counts {
             if c.lost() > 0 {
                 lost = true;
-                log::error!("{}", c.line(name));
+                log::error!("{}", c.line(&name));
             } else {
-                log::info!("{}", c.line(name));
+                log::info!("{}", c.line(&name));
             }
         }
         lost
