@@ -136,7 +136,7 @@ impl Writer {
                          far); each output counts them as lost when it reaches them; {}",
                         shared.dir.display(),
                         self.refused,
-                        shared.opts.remedy
+                        super::REMEDY
                     );
                 }
             }
@@ -232,7 +232,7 @@ impl Writer {
             } else {
                 lost.join(", ")
             },
-            shared.opts.remedy
+            super::REMEDY
         );
         let mut st = shared.lock();
         for (i, n) in counts {

@@ -88,6 +88,10 @@ use std::time::{Duration, Instant};
 pub use error::JournalError;
 use state::State;
 
+/// What a user can do when events are dropped, for the ERROR line.
+const REMEDY: &str =
+    "a larger --spool-max (or more disk) keeps more; or find out why that output falls behind";
+
 /// How large a journal may grow and how often it syncs.
 #[derive(Clone, Debug)]
 pub struct JournalOptions {
@@ -101,8 +105,6 @@ pub struct JournalOptions {
     pub buffer_bytes: usize,
     /// Outputs whose cursors are removed on open, with what they still held (`--spool-forget`).
     pub forget: Vec<String>,
-    /// What a user can do when events are dropped, for the ERROR line.
-    pub remedy: String,
     /// Test hook: the committer sleeps this long before each write and sync (a stalled disk).
     #[cfg(test)]
     pub stall: Duration,
@@ -120,9 +122,6 @@ impl Default for JournalOptions {
             commit_interval: Duration::from_millis(5),
             buffer_bytes: 8 << 20,
             forget: Vec::new(),
-            remedy: "give the journal a larger size limit or more disk, or find out why \
-                     those outputs fall behind"
-                .into(),
             #[cfg(test)]
             stall: Duration::ZERO,
             #[cfg(test)]
@@ -214,7 +213,7 @@ impl Shared {
             log::error!(
                 "dropped an event for {} ({n} so far): {e}; {}",
                 self.names,
-                self.opts.remedy
+                REMEDY
             );
         }
         e

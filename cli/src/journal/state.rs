@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
-use super::format::{self, Damage, HEADER, SLOTS_LEN, Slot};
+use super::format::{self, HEADER, SHORT, SLOTS_LEN, Slot};
 use super::{JournalError, Record, Shared, SyncStats, dir};
 
 /// Bytes a reader takes from a segment with one read.
@@ -458,7 +458,7 @@ fn read(file: &File, offset: u64, end: u64, seqs: Range<u64>, limit: u64) -> io:
                 at = payload.end;
                 continue;
             }
-            Err(Damage::Short) if more_fits(&buf, at, end - offset) => {
+            Err(SHORT) if more_fits(&buf, at, end - offset) => {
                 if at > 0 {
                     break; // the next read starts with this record
                 }
@@ -466,7 +466,7 @@ fn read(file: &File, offset: u64, end: u64, seqs: Range<u64>, limit: u64) -> io:
                 buf = read_exact(file, offset, need)?;
                 continue;
             }
-            Err(damage) => describe(&damage),
+            Err(damage) => damage,
         };
         let rest = read_exact(file, offset + at as u64, end - offset - at as u64)?;
         let skip = format::resync(&rest, 1, from..seqs.end).map_or(rest.len(), |(q, _)| q);
@@ -489,12 +489,4 @@ fn header_len(buf: &[u8]) -> Option<u64> {
 fn more_fits(buf: &[u8], at: usize, rest: u64) -> bool {
     let need = header_len(&buf[at..]).map_or(HEADER as u64, |len| HEADER as u64 + len);
     (at as u64) + need <= rest && need <= (HEADER + format::MAX_RECORD) as u64
-}
-
-pub(super) fn describe(damage: &Damage) -> &'static str {
-    match damage {
-        Damage::Short => "a record cut short",
-        Damage::BadLength => "a record with an impossible length",
-        Damage::BadCrc => "a record whose checksum does not match",
-    }
 }

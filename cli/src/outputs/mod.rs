@@ -162,9 +162,6 @@ fn journal_feeds(
         max_bytes: max,
         segment_bytes: (max / 256).clamp(64 << 10, 8 << 20),
         forget: args.spool_forget.clone(),
-        remedy: "a larger --spool-max (or more disk) keeps more; or find out why that output \
-                 falls behind"
-            .into(),
         ..JournalOptions::default()
     };
     let (fanout, feeds, report) = feed::build_journal(names, dir, opts)
