@@ -43,7 +43,7 @@ const PACKED: u8 = 1;
 /// as one journal record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
-    /// Its place in the journal, or in the memory queue.
+    /// Its place in the journal (0 in a memory queue).
     pub seq: u64,
     /// The packed event.
     pub data: Packed,
@@ -352,7 +352,6 @@ pub struct MemQueue {
 struct MemInner {
     queue: VecDeque<Item>,
     bytes: u64,
-    next_seq: u64,
     dropped: u64,
     last_log: Option<Instant>,
     closed: bool,
@@ -378,7 +377,6 @@ impl MemQueue {
             inner: Mutex::new(MemInner {
                 queue: VecDeque::new(),
                 bytes: 0,
-                next_seq: 0,
                 dropped: 0,
                 last_log: None,
                 closed: false,
@@ -407,11 +405,7 @@ impl MemQueue {
         if inner.queue.is_empty() {
             inner.progress = now; // it had nothing to do until now
         }
-        let item = Item {
-            seq: inner.next_seq,
-            data,
-        };
-        inner.next_seq += 1;
+        let item = Item { seq: 0, data };
         if inner.stalled(self.bounds, now) {
             while inner.bytes + cost(&item) > self.bounds.bytes {
                 let Some(old) = inner.queue.pop_front() else {

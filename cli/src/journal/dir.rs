@@ -18,8 +18,8 @@ const FILE_MODE: u32 = 0o600;
 /// A file of ours, known by its name.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Entry {
-    Lock,
-    Seq,
+    /// `lock` or `seq`.
+    Fixed,
     /// A segment and the sequence number of its first record.
     Segment(u64),
     /// An output's cursor.
@@ -46,11 +46,8 @@ pub fn valid_output(name: &str) -> bool {
 
 /// Which of our files `name` is, if any.
 pub fn parse_name(name: &str) -> Option<Entry> {
-    if name == LOCK {
-        return Some(Entry::Lock);
-    }
-    if name == SEQ {
-        return Some(Entry::Seq);
+    if name == LOCK || name == SEQ {
+        return Some(Entry::Fixed);
     }
     if let Some(digits) = name
         .strip_prefix("seg-")

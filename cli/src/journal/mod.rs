@@ -242,11 +242,6 @@ impl Journal {
         Ok((journal, report))
     }
 
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.shared.dir
-    }
-
     /// Adds an event at the end: into the append buffer, for the committer to write and sync
     /// (see the module doc for when it is taken). Never waits for the disk. An event too large,
     /// beyond twice the buffer's size or after the close is refused: counted as dropped for
@@ -380,6 +375,10 @@ impl Journal {
         self.shared.work.notify_all();
         if let Some(handle) = crate::sync::lock(&self.committer).take() {
             let _ = handle.join();
+            let stats = self.sync_stats();
+            let (commits, fsyncs) = (stats.commits, stats.fsyncs);
+            let dir = self.shared.dir.display();
+            log::info!("journal {dir}: {commits} group commits, {fsyncs} fsyncs");
         }
     }
 }

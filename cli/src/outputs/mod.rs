@@ -308,14 +308,7 @@ impl Outputs {
     fn summary(&self) -> bool {
         #[cfg(journal)]
         if let Fanout::Journal(journal) = &*self.fanout {
-            journal.close();
-            let stats = journal.sync_stats();
-            log::info!(
-                "journal {}: {} group commits, {} fsyncs",
-                journal.dir().display(),
-                stats.commits,
-                stats.fsyncs
-            );
+            journal.close(); // logs its figures
         }
         // After the journal's close: its last commit may drop (size limit, full disk).
         let counts = self.watch().counts();
