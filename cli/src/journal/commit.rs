@@ -206,7 +206,6 @@ impl Writer {
         let mut st = shared.lock();
         let Some(Dropped {
             seg,
-            first,
             end,
             lost,
             counts,
@@ -214,6 +213,7 @@ impl Writer {
         else {
             return false;
         };
+        let first = seg.first;
         drop(write_cursors(shared, st));
         #[cfg(test)]
         if shared.opts.kill_in_drop {

@@ -173,7 +173,7 @@ pub(super) struct State {
 /// The oldest segment, dropped from the state (its file still there), and what it cost.
 pub(super) struct Dropped {
     pub seg: Segment,
-    pub first: u64,
+    /// The first sequence number after it.
     pub end: u64,
     /// Per output that lost events, for the log line.
     pub lost: Vec<String>,
@@ -181,19 +181,9 @@ pub(super) struct Dropped {
     pub counts: Vec<(usize, u64)>,
 }
 
-/// What a reader does next, decided under the lock.
-enum Step {
-    /// Read segment `seg` of `file` from `offset`; whole records end at `end`; `hi` bounds the
-    /// sequence numbers it may hold.
-    Read {
-        seg: u64,
-        offset: u64,
-        file: Arc<File>,
-        end: u64,
-        hi: u64,
-    },
-    Wait,
-}
+/// What a reader reads next, decided under the lock: the file of its segment, where the whole
+/// records in it end, and the bound of the sequence numbers it may hold.
+type Step = (Arc<File>, u64, u64);
 
 /// What one read of a segment found.
 #[derive(Default)]
@@ -257,17 +247,18 @@ impl State {
         }
         Some(Dropped {
             seg,
-            first,
             end,
             lost,
             counts,
         })
     }
 
-    /// Counts events `from..to` as lost for output `i`, with an ERROR line.
+    /// Counts events `from..to` as lost for output `i`, with an ERROR line; its reader wants
+    /// `to` next.
     fn lost(&mut self, shared: &Shared, i: usize, from: u64, to: u64) {
         let out = &mut self.outputs[i];
         out.dropped += to - from;
+        out.reader.want = to;
         let why = out.reader.note.take().unwrap_or_else(|| {
             "they are not in the journal (a segment deleted, emptied or cut short, or a write \
              refused)"
@@ -282,14 +273,14 @@ impl State {
         );
     }
 
-    /// Where output `i`'s reader stands: a durable record to read, or nothing yet. Counts every
-    /// sequence number it passes without a record.
-    fn step(&mut self, shared: &Shared, i: usize) -> Step {
+    /// Where output `i`'s reader stands: a durable record to read, or nothing yet (`None`).
+    /// Counts every sequence number it passes without a record.
+    fn step(&mut self, shared: &Shared, i: usize) -> Option<Step> {
         loop {
             let r = &self.outputs[i].reader;
             let (want, seg, offset) = (r.want, r.seg, r.offset);
             if want >= self.durable {
-                return Step::Wait;
+                return None;
             }
             let Ok(k) = self.segments.binary_search_by_key(&seg, |s| s.first) else {
                 // Its segment was removed: on to the one that holds `want`, or the oldest.
@@ -300,21 +291,12 @@ impl State {
             };
             let s = &self.segments[k];
             if want < s.first && offset == 0 {
-                let first = s.first;
-                self.lost(shared, i, want, first);
-                self.outputs[i].reader.want = first;
+                self.lost(shared, i, want, s.first);
                 continue;
             }
             let hi = self.segments.get(k + 1).map_or(self.written, |n| n.first);
             if offset < s.len {
-                let (file, end) = (Arc::clone(&s.file), s.len);
-                return Step::Read {
-                    seg,
-                    offset,
-                    file,
-                    end,
-                    hi,
-                };
+                return Some((Arc::clone(&s.file), s.len, hi));
             }
             if k + 1 < self.segments.len() {
                 let r = &mut self.outputs[i].reader;
@@ -322,9 +304,8 @@ impl State {
             } else if want < self.written {
                 // Everything written is below `offset`: the rest never will be.
                 self.lost(shared, i, want, self.written);
-                self.outputs[i].reader.want = self.written;
             } else {
-                return Step::Wait;
+                return None;
             }
         }
     }
@@ -371,46 +352,43 @@ pub(super) fn next<'a>(
         if let Some(rec) = st.outputs[i].reader.ahead.pop_front() {
             return Some(rec);
         }
-        match st.step(shared, i) {
-            Step::Wait => {
-                let left = deadline.checked_duration_since(Instant::now())?;
-                if left.is_zero() {
-                    return None;
-                }
-                st = crate::sync::wait(&shared.readable, st, left);
+        // Nothing durable to read yet.
+        let Some((file, end, hi)) = st.step(shared, i) else {
+            st = wait(shared, st, deadline)?;
+            continue;
+        };
+        let r = &st.outputs[i].reader;
+        let (seg, offset, want, limit) = (r.seg, r.offset, r.want, st.durable);
+        drop(st);
+        let got = read(&file, offset, end, want..hi, limit);
+        st = shared.lock();
+        let r = &st.outputs[i].reader;
+        if (r.seg, r.offset, r.want) != (seg, offset, want) {
+            continue; // a drop moved this reader meanwhile
+        }
+        match got {
+            // The next record is not durable yet (a refused write before it).
+            Ok(got) if got.offset == offset && got.damage.is_none() => {
+                st = wait(shared, st, deadline)?;
             }
-            Step::Read {
-                seg,
-                offset,
-                file,
-                end,
-                hi,
-            } => {
-                let (want, limit) = (st.outputs[i].reader.want, st.durable);
-                drop(st);
-                let got = read(&file, offset, end, want..hi, limit);
-                st = shared.lock();
-                let r = &st.outputs[i].reader;
-                if (r.seg, r.offset, r.want) != (seg, offset, want) {
-                    continue; // a drop moved this reader meanwhile
-                }
-                match got {
-                    Ok(got) if got.offset == offset && got.damage.is_none() => {
-                        // The next record is not durable yet (a refused write before it).
-                        let left = deadline.checked_duration_since(Instant::now())?;
-                        st = crate::sync::wait(&shared.readable, st, left);
-                    }
-                    Ok(got) => st.took(shared, i, got),
-                    Err(e) => {
-                        // Unreadable: counted like damage, from here to the segment's end.
-                        st.outputs[i].reader.offset = end;
-                        st.outputs[i].reader.note =
-                            Some(format!("segment {seg} cannot be read: {e}"));
-                    }
-                }
+            Ok(got) => st.took(shared, i, got),
+            Err(e) => {
+                // Unreadable: counted like damage, from here to the segment's end.
+                st.outputs[i].reader.offset = end;
+                st.outputs[i].reader.note = Some(format!("segment {seg} cannot be read: {e}"));
             }
         }
     }
+}
+
+/// Waits until records become durable or `deadline`; `None` at the deadline.
+fn wait<'a>(
+    shared: &'a Shared,
+    st: MutexGuard<'a, State>,
+    deadline: Instant,
+) -> Option<MutexGuard<'a, State>> {
+    let left = deadline.checked_duration_since(Instant::now())?;
+    (!left.is_zero()).then(|| crate::sync::wait(&shared.readable, st, left))
 }
 
 /// The last valid record of a segment of `len` bytes numbered from `first`, read as an output
