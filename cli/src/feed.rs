@@ -253,11 +253,7 @@ impl Feed {
 
     /// Whether what is waiting survives the process.
     pub fn is_durable(&self) -> bool {
-        match self.source {
-            #[cfg(journal)]
-            Source::Journal(_) => true,
-            Source::Memory(_) => false,
-        }
+        !matches!(self.source, Source::Memory(_))
     }
 }
 

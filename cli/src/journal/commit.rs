@@ -4,13 +4,13 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::state::{self, Dropped, Segment, Slots, State};
-use super::{Shared, dir, format, open};
+use super::{JournalError, Shared, dir, format, open};
 
 /// The committer's own state.
 struct Writer {
@@ -59,6 +59,12 @@ pub(super) fn run(shared: &Shared, seq: Slots) {
     }
 }
 
+/// Whether `result` is a success; else an ERROR saying what could not be done to `path`.
+fn logged(result: io::Result<()>, action: &str, path: &Path) -> bool {
+    let error = |e| log::error!("{}", JournalError::io(action, path, e));
+    result.map_err(error).is_ok()
+}
+
 fn no_space(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
         || e.kind() == io::ErrorKind::WriteZero
@@ -94,18 +100,16 @@ impl Writer {
     /// new segment before one would grow past its size.
     fn write(&mut self, shared: &Shared, buf: &mut [u8]) {
         format::seal(buf);
-        let mut len = shared.lock().segments.back().map_or(0, |s| s.len);
+        let newest = || shared.lock().segments.back().map_or(0, |s| s.len);
+        let mut len = newest();
         let (mut start, mut at, mut end) = (0, 0, 0);
         for (seq, size) in format::records(buf) {
             let run = (at - start) as u64;
             if len + run > 0 && len + run + size as u64 > self.seg_bytes {
                 self.put(shared, &buf[start..at], seq);
                 start = at;
-                len = if self.roll(shared, seq) {
-                    0
-                } else {
-                    shared.lock().segments.back().map_or(0, |s| s.len)
-                };
+                self.roll(shared, seq);
+                len = newest();
             }
             at += size;
             end = seq + 1;
@@ -171,18 +175,14 @@ impl Writer {
         Ok(())
     }
 
-    /// Starts segment `first`; false (logged) if it cannot be created.
-    fn roll(&mut self, shared: &Shared, first: u64) -> bool {
+    /// Starts segment `first`, or (logged) writes on to the current one.
+    fn roll(&mut self, shared: &Shared, first: u64) {
         match Segment::create(&shared.dir, first) {
             Ok(segment) => {
                 self.dir_dirty = true;
                 shared.lock().segments.push_back(segment);
-                true
             }
-            Err(e) => {
-                log::warn!("{e}; writing on to the current segment");
-                false
-            }
+            Err(e) => log::warn!("{e}; writing on to the current segment"),
         }
     }
 
@@ -264,25 +264,16 @@ impl Writer {
         }
         if ok && self.dir_dirty {
             fsyncs += 1;
-            if let Err(e) = shared.dir_file.sync_all() {
-                log::error!(
-                    "cannot sync the journal directory {}: {e}",
-                    shared.dir.display()
-                );
-                ok = false;
-            }
+            let synced = shared.dir_file.sync_all();
+            ok = logged(synced, "sync the journal directory", &shared.dir);
         }
         if ok {
             self.unsynced.clear();
             self.dir_dirty = false;
             if let Some(w) = self.seq.write((upto, 0)) {
                 fsyncs += 1;
-                match w.run() {
-                    Ok(()) => self.seq.synced = w.value,
-                    Err(e) => log::error!(
-                        "cannot write the journal's high-water mark {}: {e}",
-                        w.path.display()
-                    ),
+                if logged(w.run(), "write the journal's high-water mark", &w.path) {
+                    self.seq.synced = w.value;
                 }
             }
         }
@@ -315,13 +306,7 @@ pub(super) fn write_cursors<'a>(
     drop(st);
     let done: Vec<_> = writes
         .iter()
-        .map(|(_, w)| {
-            w.run()
-                .map_err(|e| {
-                    log::error!("cannot write the journal cursor {}: {e}", w.path.display())
-                })
-                .is_ok()
-        })
+        .map(|(_, w)| logged(w.run(), "write the journal cursor", &w.path))
         .collect();
     let mut st = shared.lock();
     st.stats.fsyncs += writes.len() as u64;
