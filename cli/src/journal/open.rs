@@ -36,15 +36,7 @@ pub(super) fn open(
     let lock = dir::lock(dir_path)?;
     let dir_file = dir::open_dir(dir_path)?;
     let entries = dir::list(dir_path)?;
-    let (mut seq, n, slot) = Slots::open(dir_path.join(dir::SEQ), true)?;
-    if slot.is_none() && n > 0 {
-        log::warn!(
-            "the journal's high-water mark {} is damaged; numbering goes on from the segments",
-            seq.path.display()
-        );
-    }
-    let hwm = slot.map_or(0, |(_, next, _)| next);
-    seq.synced = (hwm, 0);
+    let (seq, hwm) = high_water_mark(dir_path)?;
     let (segments, torn_bytes, next_seq, created) = numbering(dir_path, &entries, hwm)?;
     let forgot = forget(&opts.forget, &entries, segments[0].first, next_seq)?;
     let outs = place_outputs(
@@ -99,6 +91,20 @@ pub(super) fn open(
     Ok((shared, report, seq))
 }
 
+/// The high-water mark's file, and the mark (0 if missing or damaged).
+fn high_water_mark(dir_path: &Path) -> Result<(Slots, u64), JournalError> {
+    let (mut seq, n, slot) = Slots::open(dir_path.join(dir::SEQ), true)?;
+    if slot.is_none() && n > 0 {
+        log::warn!(
+            "the journal's high-water mark {} is damaged; numbering goes on from the segments",
+            seq.path.display()
+        );
+    }
+    let hwm = slot.map_or(0, |(_, next, _)| next);
+    seq.synced = (hwm, 0);
+    Ok((seq, hwm))
+}
+
 /// This run's outputs, in order, then those with a cursor that are not in it (and not
 /// forgotten): each opened at its place.
 fn place_outputs(
@@ -122,8 +128,10 @@ fn place_outputs(
         .collect()
 }
 
-/// The segments, the bytes of a torn tail cut, the next sequence number (past the newest
-/// record and the high-water mark `hwm`), and whether a segment was created for it.
+/// Opens every segment; reads the newest through, skipping damage, to find where numbering
+/// goes on; cuts a torn tail (bytes after its last valid record). Returns the segments, the
+/// bytes cut, the next sequence number (past the newest record and the high-water mark `hwm`),
+/// and whether a segment was created for it.
 fn numbering(
     dir_path: &Path,
     entries: &[(Entry, PathBuf)],
@@ -137,14 +145,49 @@ fn numbering(
         })
         .collect();
     firsts.sort_unstable();
-    let (mut segments, torn_bytes, scan_end) = recover_segments(dir_path, &firsts)?;
-    let next_seq = scan_end.max(hwm);
-    let created = segments.is_empty() || next_seq > scan_end;
+    let mut segments = VecDeque::new();
+    let (mut torn, mut end) = (0, 0);
+    for (k, &first) in firsts.iter().enumerate() {
+        let path = dir_path.join(dir::segment_name(first));
+        let file = dir::open_file(&path, false)?;
+        let read = |e| JournalError::io("read the journal segment", &path, e);
+        let mut len = file.metadata().map_err(read)?.len();
+        if k + 2 >= firsts.len() {
+            // A killed process may have left writes in the page cache only.
+            file.sync_data().map_err(read)?;
+        }
+        if k + 1 == firsts.len() {
+            let (last, valid) = state::scan(&file, first, len).map_err(read)?;
+            if valid < len {
+                log::warn!(
+                    "the journal segment {} ends in {} bytes that are not a whole record (a \
+                     write cut short by a crash); cut them off",
+                    path.display(),
+                    len - valid
+                );
+                file.set_len(valid)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| JournalError::io("cut the torn tail of", &path, e))?;
+                torn += len - valid;
+                len = valid;
+            }
+            end = last.map_or(first, |l| l + 1);
+        }
+        let file = Arc::new(file);
+        segments.push_back(Segment {
+            first,
+            path,
+            file,
+            len,
+        });
+    }
+    let next_seq = end.max(hwm);
+    let created = segments.is_empty() || next_seq > end;
     if created {
         // Numbering goes on past the high-water mark: the readers find the gap.
         segments.push_back(Segment::create(dir_path, next_seq)?);
     }
-    Ok((segments, torn_bytes, next_seq, created))
+    Ok((segments, torn, next_seq, created))
 }
 
 /// Output names become file names: valid, and each once; none both used and forgotten.
@@ -196,51 +239,6 @@ fn forget(
         );
     }
     Ok(forgot)
-}
-
-/// Opens every segment; reads the newest through, skipping damage, to find where numbering
-/// goes on; cuts a torn tail (bytes after its last valid record). Returns the segments, the
-/// bytes cut, and the sequence number after the newest record.
-fn recover_segments(
-    dir_path: &Path,
-    firsts: &[u64],
-) -> Result<(VecDeque<Segment>, u64, u64), JournalError> {
-    let mut segments = VecDeque::new();
-    let (mut torn, mut end) = (0, 0);
-    for (k, &first) in firsts.iter().enumerate() {
-        let path = dir_path.join(dir::segment_name(first));
-        let file = dir::open_file(&path, false)?;
-        let read = |e| JournalError::io("read the journal segment", &path, e);
-        let mut len = file.metadata().map_err(read)?.len();
-        if k + 2 >= firsts.len() {
-            // A killed process may have left writes in the page cache only.
-            file.sync_data().map_err(read)?;
-        }
-        if k + 1 == firsts.len() {
-            let (last, valid) = state::scan(&file, first, len).map_err(read)?;
-            if valid < len {
-                log::warn!(
-                    "the journal segment {} ends in {} bytes that are not a whole record (a \
-                     write cut short by a crash); cut them off",
-                    path.display(),
-                    len - valid
-                );
-                file.set_len(valid)
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| JournalError::io("cut the torn tail of", &path, e))?;
-                torn += len - valid;
-                len = valid;
-            }
-            end = last.map_or(first, |l| l + 1);
-        }
-        segments.push_back(Segment {
-            first,
-            path,
-            file: Arc::new(file),
-            len,
-        });
-    }
-    Ok((segments, torn, end))
 }
 
 /// One output's cursor, opened or created, and its reading position. A cursor that is empty,
