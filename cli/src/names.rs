@@ -61,7 +61,7 @@ const FOREIGN: &[(&str, &str)] = &[
 pub fn warning(name: &str, place: &str, is_set: &dyn Fn(&str) -> bool) -> Option<String> {
     let shown = format!("{} (in {})", escaped(name), escaped(place));
     if let Some(&(_, ours)) = FOREIGN.iter().find(|(foreign, _)| *foreign == name) {
-        if is_set(ours) || seed_name(ours).is_some_and(|seed| is_set(seed)) {
+        if is_set(ours) || seed_name(ours).is_some_and(is_set) {
             return None;
         }
         let grant = match ours {
