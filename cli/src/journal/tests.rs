@@ -87,6 +87,9 @@ fn small(segment: u64, max: u64) -> JournalOptions {
 
 /// Reads and acknowledges up to `n` records of `output`; returns their payloads.
 fn take(j: &Journal, output: &str, n: usize) -> Vec<Vec<u8>> {
+    // Everything appended first becomes durable (a loaded machine may take longer than the
+    // wait for each record below).
+    settle(j);
     let mut got = Vec::new();
     while got.len() < n {
         let Some(r) = j.next(output, Instant::now() + Duration::from_millis(300)) else {
