@@ -1,59 +1,34 @@
 //! The `--version` text: which build this is, so a bug report says whether OpenSSL was the
 //! system's or built in, and which optional parts the binary has.
 
-/// What one build is made of.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BuildInfo {
-    pub version: &'static str,
-    /// The cargo features this binary was built with.
-    pub features: Vec<&'static str>,
-    /// `arch-os[-env]`, e.g. `aarch64-linux-musl`.
-    pub platform: String,
-    pub tls: String,
-}
-
-impl BuildInfo {
-    /// This binary.
-    pub fn current() -> BuildInfo {
-        let built = [
-            ("journal", cfg!(journal)),
-            ("relays", cfg!(feature = "relays")),
-            ("service", cfg!(feature = "service")),
-            ("vendored", cfg!(feature = "vendored")),
-        ];
-        let features = built.iter().filter(|f| f.1).map(|f| f.0).collect();
-        let env = std::env::consts::ARCH;
-        let mut platform = format!("{env}-{}", std::env::consts::OS);
-        if cfg!(target_env = "musl") {
-            platform.push_str("-musl");
-        } else if cfg!(target_env = "gnu") {
-            platform.push_str("-gnu");
-        }
-        BuildInfo {
-            version: env!("CARGO_PKG_VERSION"),
-            features,
-            platform,
-            tls: tls_backend(),
-        }
-    }
-
-    /// The lines `zoom-ws --version` prints (without the final newline).
-    pub fn render(&self) -> String {
-        let features = if self.features.is_empty() {
-            "none".to_string()
-        } else {
-            self.features.join(", ")
-        };
-        format!(
-            "zoom-ws {}\nfeatures: {features}\nplatform: {}\nTLS: {}",
-            self.version, self.platform, self.tls
-        )
-    }
-}
-
 /// The `--version` text of this binary.
 pub fn version_text() -> String {
-    BuildInfo::current().render()
+    let built = [
+        ("journal", cfg!(journal)),
+        ("relays", cfg!(feature = "relays")),
+        ("service", cfg!(feature = "service")),
+        ("ha", cfg!(feature = "ha")),
+        ("vendored", cfg!(feature = "vendored")),
+    ];
+    let features: Vec<_> = built.iter().filter(|f| f.1).map(|f| f.0).collect();
+    let mut platform = format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS);
+    if cfg!(target_env = "musl") {
+        platform.push_str("-musl");
+    } else if cfg!(target_env = "gnu") {
+        platform.push_str("-gnu");
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    render(version, &features, &platform, &tls_backend())
+}
+
+/// The lines `zoom-ws --version` prints (without the final newline); `platform` is
+/// `arch-os[-env]`, e.g. `aarch64-linux-musl`.
+fn render(version: &str, features: &[&str], platform: &str, tls: &str) -> String {
+    let features = match features {
+        [] => "none".to_string(),
+        _ => features.join(", "),
+    };
+    format!("zoom-ws {version}\nfeatures: {features}\nplatform: {platform}\nTLS: {tls}")
 }
 
 /// native-tls and what it runs on. With OpenSSL, the version of the library actually linked
@@ -84,41 +59,41 @@ mod tests {
 
     #[test]
     fn the_text_names_version_features_platform_and_tls() {
-        let info = BuildInfo {
-            version: "0.1.0",
-            features: vec!["actions", "vendored"],
-            platform: "aarch64-linux-musl".into(),
-            tls: "native-tls, OpenSSL 3.6.1 27 Jan 2026 (vendored, linked in)".into(),
-        };
+        let tls = "native-tls, OpenSSL 3.6.1 27 Jan 2026 (vendored, linked in)";
+        let features = ["actions", "vendored"];
         assert_eq!(
-            info.render(),
+            render("0.1.0", &features, "aarch64-linux-musl", tls),
             "zoom-ws 0.1.0\nfeatures: actions, vendored\nplatform: aarch64-linux-musl\n\
              TLS: native-tls, OpenSSL 3.6.1 27 Jan 2026 (vendored, linked in)"
         );
-        let bare = BuildInfo {
-            features: vec![],
-            ..info
-        };
-        assert!(bare.render().contains("\nfeatures: none\n"));
+        assert!(render("0.1.0", &[], "x", tls).contains("\nfeatures: none\n"));
     }
 
     #[test]
     fn this_build_reports_its_own_features_and_linked_openssl() {
-        let info = BuildInfo::current();
-        assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+        let text = version_text();
+        assert!(text.starts_with(&format!("zoom-ws {}\n", env!("CARGO_PKG_VERSION"))));
+        let line = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap()
+                .to_string()
+        };
         assert_eq!(
-            info.features.contains(&"vendored"),
+            line("features:").contains("vendored"),
             cfg!(feature = "vendored")
         );
-        assert!(info.platform.starts_with(std::env::consts::ARCH));
+        assert_eq!(line("features:").contains("ha"), cfg!(feature = "ha"));
+        assert!(line("platform: ").starts_with(&format!("platform: {}", std::env::consts::ARCH)));
         #[cfg(target_os = "linux")]
         {
             // The version the library reports at run time, not a string we wrote.
             let linked = openssl::version::version();
             assert!(linked.starts_with("OpenSSL "), "{linked}");
-            assert!(info.tls.contains(linked), "{}", info.tls);
-            let vendored = info.tls.ends_with("(vendored, linked in)");
-            assert_eq!(vendored, cfg!(feature = "vendored"), "{}", info.tls);
+            let tls = line("TLS: ");
+            assert!(tls.contains(linked), "{tls}");
+            let vendored = tls.ends_with("(vendored, linked in)");
+            assert_eq!(vendored, cfg!(feature = "vendored"), "{tls}");
         }
     }
 }

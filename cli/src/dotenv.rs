@@ -3,34 +3,13 @@
 //! Small enough to read in a minute, which is why it is not a dependency. A line it cannot read is
 //! an error that names the line, never a silently missing setting.
 
-use std::fmt;
-
-/// A line of a `.env` file that could not be read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DotenvError {
-    /// 1-based line number.
-    pub line: usize,
-    /// What is wrong with it.
-    pub problem: &'static str,
-}
-
-impl fmt::Display for DotenvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.problem)
-    }
-}
-
-impl std::error::Error for DotenvError {}
-
-/// Parses the text of a `.env` file into `(name, value)` pairs, in file order.
-pub fn parse(text: &str) -> Result<Vec<(String, String)>, DotenvError> {
+/// Parses the text of a `.env` file into `(name, value)` pairs, in file order; an error names
+/// the line (`line 2: expected NAME=value`).
+pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut pairs = Vec::new();
     for (index, raw) in text.lines().enumerate() {
-        let fail = |problem| DotenvError {
-            line: index + 1,
-            problem,
-        };
+        let fail = |problem| format!("line {}: {problem}", index + 1);
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -136,10 +115,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        assert_eq!(parse("A=1\nnonsense\n").unwrap_err().line, 2);
         assert_eq!(
-            parse("A=\"open\n").unwrap_err().problem,
-            "unterminated double quote"
+            parse("A=1\nnonsense\n").unwrap_err(),
+            "line 2: expected NAME=value"
+        );
+        assert_eq!(
+            parse("A=\"open\n").unwrap_err(),
+            "line 1: unterminated double quote"
         );
         assert!(parse("1A=x").is_err());
         assert!(parse("A='x' y").is_err());

@@ -12,8 +12,6 @@
 use std::collections::VecDeque;
 #[cfg(journal)]
 use std::path::Path;
-#[cfg(journal)]
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -45,7 +43,7 @@ const PACKED: u8 = 1;
 /// as one journal record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
-    /// Its place in the journal, or in the memory queue.
+    /// Its place in the journal (0 in a memory queue).
     pub seq: u64,
     /// The packed event.
     pub data: Packed,
@@ -64,19 +62,23 @@ fn take<'a>(data: &'a [u8], at: &mut usize, n: usize) -> &'a [u8] {
 impl Item {
     /// `event`, packed (see [`Item`]).
     pub fn pack(event: &Event) -> Packed {
-        let (name, content) = (event.name().as_bytes(), event.content());
-        let name = &name[..name.len().min(u16::MAX as usize)];
+        let content = event.content();
         let line = if content.contains(['\n', '\r']) {
             event.json_line()
         } else {
             content.into()
         };
-        let rest = if *line == *content { "" } else { content };
+        Item::pack_parts(event.name(), event.event_ts(), &line, content)
+    }
+
+    fn pack_parts(name: &str, ts: Option<i64>, line: &str, content: &str) -> Packed {
+        let name = &name.as_bytes()[..name.len().min(u16::MAX as usize)];
+        let rest = if line == content { "" } else { content };
         let mut data = Vec::with_capacity(16 + name.len() + line.len() + rest.len());
         data.push(PACKED);
         data.extend_from_slice(&(name.len() as u16).to_le_bytes());
         data.extend_from_slice(name);
-        data.extend_from_slice(&event.event_ts().unwrap_or(i64::MIN).to_le_bytes());
+        data.extend_from_slice(&ts.unwrap_or(i64::MIN).to_le_bytes());
         data.extend_from_slice(&(line.len() as u32 + 1).to_le_bytes());
         data.extend_from_slice(line.as_bytes());
         data.push(b'\n');
@@ -94,28 +96,12 @@ impl Item {
             };
         }
         let content = String::from_utf8_lossy(&bytes).into_owned();
+        // Content that is not an event (an earlier version's damaged record) goes on as is.
         let data = match Event::from_content(content.clone()) {
             Ok(event) => Item::pack(&event),
-            Err(_) => Item::pack_unknown(&content),
+            Err(_) => Item::pack_parts("", None, &content.replace(['\n', '\r'], " "), &content),
         };
         Item { seq, data }
-    }
-
-    /// Content that is not an event (an earlier version's damaged record): passed on as is.
-    #[cfg_attr(not(journal), allow(dead_code))]
-    fn pack_unknown(content: &str) -> Packed {
-        let line = content.replace(['\n', '\r'], " ");
-        let mut data = vec![PACKED, 0, 0];
-        data.extend_from_slice(&i64::MIN.to_le_bytes());
-        data.extend_from_slice(&(line.len() as u32 + 1).to_le_bytes());
-        data.extend_from_slice(line.as_bytes());
-        data.push(b'\n');
-        data.extend_from_slice(if line == content {
-            b""
-        } else {
-            content.as_bytes()
-        });
-        data.into()
     }
 
     /// (name, event_ts, line with its newline, exact content).
@@ -157,13 +143,18 @@ impl Item {
         std::str::from_utf8(self.parts().3).unwrap_or_default()
     }
 
-    /// `meeting.started (event_ts 1764500000000)`, for log lines.
+    /// For log lines.
     pub fn describe(&self) -> String {
-        match (self.name(), self.event_ts()) {
-            ("", _) => "an event".into(),
-            (name, Some(ts)) => format!("{name} (event_ts {ts})"),
-            (name, None) => name.into(),
-        }
+        describe(self.name(), self.event_ts())
+    }
+}
+
+/// `meeting.started (event_ts 1764500000000)`, for log lines.
+pub fn describe(name: &str, ts: Option<i64>) -> String {
+    match (name, ts) {
+        ("", _) => "an event".into(),
+        (name, Some(ts)) => format!("{name} (event_ts {ts})"),
+        (name, None) => name.into(),
     }
 }
 
@@ -262,11 +253,7 @@ impl Feed {
 
     /// Whether what is waiting survives the process.
     pub fn is_durable(&self) -> bool {
-        match self.source {
-            #[cfg(journal)]
-            Source::Journal(_) => true,
-            Source::Memory(_) => false,
-        }
+        !matches!(self.source, Source::Memory(_))
     }
 }
 
@@ -274,11 +261,7 @@ impl Feed {
 /// socket threads ask [`has_room`](Fanout::has_room) before they read.
 pub enum Fanout {
     #[cfg(journal)]
-    Journal {
-        journal: Arc<Journal>,
-        /// Events refused because the journal was closed (the rest it counts itself).
-        refused: AtomicU64,
-    },
+    Journal(Arc<Journal>),
     Memory(Vec<Arc<MemQueue>>),
 }
 
@@ -288,17 +271,8 @@ impl Fanout {
     pub fn push(&self, data: &Packed) -> bool {
         match self {
             #[cfg(journal)]
-            Fanout::Journal { journal, refused } => match journal.append(data) {
-                Ok(_) => true,
-                Err(JournalError::Closed) => {
-                    let n = refused.fetch_add(1, Ordering::Relaxed) + 1;
-                    if n.is_power_of_two() {
-                        log::error!("the journal is closed: dropped an event ({n} so far)");
-                    }
-                    false
-                }
-                Err(_) => false, // counted per output and logged by the journal
-            },
+            // A refusal is counted for every output and logged by the journal.
+            Fanout::Journal(journal) => journal.append(data).is_ok(),
             Fanout::Memory(queues) => {
                 for queue in queues {
                     queue.push(Arc::clone(data));
@@ -314,17 +288,8 @@ impl Fanout {
     pub fn has_room(&self) -> bool {
         match self {
             #[cfg(journal)]
-            Fanout::Journal { journal, .. } => journal.has_room(),
+            Fanout::Journal(journal) => journal.has_room(),
             Fanout::Memory(queues) => queues.iter().all(|q| q.has_room(Instant::now())),
-        }
-    }
-
-    /// Events refused by a closed journal (not in any output's count).
-    pub fn refused(&self) -> u64 {
-        match self {
-            #[cfg(journal)]
-            Fanout::Journal { refused, .. } => refused.load(Ordering::Relaxed),
-            Fanout::Memory(_) => 0,
         }
     }
 }
@@ -367,8 +332,7 @@ pub fn build_journal(
             source: Source::Journal(Arc::clone(&journal)),
         })
         .collect();
-    let refused = AtomicU64::new(0);
-    Ok((Fanout::Journal { journal, refused }, feeds, report))
+    Ok((Fanout::Journal(journal), feeds, report))
 }
 
 /// A queue in memory for one output, bounded in bytes.
@@ -384,7 +348,6 @@ pub struct MemQueue {
 struct MemInner {
     queue: VecDeque<Item>,
     bytes: u64,
-    next_seq: u64,
     dropped: u64,
     last_log: Option<Instant>,
     closed: bool,
@@ -410,7 +373,6 @@ impl MemQueue {
             inner: Mutex::new(MemInner {
                 queue: VecDeque::new(),
                 bytes: 0,
-                next_seq: 0,
                 dropped: 0,
                 last_log: None,
                 closed: false,
@@ -422,7 +384,7 @@ impl MemQueue {
     }
 
     fn lock(&self) -> MutexGuard<'_, MemInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     /// Room for the next event, or the output is stalled (its oldest will be dropped).
@@ -439,11 +401,7 @@ impl MemQueue {
         if inner.queue.is_empty() {
             inner.progress = now; // it had nothing to do until now
         }
-        let item = Item {
-            seq: inner.next_seq,
-            data,
-        };
-        inner.next_seq += 1;
+        let item = Item { seq: 0, data };
         if inner.stalled(self.bounds, now) {
             while inner.bytes + cost(&item) > self.bounds.bytes {
                 let Some(old) = inner.queue.pop_front() else {
@@ -498,11 +456,7 @@ impl MemQueue {
             let wait = if linger { left.min(LINGER) } else { left };
             self.waiting.store(!linger, Ordering::Release);
             linger = false;
-            inner = self
-                .wake
-                .wait_timeout(inner, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            inner = crate::sync::wait(&self.wake, inner, wait);
             self.waiting.store(false, Ordering::Release);
         }
         let mut bytes = 0;

@@ -227,6 +227,5 @@ fn the_fanout_never_waits_for_an_output_that_does_not_read() {
     let kept = mem_feeds[0].waiting();
     assert!(kept > 1_000 && kept < 5_000, "{kept}");
     assert_eq!(mem_feeds[0].dropped(), 5_000 - kept);
-    assert!(matches!(journal, Fanout::Journal { .. }));
-    assert_eq!(journal.refused(), 0);
+    assert!(matches!(journal, Fanout::Journal(_)));
 }

@@ -17,14 +17,9 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
-    /// `Journal` when `JOURNAL_STREAM` is set (systemd sets it for a unit whose stderr is the
-    /// journal; the value, `device:inode`, is not checked against stderr: a unit that redirects
-    /// stderr elsewhere also gets no `JOURNAL_STREAM`).
-    pub fn from_env() -> LogFormat {
-        LogFormat::for_journal_stream(std::env::var_os("JOURNAL_STREAM").as_deref())
-    }
-
-    /// From the value of `JOURNAL_STREAM`: set and not empty means the journal.
+    /// From the value of `JOURNAL_STREAM`: set and not empty means the journal (systemd sets it
+    /// for a unit whose stderr is the journal; the value, `device:inode`, is not checked against
+    /// stderr: a unit that redirects stderr elsewhere also gets no `JOURNAL_STREAM`).
     pub fn for_journal_stream(value: Option<&std::ffi::OsStr>) -> LogFormat {
         match value {
             Some(v) if !v.is_empty() => LogFormat::Journal,

@@ -11,7 +11,7 @@ use crate::log_format::LogFormat;
 
 /// Installs the logger; call once, before anything logs.
 pub fn init() {
-    let format = LogFormat::from_env();
+    let format = LogFormat::for_journal_stream(std::env::var_os("JOURNAL_STREAM").as_deref());
     let logger =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
             .format(move |out, record| {

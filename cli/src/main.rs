@@ -45,6 +45,7 @@ mod settings;
 mod signals;
 mod sink;
 mod startup;
+mod sync;
 
 use std::process::ExitCode;
 

@@ -4,47 +4,27 @@
 
 use zoom_ws::check::escaped;
 
-/// Every `ZOOM_*` name zoom-ws reads (or sets, for `--exec`), for the unknown-name warning.
-pub const KNOWN_SETTINGS: &[&str] = &[
-    "ZOOM_CLIENT_ID",
-    "ZOOM_CLIENT_SECRET",
-    "ZOOM_SUBSCRIPTION_ID",
-    "ZOOM_ACCOUNT_ID",
-    "ZOOM_OAUTH_URL",
-    "ZOOM_WS_URL",
-    "ZOOM_HEARTBEAT_INTERVAL",
-    "ZOOM_DEAD_PEER_TIMEOUT",
-    "ZOOM_CONNECT_TIMEOUT",
-    "ZOOM_BACKOFF_INITIAL",
-    "ZOOM_BACKOFF_MAX",
-    "ZOOM_MAX_MESSAGE_SIZE",
-    "ZOOM_CA_FILE",
-    "ZOOM_ALLOW_INSECURE",
-    "ZOOM_WEBHOOK_SECRET_TOKEN",
-    "ZOOM_FORWARD_URL",
-    "ZOOM_EVENT",
-    "ZOOM_EVENT_TS",
-    "ZOOM_SPOOL_DIR",
-    "ZOOM_SPOOL_MAX",
-    "ZOOM_GRACE",
-    "ZOOM_METRICS_FILE",
-    "ZOOM_GIVE_UP_AFTER",
-    "ZOOM_QUEUE_MAX",
-    "ZOOM_STALL_TIMEOUT",
-    "ZOOM_HA_ETCD",
-    "ZOOM_HA_TTL",
-    "ZOOM_HA_NAME",
-    "ZOOM_HA_PREFIX",
-];
+use crate::help::USAGE;
 
-/// The names of Zoom's WebSocket sample that zoom-ws reads too, beside its own.
-const SEED_NAMES: &[(&str, &str)] = &[
-    ("ZOOM_CLIENT_ID", "CLIENT_USERNAME"),
-    ("ZOOM_CLIENT_SECRET", "CLIENT_PASSWORD"),
-    ("ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"),
-    ("ZOOM_OAUTH_URL", "OAUTH_URL"),
-    ("ZOOM_WS_URL", "WS_URL"),
-];
+/// Every `ZOOM_*` name zoom-ws reads (or sets, for `--exec`), for the unknown-name warning: the
+/// ones `--help` names, so that a setting is listed in one place.
+pub fn known_settings() -> Vec<&'static str> {
+    let words = USAGE.split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'));
+    let mut known: Vec<_> = words.filter(|w| w.starts_with("ZOOM_")).collect();
+    known.sort_unstable();
+    known.dedup();
+    known
+}
+
+/// The names of Zoom's WebSocket sample that zoom-ws reads too, beside its own: `ZOOM_X or Y`
+/// in `--help`.
+fn seed_name(ours: &str) -> Option<&'static str> {
+    USAGE.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        let pair = (words.next()?, words.next()?, words.next()?);
+        (pair.0 == ours && pair.1 == "or").then_some(pair.2)
+    })
+}
 
 /// Names that Zoom's samples (and others' clients) use for what zoom-ws reads under another
 /// name: set, they are ignored, so a Server-to-Server app would silently ask for the wrong grant.
@@ -81,8 +61,7 @@ const FOREIGN: &[(&str, &str)] = &[
 pub fn warning(name: &str, place: &str, is_set: &dyn Fn(&str) -> bool) -> Option<String> {
     let shown = format!("{} (in {})", escaped(name), escaped(place));
     if let Some(&(_, ours)) = FOREIGN.iter().find(|(foreign, _)| *foreign == name) {
-        let seed = SEED_NAMES.iter().find(|(zoom, _)| *zoom == ours);
-        if is_set(ours) || seed.is_some_and(|(_, seed)| is_set(seed)) {
+        if is_set(ours) || seed_name(ours).is_some_and(is_set) {
             return None;
         }
         let grant = match ours {
@@ -110,10 +89,11 @@ pub fn unknown_setting(name: &str) -> Option<Option<&'static str>> {
     let zoom = name
         .get(..5)
         .is_some_and(|p| p.eq_ignore_ascii_case("ZOOM_"));
-    if !zoom || KNOWN_SETTINGS.contains(&name) {
+    let known = known_settings();
+    if !zoom || known.contains(&name) {
         return None;
     }
-    Some(nearest(&name.to_ascii_uppercase(), KNOWN_SETTINGS))
+    Some(nearest(&name.to_ascii_uppercase(), &known))
 }
 
 /// The candidate closest to `name`, when close enough to be a typo: at most a third of the name
@@ -173,6 +153,18 @@ mod tests {
         assert_eq!(unknown_setting("ZOOM_CLIENT_ID"), None);
         assert_eq!(unknown_setting("PATH"), None);
         assert_eq!(unknown_setting("ZOOM"), None);
+        let known = known_settings();
+        assert_eq!(known.len(), 29, "{known:?}");
+        for name in [
+            "ZOOM_EVENT_TS",
+            "ZOOM_HA_PREFIX",
+            "ZOOM_ALLOW_INSECURE",
+            "ZOOM_CA_FILE",
+        ] {
+            assert!(known.contains(&name), "{name} in {known:?}");
+        }
+        assert_eq!(seed_name("ZOOM_WS_URL"), Some("WS_URL"));
+        assert_eq!(seed_name("ZOOM_ACCOUNT_ID"), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(
             nearest("--max-event", &["--max-events", "--event"]),

@@ -180,7 +180,8 @@ mod imp {
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use std::collections::HashMap;
     use std::os::unix::net::UnixDatagram;

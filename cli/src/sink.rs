@@ -10,15 +10,7 @@ use std::sync::Arc;
 
 use zoom_ws::{Dedupe, Event, EventFilter, StopHandle};
 
-use crate::feed::{Fanout, Item};
-
-/// `meeting.started (event_ts 1764500000000)`, for log lines.
-pub fn describe(event: &Event) -> String {
-    match event.event_ts() {
-        Some(ts) => format!("{} (event_ts {ts})", event.name()),
-        None => event.name().to_string(),
-    }
-}
+use crate::feed::{Fanout, Item, describe};
 
 /// Stops every client at once (one per subscription).
 #[derive(Clone)]
@@ -89,7 +81,10 @@ impl Sink {
         if let Some(dedupe) = self.dedupe.as_mut() {
             if !dedupe.first_time(event.content()) {
                 self.duplicates += 1;
-                log::debug!("dropped a repeat of {}", describe(event));
+                log::debug!(
+                    "dropped a repeat of {}",
+                    describe(event.name(), event.event_ts())
+                );
                 return;
             }
         }

@@ -10,6 +10,7 @@ use zoom_ws::StopHandle;
 
 use super::etcd::{Etcd, Holder};
 use crate::health::Health;
+use crate::sync::lock;
 
 /// How often a standby asks whether the key is free (and a leader whether it still holds it).
 /// Polling the key rather than watching it: one short request instead of a long-lived stream
@@ -22,7 +23,7 @@ const HANDOVER_BOUND: Duration = Duration::from_secs(5);
 
 /// What the election thread was asked to do.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Ask {
+pub enum Ask {
     Run,
     /// A stop request: give the lease up, let the connection run until Zoom closes it.
     HandOver,
@@ -57,15 +58,8 @@ impl Seat {
         *lock(&self.leader_until) = until;
     }
 
-    pub fn hand_over(&self) {
-        self.tell(Ask::HandOver);
-    }
-
-    pub fn quit(&self) {
-        self.tell(Ask::Quit);
-    }
-
-    fn tell(&self, ask: Ask) {
+    /// Asks the election thread to hand over or to quit (a quit stays).
+    pub fn tell(&self, ask: Ask) {
         let mut current = lock(&self.ask);
         if *current != Ask::Quit {
             *current = ask;
@@ -75,29 +69,13 @@ impl Seat {
 
     /// Waits up to `d` unless asked something other than `Run`; returns what is asked.
     fn wait(&self, d: Duration, past: Ask) -> Ask {
-        let deadline = Instant::now() + d;
-        let mut ask = lock(&self.ask);
-        while *ask == past {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            ask = match self.wake.wait_timeout(ask, deadline - now) {
-                Ok((guard, _)) => guard,
-                Err(e) => e.into_inner().0,
-            };
-        }
-        *ask
+        *crate::sync::wait_while(&self.wake, lock(&self.ask), d, |ask| *ask == past)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A lease this instance holds, by etcd's word: renewed before a third of its time is out,
 /// valid (by our clock, counted from when the last renewal was sent) until `valid_until`.
-struct Lease {
+pub struct Lease {
     id: i64,
     renew_at: Instant,
     valid_until: Instant,
@@ -105,47 +83,22 @@ struct Lease {
 
 /// One subscription's election, run on a thread of its own.
 pub struct Election {
-    etcd: Etcd,
-    subscription: String,
-    key: String,
-    name: String,
-    ttl: Duration,
-    seat: Arc<Seat>,
-    client: StopHandle,
-    health: Arc<Health>,
-    index: usize,
-    lease: Option<Lease>,
+    pub(super) etcd: Etcd,
+    pub(super) subscription: String,
+    pub(super) key: String,
+    pub(super) name: String,
+    pub(super) ttl: Duration,
+    pub(super) seat: Arc<Seat>,
+    pub(super) client: StopHandle,
+    pub(super) health: Arc<Health>,
+    pub(super) index: usize,
+    pub(super) lease: Option<Lease>,
     /// The last holder logged, and whether etcd was unreachable at the last tick.
-    shown: Option<Holder>,
-    unreachable: bool,
+    pub(super) shown: Option<Holder>,
+    pub(super) unreachable: bool,
 }
 
 impl Election {
-    pub fn new(
-        etcd: Etcd,
-        (subscription, key): (String, String),
-        name: String,
-        ttl: Duration,
-        seat: Arc<Seat>,
-        client: StopHandle,
-        (health, index): (Arc<Health>, usize),
-    ) -> Election {
-        Election {
-            etcd,
-            subscription,
-            key,
-            name,
-            ttl,
-            seat,
-            client,
-            health,
-            index,
-            lease: None,
-            shown: None,
-            unreachable: false,
-        }
-    }
-
     /// Campaigns every tick until asked to stop; then gives the lease up.
     pub fn run(mut self) {
         self.health.set_leader(self.index, false);

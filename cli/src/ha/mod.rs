@@ -16,7 +16,7 @@ use zoom_ws::{Client, check};
 use crate::args::Args;
 use crate::exit::Exit;
 use crate::health::Health;
-use election::{Election, Seat};
+use election::{Ask, Election, Seat};
 
 /// The lease's time to live unless told otherwise, in seconds: how long a crashed leader's
 /// subscriptions wait for a standby.
@@ -154,15 +154,20 @@ impl Ha {
             // time to ask the next before the lease runs out.
             let timeout =
                 (settings.ttl / 4).clamp(Duration::from_millis(500), Duration::from_secs(3));
-            let election = Election::new(
-                etcd::Etcd::new(settings.urls.clone(), timeout),
-                (id.clone(), format!("{}{id}", settings.prefix)),
-                settings.name.clone(),
-                settings.ttl,
-                Arc::clone(&seat),
-                client.stop_handle(),
-                (Arc::clone(health), index),
-            );
+            let election = Election {
+                etcd: etcd::Etcd::new(settings.urls.clone(), timeout),
+                subscription: id.clone(),
+                key: format!("{}{id}", settings.prefix),
+                name: settings.name.clone(),
+                ttl: settings.ttl,
+                seat: Arc::clone(&seat),
+                client: client.stop_handle(),
+                health: Arc::clone(health),
+                index,
+                lease: None,
+                shown: None,
+                unreachable: false,
+            };
             threads.push(std::thread::spawn(move || election.run()));
             seats.push(seat);
         }
@@ -179,14 +184,14 @@ impl Ha {
         if self.seats.is_empty() || self.handing_over.swap(true, Ordering::SeqCst) {
             return false;
         }
-        self.seats.iter().for_each(|s| s.hand_over());
+        self.seats.iter().for_each(|s| s.tell(Ask::HandOver));
         true
     }
 
     /// The clients have returned: every lease is given up (a standby takes over at once).
     pub fn finish(&self) {
-        self.seats.iter().for_each(|s| s.quit());
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        self.seats.iter().for_each(|s| s.tell(Ask::Quit));
+        let threads = std::mem::take(&mut *crate::sync::lock(&self.threads));
         for thread in threads {
             let _ = thread.join();
         }

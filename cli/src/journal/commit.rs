@@ -4,13 +4,13 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::state::{Dropped, Segment, State};
-use super::{Shared, dir, format, open};
+use super::state::{self, Dropped, Segment, Slots, State};
+use super::{JournalError, Shared, dir, format, open};
 
 /// The committer's own state.
 struct Writer {
@@ -19,22 +19,20 @@ struct Writer {
     unsynced: Vec<(PathBuf, Arc<File>)>,
     /// A segment was created since the directory's last sync.
     dir_dirty: bool,
-    /// The high-water mark synced, and its slot to write next.
-    seq_synced: u64,
-    seq_slot: usize,
+    /// The high-water mark.
+    seq: Slots,
     seg_bytes: u64,
     /// Events not written for lack of space, for a rate-limited log.
     refused: u64,
 }
 
 /// Runs until the journal closes, then writes and syncs a last time.
-pub(super) fn run(shared: &Shared) {
+pub(super) fn run(shared: &Shared, seq: Slots) {
     let mut w = Writer {
         last: None,
         unsynced: Vec::new(),
         dir_dirty: false,
-        seq_synced: 0,
-        seq_slot: 0,
+        seq,
         seg_bytes: open::segment_size(&shared.opts, dir::free_bytes(&shared.dir_file)),
         refused: 0,
     };
@@ -61,6 +59,12 @@ pub(super) fn run(shared: &Shared) {
     }
 }
 
+/// Whether `result` is a success; else an ERROR saying what could not be done to `path`.
+fn logged(result: io::Result<()>, action: &str, path: &Path) -> bool {
+    let error = |e| log::error!("{}", JournalError::io(action, path, e));
+    result.map_err(error).is_ok()
+}
+
 fn no_space(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
         || e.kind() == io::ErrorKind::WriteZero
@@ -82,13 +86,8 @@ impl Writer {
                 break;
             }
             inbox.idle = true;
-            inbox = match work {
-                true => shared
-                    .work
-                    .wait_timeout(inbox, left)
-                    .map_or_else(|e| e.into_inner().0, |r| r.0),
-                false => shared.work.wait(inbox).unwrap_or_else(|e| e.into_inner()),
-            };
+            let wait = if work { left } else { Duration::MAX };
+            inbox = crate::sync::wait(&shared.work, inbox, wait);
             inbox.idle = false;
         }
         self.last = Some(Instant::now());
@@ -101,18 +100,16 @@ impl Writer {
     /// new segment before one would grow past its size.
     fn write(&mut self, shared: &Shared, buf: &mut [u8]) {
         format::seal(buf);
-        let mut len = shared.lock().segments.back().map_or(0, |s| s.len);
+        let newest = || shared.lock().segments.back().map_or(0, |s| s.len);
+        let mut len = newest();
         let (mut start, mut at, mut end) = (0, 0, 0);
         for (seq, size) in format::records(buf) {
             let run = (at - start) as u64;
             if len + run > 0 && len + run + size as u64 > self.seg_bytes {
                 self.put(shared, &buf[start..at], seq);
                 start = at;
-                len = if self.roll(shared, seq) {
-                    0
-                } else {
-                    shared.lock().segments.back().map_or(0, |s| s.len)
-                };
+                self.roll(shared, seq);
+                len = newest();
             }
             at += size;
             end = seq + 1;
@@ -143,7 +140,7 @@ impl Writer {
                          far); each output counts them as lost when it reaches them; {}",
                         shared.dir.display(),
                         self.refused,
-                        shared.opts.remedy
+                        super::REMEDY
                     );
                 }
             }
@@ -178,26 +175,14 @@ impl Writer {
         Ok(())
     }
 
-    /// Starts segment `first`; false (logged) if it cannot be created.
-    fn roll(&mut self, shared: &Shared, first: u64) -> bool {
-        let path = shared.dir.join(dir::segment_name(first));
-        match dir::open_file(&path, true) {
-            Ok(file) => {
+    /// Starts segment `first`, or (logged) writes on to the current one.
+    fn roll(&mut self, shared: &Shared, first: u64) {
+        match Segment::create(&shared.dir, first) {
+            Ok(segment) => {
                 self.dir_dirty = true;
-                let file = Arc::new(file);
-                let segment = Segment {
-                    first,
-                    path,
-                    file,
-                    len: 0,
-                };
                 shared.lock().segments.push_back(segment);
-                true
             }
-            Err(e) => {
-                log::warn!("{e}; writing on to the current segment");
-                false
-            }
+            Err(e) => log::warn!("{e}; writing on to the current segment"),
         }
     }
 
@@ -221,7 +206,6 @@ impl Writer {
         let mut st = shared.lock();
         let Some(Dropped {
             seg,
-            first,
             end,
             lost,
             counts,
@@ -229,18 +213,14 @@ impl Writer {
         else {
             return false;
         };
+        let first = seg.first;
         drop(write_cursors(shared, st));
         #[cfg(test)]
         if shared.opts.kill_in_drop {
             // SAFETY: signalling this process; nothing runs after it.
             unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
         }
-        if let Err(e) = std::fs::remove_file(&seg.path) {
-            log::error!(
-                "cannot remove the journal segment {}: {e}",
-                seg.path.display()
-            );
-        }
+        state::remove(&seg.path);
         self.unsynced.retain(|(p, _)| *p != seg.path);
         log::error!(
             "the journal {} {why}: dropped its oldest {} events ({first} to {}): {}; {}",
@@ -252,7 +232,7 @@ impl Writer {
             } else {
                 lost.join(", ")
             },
-            shared.opts.remedy
+            super::REMEDY
         );
         let mut st = shared.lock();
         for (i, n) in counts {
@@ -284,20 +264,17 @@ impl Writer {
         }
         if ok && self.dir_dirty {
             fsyncs += 1;
-            if let Err(e) = shared.dir_file.sync_all() {
-                log::error!(
-                    "cannot sync the journal directory {}: {e}",
-                    shared.dir.display()
-                );
-                ok = false;
-            }
+            let synced = shared.dir_file.sync_all();
+            ok = logged(synced, "sync the journal directory", &shared.dir);
         }
         if ok {
             self.unsynced.clear();
             self.dir_dirty = false;
-            if upto > self.seq_synced {
+            if let Some(w) = self.seq.write((upto, 0)) {
                 fsyncs += 1;
-                self.write_seq(shared, upto);
+                if logged(w.run(), "write the journal's high-water mark", &w.path) {
+                    self.seq.synced = w.value;
+                }
             }
         }
         let mut st = shared.lock();
@@ -309,24 +286,6 @@ impl Writer {
         shared.readable.notify_all();
         let st = write_cursors(shared, st);
         remove_done(st);
-    }
-
-    /// Writes and syncs the high-water mark.
-    fn write_seq(&mut self, shared: &Shared, upto: u64) {
-        let slot = format::encode_slot(upto, 0);
-        let offset = format::slot_offset(self.seq_slot);
-        self.seq_slot ^= 1;
-        match shared
-            .seq_file
-            .write_all_at(&slot, offset)
-            .and_then(|()| shared.seq_file.sync_data())
-        {
-            Ok(()) => self.seq_synced = upto,
-            Err(e) => log::error!(
-                "cannot write the journal's high-water mark {}: {e}",
-                shared.dir.join(dir::SEQ).display()
-            ),
-        }
     }
 }
 
@@ -347,19 +306,13 @@ pub(super) fn write_cursors<'a>(
     drop(st);
     let done: Vec<_> = writes
         .iter()
-        .map(|(_, w)| {
-            w.run()
-                .map_err(|e| {
-                    log::error!("cannot write the journal cursor {}: {e}", w.path.display())
-                })
-                .is_ok()
-        })
+        .map(|(_, w)| logged(w.run(), "write the journal cursor", &w.path))
         .collect();
     let mut st = shared.lock();
     st.stats.fsyncs += writes.len() as u64;
     for ((i, w), ok) in writes.iter().zip(done) {
         if ok {
-            st.outputs[*i].synced = w.value;
+            st.outputs[*i].cursor.synced = w.value;
         }
     }
     st
@@ -371,7 +324,7 @@ fn remove_done(mut st: MutexGuard<'_, State>) {
     let done = st
         .outputs
         .iter()
-        .map(|o| o.synced.0)
+        .map(|o| o.cursor.synced.0)
         .min()
         .unwrap_or(u64::MAX);
     let mut gone = Vec::new();
@@ -381,9 +334,5 @@ fn remove_done(mut st: MutexGuard<'_, State>) {
         gone.push(seg.path);
     }
     drop(st);
-    for path in gone {
-        if let Err(e) = std::fs::remove_file(&path) {
-            log::error!("cannot remove the journal segment {}: {e}", path.display());
-        }
-    }
+    gone.iter().for_each(|path| state::remove(path));
 }

@@ -18,8 +18,8 @@ const FILE_MODE: u32 = 0o600;
 /// A file of ours, known by its name.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Entry {
-    Lock,
-    Seq,
+    /// `lock` or `seq`.
+    Fixed,
     /// A segment and the sequence number of its first record.
     Segment(u64),
     /// An output's cursor.
@@ -46,11 +46,8 @@ pub fn valid_output(name: &str) -> bool {
 
 /// Which of our files `name` is, if any.
 pub fn parse_name(name: &str) -> Option<Entry> {
-    if name == LOCK {
-        return Some(Entry::Lock);
-    }
-    if name == SEQ {
-        return Some(Entry::Seq);
+    if name == LOCK || name == SEQ {
+        return Some(Entry::Fixed);
     }
     if let Some(digits) = name
         .strip_prefix("seg-")
@@ -70,16 +67,24 @@ pub fn parse_name(name: &str) -> Option<Entry> {
 /// (empty, or only our files) before changing anything, then makes it `0700`.
 pub fn prepare(dir: &Path) -> Result<(), JournalError> {
     if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(JournalError::Symlink { path: dir.into() });
+        return Err(JournalError::symlink(dir));
     }
     match fs::metadata(dir) {
         Ok(meta) if !meta.is_dir() => {
-            return Err(JournalError::NotADirectory { path: dir.into() });
+            return Err(JournalError(format!(
+                "the journal path {} is an existing file, not a directory; give a directory (it \
+                 is created if missing), the file was left untouched",
+                dir.display()
+            )));
         }
         Ok(meta) => {
             // SAFETY: geteuid has no preconditions and cannot fail.
             if meta.uid() != unsafe { libc::geteuid() } {
-                return Err(JournalError::NotOwned { path: dir.into() });
+                return Err(JournalError(format!(
+                    "the journal directory {} belongs to another user; give a directory of this \
+                     user's own (nothing was changed)",
+                    dir.display()
+                )));
             }
             list(dir)?;
         }
@@ -104,11 +109,15 @@ pub fn list(dir: &Path) -> Result<Vec<(Entry, PathBuf)>, JournalError> {
         let path = item.path();
         let entry = item.file_name().to_str().and_then(parse_name);
         let Some(entry) = entry else {
-            return Err(JournalError::Foreign { path });
+            return Err(JournalError(format!(
+                "{} is not part of a zoom-ws journal, so its directory is not one; give an empty \
+                 or new directory (nothing was changed)",
+                path.display()
+            )));
         };
         let meta = fs::symlink_metadata(&path).map_err(read)?;
         if !meta.file_type().is_file() {
-            return Err(JournalError::Symlink { path });
+            return Err(JournalError::symlink(&path));
         }
         out.push((entry, path));
     }
@@ -126,14 +135,14 @@ pub fn open_file(path: &Path, create: bool) -> Result<File, JournalError> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => JournalError::Symlink { path: path.into() },
+            Some(libc::ELOOP) => JournalError::symlink(path),
             _ => JournalError::io("open the journal file", path, e),
         })?;
     let meta = file
         .metadata()
         .map_err(|e| JournalError::io("read the journal file", path, e))?;
     if !meta.is_file() {
-        return Err(JournalError::Symlink { path: path.into() });
+        return Err(JournalError::symlink(path));
     }
     if meta.permissions().mode() & 0o7777 != FILE_MODE {
         file.set_permissions(Permissions::from_mode(FILE_MODE))
@@ -154,7 +163,11 @@ pub fn lock(dir: &Path) -> Result<File, JournalError> {
     }
     let e = io::Error::last_os_error();
     match e.raw_os_error() {
-        Some(libc::EWOULDBLOCK) => Err(JournalError::Locked { lock: path }),
+        Some(libc::EWOULDBLOCK) => Err(JournalError(format!(
+            "the journal is in use by another process (it holds the lock {}); stop it, or give \
+             this one another directory",
+            path.display()
+        ))),
         _ => Err(JournalError::io("lock", path, e)),
     }
 }

@@ -109,33 +109,27 @@ pub fn records(buf: &[u8]) -> impl Iterator<Item = (u64, usize)> + '_ {
     })
 }
 
-/// Why the bytes at an offset are not a whole, valid record.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Damage {
-    /// The bytes end before the header or the payload does.
-    Short,
-    /// The length is beyond [`MAX_RECORD`].
-    BadLength,
-    /// The checksum does not match.
-    BadCrc,
-}
+/// The bytes end before the header or the payload does: damage, or a read that stopped short.
+pub const SHORT: &str = "a record cut short";
 
-/// The record at `at` of `bytes`: its sequence number and where its payload is.
-pub fn parse(bytes: &[u8], at: usize) -> Result<(u64, Range<usize>), Damage> {
+/// The record at `at` of `bytes`: its sequence number and where its payload is; else why the
+/// bytes there are not a whole, valid record ([`SHORT`], a length beyond [`MAX_RECORD`], a
+/// checksum that does not match), in the words of the log line.
+pub fn parse(bytes: &[u8], at: usize) -> Result<(u64, Range<usize>), &'static str> {
     if bytes.len().saturating_sub(at) < HEADER {
-        return Err(Damage::Short);
+        return Err(SHORT);
     }
     let len = u32_at(bytes, at) as usize;
     if len > MAX_RECORD {
-        return Err(Damage::BadLength);
+        return Err("a record with an impossible length");
     }
     let payload = at + HEADER..at + HEADER + len;
     if payload.end > bytes.len() {
-        return Err(Damage::Short);
+        return Err(SHORT);
     }
     let crc = crc32(&[&bytes[at..at + 4], &bytes[at + 8..payload.end]]);
     if crc != u32_at(bytes, at + 4) {
-        return Err(Damage::BadCrc);
+        return Err("a record whose checksum does not match");
     }
     Ok((u64_at(bytes, at + 8), payload))
 }

@@ -88,6 +88,10 @@ use std::time::{Duration, Instant};
 pub use error::JournalError;
 use state::State;
 
+/// What a user can do when events are dropped, for the ERROR line.
+const REMEDY: &str =
+    "a larger --spool-max (or more disk) keeps more; or find out why that output falls behind";
+
 /// How large a journal may grow and how often it syncs.
 #[derive(Clone, Debug)]
 pub struct JournalOptions {
@@ -101,8 +105,6 @@ pub struct JournalOptions {
     pub buffer_bytes: usize,
     /// Outputs whose cursors are removed on open, with what they still held (`--spool-forget`).
     pub forget: Vec<String>,
-    /// What a user can do when events are dropped, for the ERROR line.
-    pub remedy: String,
     /// Test hook: the committer sleeps this long before each write and sync (a stalled disk).
     #[cfg(test)]
     pub stall: Duration,
@@ -120,9 +122,6 @@ impl Default for JournalOptions {
             commit_interval: Duration::from_millis(5),
             buffer_bytes: 8 << 20,
             forget: Vec::new(),
-            remedy: "give the journal a larger size limit or more disk, or find out why \
-                     those outputs fall behind"
-                .into(),
             #[cfg(test)]
             stall: Duration::ZERO,
             #[cfg(test)]
@@ -140,13 +139,6 @@ pub struct OpenReport {
     pub torn_bytes: u64,
     /// Bytes in the journal after that.
     pub bytes: u64,
-}
-
-/// What an append did besides storing the event.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Appended {
-    /// Always 0 now: drops happen on the committer and show in [`Journal::dropped`].
-    pub dropped_oldest: u64,
 }
 
 /// One event read back for an output.
@@ -197,21 +189,20 @@ struct Shared {
     readable: Condvar,
     /// Cursors moved since the committer last looked (set without the inbox's lock).
     kick: AtomicBool,
-    /// Events refused on append (too large, buffer full): lost for every output.
+    /// Events refused on append (too large, buffer full, closed): lost for every output.
     refused: AtomicU64,
     dir_file: File,
-    seq_file: File,
     /// Held open for the lock.
     _lock: File,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     fn inbox(&self) -> MutexGuard<'_, Inbox> {
-        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.inbox)
     }
 
     /// An event refused on append: counted for every output, logged on the first and every
@@ -222,7 +213,7 @@ impl Shared {
             log::error!(
                 "dropped an event for {} ({n} so far): {e}; {}",
                 self.names,
-                self.opts.remedy
+                REMEDY
             );
         }
         e
@@ -237,12 +228,12 @@ impl Journal {
         outputs: &[&str],
         opts: JournalOptions,
     ) -> Result<(Journal, OpenReport), JournalError> {
-        let (shared, report) = open::open(dir, outputs, opts)?;
+        let (shared, report, seq) = open::open(dir, outputs, opts)?;
         let shared = Arc::new(shared);
         let worker = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("journal-commit".into())
-            .spawn(move || commit::run(&worker))
+            .spawn(move || commit::run(&worker, seq))
             .map_err(|e| JournalError::io("start the committer for", dir, e))?;
         let journal = Journal {
             shared,
@@ -251,31 +242,35 @@ impl Journal {
         Ok((journal, report))
     }
 
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.shared.dir
-    }
-
     /// Adds an event at the end: into the append buffer, for the committer to write and sync
     /// (see the module doc for when it is taken). Never waits for the disk. An event too large,
-    /// or beyond twice the buffer's size, is refused: counted as dropped for every output.
-    pub fn append(&self, payload: &[u8]) -> Result<Appended, JournalError> {
+    /// beyond twice the buffer's size or after the close is refused: counted as dropped for
+    /// every output (drops on the committer show in [`Journal::dropped`] too).
+    pub fn append(&self, payload: &[u8]) -> Result<(), JournalError> {
         let (max, cap) = (
             open::max_record(&self.shared.opts),
             self.shared.opts.buffer_bytes,
         );
         if payload.len() > max {
             let len = payload.len();
-            return Err(self.shared.refuse(JournalError::TooLarge { len, max }));
+            let e = format!(
+                "an event of {len} bytes is larger than a journal record may be ({max} bytes)"
+            );
+            return Err(self.shared.refuse(JournalError(e)));
         }
         let mut inbox = self.shared.inbox();
         if inbox.closed {
-            return Err(JournalError::Closed);
+            drop(inbox);
+            let e = JournalError("the journal is closed".into());
+            return Err(self.shared.refuse(e));
         }
         let before = inbox.buf.len();
         if before > 0 && before + payload.len() > 2 * cap {
             drop(inbox);
-            return Err(self.shared.refuse(JournalError::Full { bytes: before }));
+            let e = format!(
+                "the journal's append buffer is full ({before} bytes): the disk does not keep up"
+            );
+            return Err(self.shared.refuse(JournalError(e)));
         }
         let seq = inbox.next_seq;
         format::push(&mut inbox.buf, seq, payload);
@@ -283,7 +278,7 @@ impl Journal {
         if inbox.idle && (before == 0 || (before < cap / 4 && inbox.buf.len() >= cap / 4)) {
             self.shared.work.notify_one();
         }
-        Ok(Appended::default())
+        Ok(())
     }
 
     /// Whether the append buffer has room: false while the disk does not keep up. Never waits
@@ -378,13 +373,12 @@ impl Journal {
         self.shared.readable.notify_all();
         self.shared.inbox().closed = true;
         self.shared.work.notify_all();
-        let handle = self
-            .committer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(handle) = handle {
+        if let Some(handle) = crate::sync::lock(&self.committer).take() {
             let _ = handle.join();
+            let stats = self.sync_stats();
+            let (commits, fsyncs) = (stats.commits, stats.fsyncs);
+            let dir = self.shared.dir.display();
+            log::info!("journal {dir}: {commits} group commits, {fsyncs} fsyncs");
         }
     }
 }

@@ -2,15 +2,13 @@
 //! every output (present or not) and say what waits and what was lost.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::dir::{self, Entry};
-use super::format::{self, SLOTS_LEN};
-use super::state::{Output, Reader, Segment, State};
+use super::format;
+use super::state::{self, Output, Reader, Segment, Slots, State};
 use super::{Inbox, JournalError, JournalOptions, OpenReport, Shared, SyncStats};
 
 /// The largest payload `opts` allows: one that fits half the size limit.
@@ -26,22 +24,19 @@ pub(super) fn segment_size(opts: &JournalOptions, free: Option<u64>) -> u64 {
     free.map_or(size, |f| size.min(f / 16)).max(4096)
 }
 
-/// The journal's shared state, recovered from `dir`, and what it held.
+/// The journal's shared state, recovered from `dir`, what it held, and the high-water mark's
+/// file (the committer's).
 pub(super) fn open(
     dir_path: &Path,
     outputs: &[&str],
     opts: JournalOptions,
-) -> Result<(Shared, OpenReport), JournalError> {
+) -> Result<(Shared, OpenReport, Slots), JournalError> {
     check_outputs(outputs, &opts.forget)?;
     dir::prepare(dir_path)?;
     let lock = dir::lock(dir_path)?;
     let dir_file = dir::open_dir(dir_path)?;
     let entries = dir::list(dir_path)?;
-    let seq_path = dir_path.join(dir::SEQ);
-    let seq_file = dir::open_file(&seq_path, true)?;
-    let hwm = read_slots(&seq_file, &seq_path)?
-        .1
-        .map_or(0, |(_, next, _)| next);
+    let (seq, hwm) = high_water_mark(dir_path)?;
     let (segments, torn_bytes, next_seq, created) = numbering(dir_path, &entries, hwm)?;
     let forgot = forget(&opts.forget, &entries, segments[0].first, next_seq)?;
     let outs = place_outputs(
@@ -91,10 +86,23 @@ pub(super) fn open(
         refused: AtomicU64::new(0),
         opts,
         dir_file,
-        seq_file,
         _lock: lock,
     };
-    Ok((shared, report))
+    Ok((shared, report, seq))
+}
+
+/// The high-water mark's file, and the mark (0 if missing or damaged).
+fn high_water_mark(dir_path: &Path) -> Result<(Slots, u64), JournalError> {
+    let (mut seq, n, slot) = Slots::open(dir_path.join(dir::SEQ), true)?;
+    if slot.is_none() && n > 0 {
+        log::warn!(
+            "the journal's high-water mark {} is damaged; numbering goes on from the segments",
+            seq.path.display()
+        );
+    }
+    let hwm = slot.map_or(0, |(_, next, _)| next);
+    seq.synced = (hwm, 0);
+    Ok((seq, hwm))
 }
 
 /// This run's outputs, in order, then those with a cursor that are not in it (and not
@@ -120,8 +128,10 @@ fn place_outputs(
         .collect()
 }
 
-/// The segments, the bytes of a torn tail cut, the next sequence number (past the newest
-/// record and the high-water mark `hwm`), and whether a segment was created for it.
+/// Opens every segment; reads the newest through, skipping damage, to find where numbering
+/// goes on; cuts a torn tail (bytes after its last valid record). Returns the segments, the
+/// bytes cut, the next sequence number (past the newest record and the high-water mark `hwm`),
+/// and whether a segment was created for it.
 fn numbering(
     dir_path: &Path,
     entries: &[(Entry, PathBuf)],
@@ -135,38 +145,67 @@ fn numbering(
         })
         .collect();
     firsts.sort_unstable();
-    let (mut segments, torn_bytes, scan_end) = recover_segments(dir_path, &firsts)?;
-    let next_seq = scan_end.max(hwm);
-    let created = segments.is_empty() || next_seq > scan_end;
-    if created {
-        // Numbering goes on past the high-water mark: the readers find the gap.
-        let path = dir_path.join(dir::segment_name(next_seq));
-        let file = Arc::new(dir::open_file(&path, true)?);
+    let mut segments = VecDeque::new();
+    let (mut torn, mut end) = (0, 0);
+    for (k, &first) in firsts.iter().enumerate() {
+        let path = dir_path.join(dir::segment_name(first));
+        let file = dir::open_file(&path, false)?;
+        let read = |e| JournalError::io("read the journal segment", &path, e);
+        let mut len = file.metadata().map_err(read)?.len();
+        if k + 2 >= firsts.len() {
+            // A killed process may have left writes in the page cache only.
+            file.sync_data().map_err(read)?;
+        }
+        if k + 1 == firsts.len() {
+            let (last, valid) = state::scan(&file, first, len).map_err(read)?;
+            if valid < len {
+                log::warn!(
+                    "the journal segment {} ends in {} bytes that are not a whole record (a \
+                     write cut short by a crash); cut them off",
+                    path.display(),
+                    len - valid
+                );
+                file.set_len(valid)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| JournalError::io("cut the torn tail of", &path, e))?;
+                torn += len - valid;
+                len = valid;
+            }
+            end = last.map_or(first, |l| l + 1);
+        }
+        let file = Arc::new(file);
         segments.push_back(Segment {
-            first: next_seq,
+            first,
             path,
             file,
-            len: 0,
+            len,
         });
     }
-    Ok((segments, torn_bytes, next_seq, created))
+    let next_seq = end.max(hwm);
+    let created = segments.is_empty() || next_seq > end;
+    if created {
+        // Numbering goes on past the high-water mark: the readers find the gap.
+        segments.push_back(Segment::create(dir_path, next_seq)?);
+    }
+    Ok((segments, torn, next_seq, created))
 }
 
 /// Output names become file names: valid, and each once; none both used and forgotten.
 fn check_outputs(outputs: &[&str], forget: &[String]) -> Result<(), JournalError> {
     for (i, name) in outputs.iter().enumerate() {
         if !dir::valid_output(name) || outputs[..i].contains(name) {
-            return Err(JournalError::BadOutput {
-                name: (*name).into(),
-            });
+            return Err(JournalError::bad_output(name));
         }
     }
     for name in forget {
         if !dir::valid_output(name) {
-            return Err(JournalError::BadOutput { name: name.clone() });
+            return Err(JournalError::bad_output(name));
         }
         if outputs.contains(&name.as_str()) {
-            return Err(JournalError::ForgetInUse { name: name.clone() });
+            return Err(JournalError(format!(
+                "--spool-forget {name}: {name} is an output of this run; forget only an output \
+                 that is not"
+            )));
         }
     }
     Ok(())
@@ -189,10 +228,8 @@ fn forget(
             log::warn!("--spool-forget {name}: the journal has no cursor of that name");
             continue;
         };
-        let file = dir::open_file(path, false)?;
-        let acked = read_slots(&file, path)?
-            .1
-            .map_or(oldest, |(_, next, _)| next);
+        let (_, _, slot) = Slots::open(path.clone(), false)?;
+        let acked = slot.map_or(oldest, |(_, next, _)| next);
         std::fs::remove_file(path).map_err(|e| JournalError::io("remove", path, e))?;
         forgot = true;
         log::warn!(
@@ -202,94 +239,6 @@ fn forget(
         );
     }
     Ok(forgot)
-}
-
-/// The bytes read from a slot file (cursor or `seq`), and its newest valid slot.
-fn read_slots(file: &File, path: &Path) -> Result<(usize, Option<format::Slot>), JournalError> {
-    let mut bytes = [0u8; SLOTS_LEN];
-    let mut n = 0;
-    while n < bytes.len() {
-        match file.read_at(&mut bytes[n..], n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) => return Err(JournalError::io("read", path, e)),
-        }
-    }
-    let slots = format::decode_slots(&bytes[..n]);
-    if slots.is_none() && n > 0 && path.ends_with(dir::SEQ) {
-        log::warn!(
-            "the journal's high-water mark {} is damaged; numbering goes on from the segments",
-            path.display()
-        );
-    }
-    Ok((n, slots))
-}
-
-/// Opens every segment; reads the newest through, skipping damage, to find where numbering
-/// goes on; cuts a torn tail (bytes after its last valid record). Returns the segments, the
-/// bytes cut, and the sequence number after the newest record.
-fn recover_segments(
-    dir_path: &Path,
-    firsts: &[u64],
-) -> Result<(VecDeque<Segment>, u64, u64), JournalError> {
-    let mut segments = VecDeque::new();
-    let (mut torn, mut end) = (0, 0);
-    for (k, &first) in firsts.iter().enumerate() {
-        let path = dir_path.join(dir::segment_name(first));
-        let file = dir::open_file(&path, false)?;
-        let read = |e| JournalError::io("read the journal segment", &path, e);
-        let mut len = file.metadata().map_err(read)?.len();
-        if k + 2 >= firsts.len() {
-            // A killed process may have left writes in the page cache only.
-            file.sync_data().map_err(read)?;
-        }
-        if k + 1 == firsts.len() {
-            let mut bytes = vec![0; len as usize];
-            file.read_exact_at(&mut bytes, 0).map_err(read)?;
-            let (last, valid) = scan(&bytes, first);
-            if valid < len {
-                log::warn!(
-                    "the journal segment {} ends in {} bytes that are not a whole record (a \
-                     write cut short by a crash); cut them off",
-                    path.display(),
-                    len - valid
-                );
-                file.set_len(valid)
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| JournalError::io("cut the torn tail of", &path, e))?;
-                torn += len - valid;
-                len = valid;
-            }
-            end = last.map_or(first, |l| l + 1);
-        }
-        segments.push_back(Segment {
-            first,
-            path,
-            file: Arc::new(file),
-            len,
-        });
-    }
-    Ok((segments, torn, end))
-}
-
-/// The last valid record of a segment's bytes (skipping damage, as a reader does) and where the
-/// bytes after it start.
-fn scan(bytes: &[u8], first: u64) -> (Option<u64>, u64) {
-    let (mut at, mut last, mut valid) = (0, None::<u64>, 0);
-    while at < bytes.len() {
-        let lo = last.map_or(first, |l| l + 1);
-        match format::parse(bytes, at) {
-            Ok((seq, payload)) if seq >= lo => {
-                (last, at) = (Some(seq), payload.end);
-                valid = at;
-            }
-            _ => match format::resync(bytes, at + 1, lo..u64::MAX) {
-                Some((q, _)) => at = q,
-                None => break,
-            },
-        }
-    }
-    (last, valid as u64)
 }
 
 /// One output's cursor, opened or created, and its reading position. A cursor that is empty,
@@ -304,26 +253,20 @@ fn open_output(
 ) -> Result<Output, JournalError> {
     let path = dir_path.join(dir::cursor_name(name));
     let existed = path.symlink_metadata().is_ok();
-    let cursor = dir::open_file(&path, true)?;
-    let (n, slots) = read_slots(&cursor, &path)?;
+    let (cursor, n, slots) = Slots::open(path, true)?;
     let oldest = segments[0].first;
-    let (slot, acked, lost, problem) = match slots {
-        Some((s, next, lost)) if next <= next_seq => (s ^ 1, next, lost, None),
-        Some((s, next, lost)) => (
-            s ^ 1,
-            oldest,
-            lost,
-            Some(format!("points past the end ({next})")),
-        ),
-        None if !existed => (0, oldest, 0, None),
-        None if n == 0 => (0, oldest, 0, Some("is empty".into())),
-        None => (0, oldest, 0, Some("is damaged".into())),
+    let (acked, lost, problem) = match slots {
+        Some((_, next, lost)) if next <= next_seq => (next, lost, None),
+        Some((_, next, lost)) => (oldest, lost, Some(format!("points past the end ({next})"))),
+        None if !existed => (oldest, 0, None),
+        None if n == 0 => (oldest, 0, Some("is empty".into())),
+        None => (oldest, 0, Some("is damaged".into())),
     };
     if let Some(problem) = problem {
         log::warn!(
             "the journal cursor {} {problem}: {name} starts again at the oldest event kept; up \
              to {} events may come to it again",
-            path.display(),
+            cursor.path.display(),
             next_seq - oldest
         );
     }
@@ -335,11 +278,8 @@ fn open_output(
         present,
         acked,
         unreported: lost,
-        synced: slots.map_or((u64::MAX, 0), |(_, next, lost)| (next, lost)),
         dropped: 0,
-        cursor: Arc::new(cursor),
-        cursor_path: path,
-        slot,
+        cursor,
         stopped: false,
         reader: Reader {
             want: acked,
@@ -351,7 +291,7 @@ fn open_output(
     if let Some(w) = out.cursor_write() {
         w.run()
             .map_err(|e| JournalError::io("write the journal cursor", &w.path, e))?;
-        out.synced = w.value;
+        out.cursor.synced = w.value;
     }
     Ok(out)
 }

@@ -4,15 +4,15 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
-use super::format::{self, Damage, HEADER};
-use super::{Record, Shared, SyncStats};
+use super::format::{self, HEADER, SHORT, SLOTS_LEN, Slot};
+use super::{JournalError, Record, Shared, SyncStats, dir};
 
 /// Bytes a reader takes from a segment with one read.
 const CHUNK: u64 = 256 << 10;
@@ -25,6 +25,27 @@ pub(super) struct Segment {
     pub file: Arc<File>,
     /// Bytes written to it.
     pub len: u64,
+}
+
+impl Segment {
+    /// Creates segment `first`, empty, in `dir`.
+    pub fn create(dir: &Path, first: u64) -> Result<Segment, JournalError> {
+        let path = dir.join(dir::segment_name(first));
+        let file = Arc::new(dir::open_file(&path, true)?);
+        Ok(Segment {
+            first,
+            path,
+            file,
+            len: 0,
+        })
+    }
+}
+
+/// Removes a segment's file, saying so when it cannot.
+pub(super) fn remove(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        log::error!("cannot remove the journal segment {}: {e}", path.display());
+    }
 }
 
 /// Where an output's reader stands.
@@ -49,14 +70,10 @@ pub(super) struct Output {
     pub acked: u64,
     /// Events dropped for it (size limit, full disk) that no run with it has reported yet.
     pub unreported: u64,
-    /// What its cursor file holds: (acked, unreported).
-    pub synced: (u64, u64),
     /// Events it lost in this run.
     pub dropped: u64,
-    pub cursor: Arc<File>,
-    pub cursor_path: PathBuf,
-    /// The cursor slot to write next.
-    pub slot: usize,
+    /// Its cursor file, which holds (acked, unreported) once synced.
+    pub cursor: Slots,
     /// Its worker stops: `next` returns `None` at once.
     pub stopped: bool,
     pub reader: Reader,
@@ -69,31 +86,66 @@ impl Output {
         r.ahead.front().map_or(r.want, |rec| rec.seq)
     }
 
-    /// Its cursor, if it has moved since last written: (file, slot offset, bytes).
-    pub fn cursor_write(&mut self) -> Option<CursorWrite> {
-        let now = (self.acked, self.unreported);
-        (now != self.synced).then(|| {
-            let slot = self.slot;
-            self.slot ^= 1;
-            CursorWrite {
-                file: Arc::clone(&self.cursor),
-                path: self.cursor_path.clone(),
+    /// Its cursor, if it has moved since last written.
+    pub fn cursor_write(&mut self) -> Option<SlotWrite> {
+        self.cursor.write((self.acked, self.unreported))
+    }
+}
+
+/// A slot file (a cursor, or `seq`): two slots written in turn.
+pub(super) struct Slots {
+    pub file: Arc<File>,
+    pub path: PathBuf,
+    /// The slot to write next.
+    next: usize,
+    /// What the file holds, synced: (a sequence number, lost).
+    pub synced: (u64, u64),
+}
+
+impl Slots {
+    /// Opens (with `create`, creates) the slot file at `path`: the bytes it holds and its newest
+    /// valid slot. The first write goes to the other slot.
+    pub fn open(path: PathBuf, create: bool) -> Result<(Slots, usize, Option<Slot>), JournalError> {
+        let file = dir::open_file(&path, create)?;
+        let mut bytes = Vec::new();
+        (&file)
+            .take(SLOTS_LEN as u64)
+            .read_to_end(&mut bytes)
+            .map_err(|e| JournalError::io("read", &path, e))?;
+        let slot = format::decode_slots(&bytes);
+        let slots = Slots {
+            file: Arc::new(file),
+            path,
+            next: slot.map_or(0, |(i, ..)| i ^ 1),
+            synced: slot.map_or((u64::MAX, 0), |(_, next, lost)| (next, lost)),
+        };
+        Ok((slots, bytes.len(), slot))
+    }
+
+    /// The write of `value` when the file holds another, to run outside the lock.
+    pub fn write(&mut self, value: (u64, u64)) -> Option<SlotWrite> {
+        (value != self.synced).then(|| {
+            let slot = self.next;
+            self.next ^= 1;
+            SlotWrite {
+                file: Arc::clone(&self.file),
+                path: self.path.clone(),
                 offset: format::slot_offset(slot),
-                value: now,
+                value,
             }
         })
     }
 }
 
-/// One cursor slot to write and sync, outside the lock.
-pub(super) struct CursorWrite {
+/// One slot to write and sync, outside the lock.
+pub(super) struct SlotWrite {
     pub file: Arc<File>,
     pub path: PathBuf,
     pub offset: u64,
     pub value: (u64, u64),
 }
 
-impl CursorWrite {
+impl SlotWrite {
     pub fn run(&self) -> io::Result<()> {
         let slot = format::encode_slot(self.value.0, self.value.1);
         self.file.write_all_at(&slot, self.offset)?;
@@ -121,7 +173,7 @@ pub(super) struct State {
 /// The oldest segment, dropped from the state (its file still there), and what it cost.
 pub(super) struct Dropped {
     pub seg: Segment,
-    pub first: u64,
+    /// The first sequence number after it.
     pub end: u64,
     /// Per output that lost events, for the log line.
     pub lost: Vec<String>,
@@ -129,26 +181,17 @@ pub(super) struct Dropped {
     pub counts: Vec<(usize, u64)>,
 }
 
-/// What a reader does next, decided under the lock.
-enum Step {
-    /// Read segment `seg` of `file` from `offset`; whole records end at `end`; `hi` bounds the
-    /// sequence numbers it may hold.
-    Read {
-        seg: u64,
-        offset: u64,
-        file: Arc<File>,
-        end: u64,
-        hi: u64,
-    },
-    Wait,
-}
+/// What a reader reads next, decided under the lock: the file of its segment, where the whole
+/// records in it end, and the bound of the sequence numbers it may hold.
+type Step = (Arc<File>, u64, u64);
 
 /// What one read of a segment found.
 #[derive(Default)]
 struct Got {
     records: Vec<Record>,
-    /// Where the next read starts.
+    /// Where the next read starts, and where the last record taken ends.
     offset: u64,
+    valid: u64,
     /// Damage at this byte that the read skipped.
     damage: Option<(u64, &'static str)>,
 }
@@ -204,17 +247,18 @@ impl State {
         }
         Some(Dropped {
             seg,
-            first,
             end,
             lost,
             counts,
         })
     }
 
-    /// Counts events `from..to` as lost for output `i`, with an ERROR line.
+    /// Counts events `from..to` as lost for output `i`, with an ERROR line; its reader wants
+    /// `to` next.
     fn lost(&mut self, shared: &Shared, i: usize, from: u64, to: u64) {
         let out = &mut self.outputs[i];
         out.dropped += to - from;
+        out.reader.want = to;
         let why = out.reader.note.take().unwrap_or_else(|| {
             "they are not in the journal (a segment deleted, emptied or cut short, or a write \
              refused)"
@@ -229,14 +273,14 @@ impl State {
         );
     }
 
-    /// Where output `i`'s reader stands: a durable record to read, or nothing yet. Counts every
-    /// sequence number it passes without a record.
-    fn step(&mut self, shared: &Shared, i: usize) -> Step {
+    /// Where output `i`'s reader stands: a durable record to read, or nothing yet (`None`).
+    /// Counts every sequence number it passes without a record.
+    fn step(&mut self, shared: &Shared, i: usize) -> Option<Step> {
         loop {
             let r = &self.outputs[i].reader;
             let (want, seg, offset) = (r.want, r.seg, r.offset);
             if want >= self.durable {
-                return Step::Wait;
+                return None;
             }
             let Ok(k) = self.segments.binary_search_by_key(&seg, |s| s.first) else {
                 // Its segment was removed: on to the one that holds `want`, or the oldest.
@@ -247,21 +291,12 @@ impl State {
             };
             let s = &self.segments[k];
             if want < s.first && offset == 0 {
-                let first = s.first;
-                self.lost(shared, i, want, first);
-                self.outputs[i].reader.want = first;
+                self.lost(shared, i, want, s.first);
                 continue;
             }
             let hi = self.segments.get(k + 1).map_or(self.written, |n| n.first);
             if offset < s.len {
-                let (file, end) = (Arc::clone(&s.file), s.len);
-                return Step::Read {
-                    seg,
-                    offset,
-                    file,
-                    end,
-                    hi,
-                };
+                return Some((Arc::clone(&s.file), s.len, hi));
             }
             if k + 1 < self.segments.len() {
                 let r = &mut self.outputs[i].reader;
@@ -269,9 +304,8 @@ impl State {
             } else if want < self.written {
                 // Everything written is below `offset`: the rest never will be.
                 self.lost(shared, i, want, self.written);
-                self.outputs[i].reader.want = self.written;
             } else {
-                return Step::Wait;
+                return None;
             }
         }
     }
@@ -318,54 +352,61 @@ pub(super) fn next<'a>(
         if let Some(rec) = st.outputs[i].reader.ahead.pop_front() {
             return Some(rec);
         }
-        match st.step(shared, i) {
-            Step::Wait => {
-                let left = deadline.checked_duration_since(Instant::now())?;
-                if left.is_zero() {
-                    return None;
-                }
-                st = shared
-                    .readable
-                    .wait_timeout(st, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+        // Nothing durable to read yet.
+        let Some((file, end, hi)) = st.step(shared, i) else {
+            st = wait(shared, st, deadline)?;
+            continue;
+        };
+        let r = &st.outputs[i].reader;
+        let (seg, offset, want, limit) = (r.seg, r.offset, r.want, st.durable);
+        drop(st);
+        let got = read(&file, offset, end, want..hi, limit);
+        st = shared.lock();
+        let r = &st.outputs[i].reader;
+        if (r.seg, r.offset, r.want) != (seg, offset, want) {
+            continue; // a drop moved this reader meanwhile
+        }
+        match got {
+            // The next record is not durable yet (a refused write before it).
+            Ok(got) if got.offset == offset && got.damage.is_none() => {
+                st = wait(shared, st, deadline)?;
             }
-            Step::Read {
-                seg,
-                offset,
-                file,
-                end,
-                hi,
-            } => {
-                let (want, limit) = (st.outputs[i].reader.want, st.durable);
-                drop(st);
-                let got = read(&file, offset, end, want..hi, limit);
-                st = shared.lock();
-                let r = &st.outputs[i].reader;
-                if (r.seg, r.offset, r.want) != (seg, offset, want) {
-                    continue; // a drop moved this reader meanwhile
-                }
-                match got {
-                    Ok(got) if got.offset == offset && got.damage.is_none() => {
-                        // The next record is not durable yet (a refused write before it).
-                        let left = deadline.checked_duration_since(Instant::now())?;
-                        st = shared
-                            .readable
-                            .wait_timeout(st, left)
-                            .unwrap_or_else(|e| e.into_inner())
-                            .0;
-                    }
-                    Ok(got) => st.took(shared, i, got),
-                    Err(e) => {
-                        // Unreadable: counted like damage, from here to the segment's end.
-                        st.outputs[i].reader.offset = end;
-                        st.outputs[i].reader.note =
-                            Some(format!("segment {seg} cannot be read: {e}"));
-                    }
-                }
+            Ok(got) => st.took(shared, i, got),
+            Err(e) => {
+                // Unreadable: counted like damage, from here to the segment's end.
+                st.outputs[i].reader.offset = end;
+                st.outputs[i].reader.note = Some(format!("segment {seg} cannot be read: {e}"));
             }
         }
     }
+}
+
+/// Waits until records become durable or `deadline`; `None` at the deadline.
+fn wait<'a>(
+    shared: &'a Shared,
+    st: MutexGuard<'a, State>,
+    deadline: Instant,
+) -> Option<MutexGuard<'a, State>> {
+    let left = deadline.checked_duration_since(Instant::now())?;
+    (!left.is_zero()).then(|| crate::sync::wait(&shared.readable, st, left))
+}
+
+/// The last valid record of a segment of `len` bytes numbered from `first`, read as an output
+/// reads it (skipping damage), and where the bytes after it start.
+pub(super) fn scan(file: &File, first: u64, len: u64) -> io::Result<(Option<u64>, u64)> {
+    let (mut at, mut last, mut valid) = (0, None, 0);
+    while at < len {
+        let from = last.map_or(first, |l: u64| l + 1);
+        let got = read(file, at, len, from..u64::MAX, u64::MAX)?;
+        if let Some(rec) = got.records.last() {
+            (last, valid) = (Some(rec.seq), got.valid);
+        }
+        if got.offset == at {
+            break;
+        }
+        at = got.offset;
+    }
+    Ok((last, valid))
 }
 
 fn read_exact(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
@@ -390,11 +431,12 @@ fn read(file: &File, offset: u64, end: u64, seqs: Range<u64>, limit: u64) -> io:
                 if seq >= from {
                     let bytes = buf[payload.clone()].to_vec();
                     got.records.push(Record { seq, bytes });
+                    got.valid = offset + payload.end as u64;
                 }
                 at = payload.end;
                 continue;
             }
-            Err(Damage::Short) if more_fits(&buf, at, end - offset) => {
+            Err(SHORT) if more_fits(&buf, at, end - offset) => {
                 if at > 0 {
                     break; // the next read starts with this record
                 }
@@ -402,7 +444,7 @@ fn read(file: &File, offset: u64, end: u64, seqs: Range<u64>, limit: u64) -> io:
                 buf = read_exact(file, offset, need)?;
                 continue;
             }
-            Err(damage) => describe(&damage),
+            Err(damage) => damage,
         };
         let rest = read_exact(file, offset + at as u64, end - offset - at as u64)?;
         let skip = format::resync(&rest, 1, from..seqs.end).map_or(rest.len(), |(q, _)| q);
@@ -425,12 +467,4 @@ fn header_len(buf: &[u8]) -> Option<u64> {
 fn more_fits(buf: &[u8], at: usize, rest: u64) -> bool {
     let need = header_len(&buf[at..]).map_or(HEADER as u64, |len| HEADER as u64 + len);
     (at as u64) + need <= rest && need <= (HEADER + format::MAX_RECORD) as u64
-}
-
-pub(super) fn describe(damage: &Damage) -> &'static str {
-    match damage {
-        Damage::Short => "a record cut short",
-        Damage::BadLength => "a record with an impossible length",
-        Damage::BadCrc => "a record whose checksum does not match",
-    }
 }

@@ -87,6 +87,9 @@ fn small(segment: u64, max: u64) -> JournalOptions {
 
 /// Reads and acknowledges up to `n` records of `output`; returns their payloads.
 fn take(j: &Journal, output: &str, n: usize) -> Vec<Vec<u8>> {
+    // Everything appended first becomes durable (a loaded machine may take longer than the
+    // wait for each record below).
+    settle(j);
     let mut got = Vec::new();
     while got.len() < n {
         let Some(r) = j.next(output, Instant::now() + Duration::from_millis(300)) else {
@@ -311,7 +314,10 @@ fn close_wakes_a_waiting_reader() {
     j.close();
     assert_eq!(reader.join().unwrap(), None);
     assert!(start.elapsed() < Duration::from_secs(10));
-    assert!(matches!(j.append(b"late"), Err(JournalError::Closed)));
+    assert_eq!(
+        j.append(b"late").unwrap_err().to_string(),
+        "the journal is closed"
+    );
 }
 
 #[test]
@@ -320,7 +326,10 @@ fn a_second_process_is_refused_naming_the_lock() {
     let dir = tmp.join("j");
     let (j, _) = Journal::open(&dir, &["stdout"], opts()).unwrap();
     let err = Journal::open(&dir, &["stdout"], opts()).unwrap_err();
-    assert!(matches!(err, JournalError::Locked { .. }), "{err}");
+    assert!(
+        err.to_string().contains("in use by another process"),
+        "{err}"
+    );
     assert!(
         err.to_string()
             .contains(&dir.join("lock").display().to_string()),
@@ -338,7 +347,10 @@ fn a_foreign_directory_or_a_file_is_refused_and_left_untouched() {
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(dir.join("notes.txt"), "mine").unwrap();
     let err = Journal::open(&dir, &["stdout"], opts()).unwrap_err();
-    assert!(matches!(err, JournalError::Foreign { .. }), "{err}");
+    assert!(
+        err.to_string().contains("is not part of a zoom-ws journal"),
+        "{err}"
+    );
     assert!(err.to_string().contains("notes.txt"), "{err}");
     let names: Vec<_> = fs::read_dir(&dir)
         .unwrap()
@@ -354,7 +366,11 @@ fn a_foreign_directory_or_a_file_is_refused_and_left_untouched() {
     let file = tmp.join("spool.txt");
     fs::write(&file, "line\n").unwrap();
     let err = Journal::open(&file, &["stdout"], opts()).unwrap_err();
-    assert!(matches!(err, JournalError::NotADirectory { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("is an existing file, not a directory"),
+        "{err}"
+    );
     assert!(err.to_string().contains("spool.txt"), "{err}");
     assert_eq!(fs::read(&file).unwrap(), b"line\n");
 }
@@ -370,7 +386,7 @@ fn a_directory_of_another_user_is_refused_and_left_untouched() {
         return;
     }
     let err = Journal::open(&dir, &["stdout"], opts()).unwrap_err();
-    assert!(matches!(err, JournalError::NotOwned { .. }), "{err}");
+    assert!(err.to_string().contains("belongs to another user"), "{err}");
     assert!(err.to_string().contains("theirs"), "{err}");
     assert_eq!(
         fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
@@ -392,7 +408,10 @@ fn a_symlink_planted_in_the_journal_is_refused_and_not_followed() {
         let _ = fs::remove_file(&planted);
         symlink(&target, &planted).unwrap();
         let err = Journal::open(&dir, &["stdout"], opts()).unwrap_err();
-        assert!(matches!(err, JournalError::Symlink { .. }), "{name}: {err}");
+        assert!(
+            err.to_string().contains("is a symbolic link"),
+            "{name}: {err}"
+        );
         assert!(err.to_string().contains(name), "{err}");
         assert_eq!(fs::read(&target).unwrap(), b"precious", "{name}");
         assert_eq!(
@@ -404,7 +423,7 @@ fn a_symlink_planted_in_the_journal_is_refused_and_not_followed() {
     let planted = tmp.join("link");
     symlink(&target, &planted).unwrap();
     let err = super::dir::open_file(&planted, true).unwrap_err();
-    assert!(matches!(err, JournalError::Symlink { .. }), "{err}");
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
 }
 
 #[test]
@@ -416,7 +435,7 @@ fn a_spool_path_that_is_a_symlink_is_refused_and_its_target_left_alone() {
     let link = tmp.join("link");
     symlink(&target, &link).unwrap();
     let err = Journal::open(&link, &["stdout"], opts()).unwrap_err();
-    assert!(matches!(err, JournalError::Symlink { .. }), "{err}");
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
     let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o755);
     assert_eq!(fs::read_dir(&target).unwrap().count(), 0);

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::tests::{TempDir, put, settle};
-use super::{Journal, JournalError, JournalOptions, format};
+use super::{Journal, JournalOptions, format};
 
 /// Records of 216 bytes (200 of payload), 18 to a segment of 4 KiB.
 const RECORD: usize = 216;
@@ -189,7 +189,10 @@ fn an_output_not_in_this_run_keeps_its_events_until_forgotten() {
         ..opts()
     };
     let err = Journal::open(&dir, &["stdout"], in_use).unwrap_err();
-    assert!(matches!(err, JournalError::ForgetInUse { .. }), "{err}");
+    assert!(
+        err.to_string().contains("is an output of this run"),
+        "{err}"
+    );
     // Forgetting is explicit: its cursor goes, and its events with the next acknowledgement.
     {
         let (j, _) = Journal::open(&dir, &["stdout", "forward"], opts()).unwrap();

@@ -57,17 +57,6 @@ impl Output {
         self.feed.name()
     }
 
-    /// Its figures now (for the summary, or metrics).
-    pub fn counts(&self) -> Counts {
-        let feed = &self.feed;
-        Counts::read(
-            &self.counters,
-            feed.dropped(),
-            feed.waiting(),
-            feed.is_durable(),
-        )
-    }
-
     fn finished(&self) -> bool {
         self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
@@ -173,9 +162,6 @@ fn journal_feeds(
         max_bytes: max,
         segment_bytes: (max / 256).clamp(64 << 10, 8 << 20),
         forget: args.spool_forget.clone(),
-        remedy: "a larger --spool-max (or more disk) keeps more; or find out why that output \
-                 falls behind"
-            .into(),
         ..JournalOptions::default()
     };
     let (fanout, feeds, report) = feed::build_journal(names, dir, opts)
@@ -248,29 +234,26 @@ pub fn spawn(
     })
 }
 
-/// Every output's figures, readable from any thread while the run goes on (for metrics).
-#[cfg(feature = "service")]
+/// Every output's figures, readable from any thread while the run goes on (for metrics, and
+/// the summary).
 #[derive(Clone)]
 pub struct Watch(Vec<(Arc<Feed>, Arc<counts::Counters>)>);
 
-#[cfg(feature = "service")]
 impl Watch {
-    /// Per output, its name and figures now.
+    /// Per output, its name and figures now: its worker's, and its feed's.
     pub fn counts(&self) -> Vec<(String, Counts)> {
+        let read = |feed: &Feed, counters| {
+            Counts::read(counters, feed.dropped(), feed.waiting(), feed.is_durable())
+        };
         self.0
             .iter()
-            .map(|(feed, counters)| {
-                let counts =
-                    Counts::read(counters, feed.dropped(), feed.waiting(), feed.is_durable());
-                (feed.name().to_string(), counts)
-            })
+            .map(|(feed, counters)| (feed.name().to_string(), read(feed, counters)))
             .collect()
     }
 }
 
 impl Outputs {
     /// A handle on the figures for another thread (metrics).
-    #[cfg(feature = "service")]
     pub fn watch(&self) -> Watch {
         Watch(
             self.outputs
@@ -278,14 +261,6 @@ impl Outputs {
                 .map(|o| (Arc::clone(&o.feed), Arc::clone(&o.counters)))
                 .collect(),
         )
-    }
-
-    /// Every output's figures now.
-    pub fn counts(&self) -> Vec<(&str, Counts)> {
-        self.outputs
-            .iter()
-            .map(|o| (o.name(), o.counts()))
-            .collect()
     }
 
     /// After the socket threads are done: lets every output finish what waits for it within
@@ -332,29 +307,18 @@ impl Outputs {
     /// The summary lines, after a last look at the journal; true when something was lost.
     fn summary(&self) -> bool {
         #[cfg(journal)]
-        if let Fanout::Journal { journal, .. } = &*self.fanout {
-            journal.close();
-            let stats = journal.sync_stats();
-            log::info!(
-                "journal {}: {} group commits, {} fsyncs",
-                journal.dir().display(),
-                stats.commits,
-                stats.fsyncs
-            );
+        if let Fanout::Journal(journal) = &*self.fanout {
+            journal.close(); // logs its figures
         }
         // After the journal's close: its last commit may drop (size limit, full disk).
-        let counts = self.counts();
-        let refused = self.fanout.refused();
-        let mut lost = refused > 0;
-        if refused > 0 {
-            log::error!("summary: {refused} events not stored: the journal was closed");
-        }
+        let counts = self.watch().counts();
+        let mut lost = false;
         for (name, c) in counts {
             if c.lost() > 0 {
                 lost = true;
-                log::error!("{}", c.line(name));
+                log::error!("{}", c.line(&name));
             } else {
-                log::info!("{}", c.line(name));
+                log::info!("{}", c.line(&name));
             }
         }
         lost

@@ -22,7 +22,7 @@ struct State {
 
 impl Shutdown {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Starts the drain: the outputs have `grace` (none if it was already cut short).
@@ -56,19 +56,11 @@ impl Shutdown {
 
     /// Waits up to `pause`, less if the drain begins or is cut short meanwhile.
     pub fn sleep(&self, pause: Duration) {
-        let until = Instant::now() + pause;
-        let mut st = self.lock();
+        let st = self.lock();
         let seen = (st.deadline, st.cut);
-        while (st.deadline, st.cut) == seen {
-            let Some(left) = until.checked_duration_since(Instant::now()) else {
-                return;
-            };
-            st = self
-                .changed
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        drop(crate::sync::wait_while(&self.changed, st, pause, |st| {
+            (st.deadline, st.cut) == seen
+        }));
     }
 }
 
