@@ -13,7 +13,7 @@ use base64::Engine as _;
 
 use crate::error::{Error, Phase, Result, describe_io, is_timeout};
 use crate::secret::Secret;
-use crate::url::{authority, host_port, percent_decode};
+use crate::url::{host_port, percent_decode, split_authority};
 
 /// The variables a proxy is read from, first match wins. `HTTP_PROXY` is not among them: both of
 /// Zoom's endpoints are `https://`/`wss://`, and a CGI program can have `HTTP_PROXY` set by a
@@ -88,7 +88,7 @@ impl ProxyConfig {
             Some((userinfo, location)) => (Some(userinfo), location),
             None => (None, rest),
         };
-        let (host, port) = authority(authority_of(location), 80).map_err(|p| {
+        let (host, port) = split_authority(authority_of(location), 80).map_err(|p| {
             Error::config(setting, format!("{p}, e.g. http://proxy.example.com:3128"))
         })?;
         let mut proxy = ProxyConfig::new(host, port);
