@@ -5,7 +5,7 @@
 //! read and never kept or shown whole: messages name the proxy by `host:port` only.
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -231,7 +231,8 @@ fn parse_status(head: &[u8]) -> Option<u16> {
 }
 
 /// Opens a tunnel to `host:port` through `proxy` on `tcp` (already connected to the proxy). The
-/// whole exchange ends within `timeout`, however slowly the proxy answers.
+/// whole exchange ends within `timeout`, however slowly the proxy answers. The answer head is read
+/// one byte at a time: the tunnel's first bytes must stay in the socket for TLS to read.
 pub(crate) fn tunnel(
     tcp: &mut TcpStream,
     proxy: &ProxyConfig,
@@ -240,14 +241,18 @@ pub(crate) fn tunnel(
     timeout: Duration,
 ) -> Result<()> {
     let deadline = Instant::now() + timeout;
-    let timed_out = || Error::Timeout {
-        phase: Phase::Proxy,
-        after: timeout,
+    let failed = |detail: &str| {
+        Error::connect(
+            Phase::Proxy,
+            format!("the proxy {} {detail}", proxy.address()),
+        )
     };
-    let failed = |e: std::io::Error| {
-        if is_timeout(&e) {
-            timed_out()
-        } else {
+    let broke = |e: io::Error| match is_timeout(&e) {
+        true => Error::Timeout {
+            phase: Phase::Proxy,
+            after: timeout,
+        },
+        false => {
             let detail = format!(
                 "the proxy {} broke off the CONNECT exchange: {}",
                 proxy.address(),
@@ -258,65 +263,36 @@ pub(crate) fn tunnel(
     };
     tcp.set_write_timeout(Some(timeout)).ok();
     let request = connect_request(proxy, host, port);
-    tcp.write_all(request.expose().as_bytes())
-        .and_then(|()| tcp.flush())
-        .map_err(failed)?;
-    let head = read_head(tcp, proxy, deadline, timed_out, failed)?;
+    tcp.write_all(request.expose().as_bytes()).map_err(broke)?;
+    let mut head = Vec::with_capacity(256);
+    let mut bytes = (&*tcp).bytes();
+    while !(head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n")) {
+        if head.len() > MAX_HEAD {
+            return Err(failed(&format!(
+                "sent an answer head over {MAX_HEAD} bytes"
+            )));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(broke(io::ErrorKind::TimedOut.into()));
+        }
+        tcp.set_read_timeout(Some(left)).ok();
+        match bytes.next() {
+            Some(byte) => head.push(byte.map_err(broke)?),
+            None => {
+                let detail = "closed the connection without answering CONNECT";
+                return Err(failed(detail));
+            }
+        }
+    }
     match parse_status(&head) {
         Some(status) if (200..300).contains(&status) => Ok(()),
         Some(status) => Err(refused(proxy, status, host, port)),
-        None => Err(Error::connect(
-            Phase::Proxy,
-            format!(
-                "the proxy {} answered CONNECT with something that is not HTTP",
-                proxy.address()
-            ),
-        )),
-    }
-}
-
-/// Reads the proxy's answer head, up to the blank line, by `deadline` and at most `MAX_HEAD`
-/// bytes. One byte at a time: the tunnel's first bytes must stay in the socket for TLS to read.
-fn read_head(
-    tcp: &mut TcpStream,
-    proxy: &ProxyConfig,
-    deadline: Instant,
-    timed_out: impl Fn() -> Error,
-    failed: impl Fn(std::io::Error) -> Error,
-) -> Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(256);
-    let mut byte = [0u8; 1];
-    while !(head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n")) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(timed_out());
-        }
-        tcp.set_read_timeout(Some(left)).ok();
-        match tcp.read(&mut byte) {
-            Ok(0) => {
-                return Err(Error::connect(
-                    Phase::Proxy,
-                    format!(
-                        "the proxy {} closed the connection without answering CONNECT",
-                        proxy.address()
-                    ),
-                ));
-            }
-            Ok(_) => head.push(byte[0]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(failed(e)),
-        }
-        if head.len() > MAX_HEAD {
-            return Err(Error::connect(
-                Phase::Proxy,
-                format!(
-                    "the proxy {} sent an answer head over {MAX_HEAD} bytes",
-                    proxy.address()
-                ),
-            ));
+        None => {
+            let detail = "answered CONNECT with something that is not HTTP";
+            Err(failed(detail))
         }
     }
-    Ok(head)
 }
 
 /// The error for a proxy that answered CONNECT with `status`: what it means and what to change.
