@@ -9,8 +9,6 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-
 use crate::error::{Error, Phase, Result, describe_io, is_timeout};
 use crate::secret::Secret;
 use crate::url::{host_port, percent_decode, split_authority};
@@ -120,13 +118,8 @@ impl ProxyConfig {
 
     /// `Basic base64(user:password)`, when there are credentials.
     fn authorization(&self) -> Option<Secret> {
-        self.has_credentials().then(|| {
-            let pair = format!("{}:{}", self.username.expose(), self.password.expose());
-            Secret::new(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(pair)
-            ))
-        })
+        (self.has_credentials())
+            .then(|| Secret::basic(self.username.expose(), self.password.expose()))
     }
 }
 
@@ -327,6 +320,7 @@ pub(crate) fn status_in_ureq_reason(reason: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     fn list(entries: &str) -> Vec<String> {
         parse_no_proxy(entries)
