@@ -76,33 +76,28 @@ pub fn decode_frame(text: &str) -> Result<Frame<'_>, Skip> {
         None => Ok(String::new()),
         Some(raw) => content_text(raw).ok_or(Skip::BadEvent),
     };
-    match module {
-        "message" if success => {
-            let content = content?;
-            // Not an event but Zoom's words about the token: report it like any other module.
-            if !looks_like_object(&content) && says_token_invalid(&content) {
-                return Ok(Frame::Other {
-                    module,
-                    success,
-                    content,
-                });
-            }
-            Event::from_content(content).map(Frame::Event)
+    if module == "message" && success {
+        let content = content?;
+        // Zoom's words about the token in place of an event: reported like any other module.
+        if looks_like_object(&content) || !says_token_invalid(&content) {
+            return Event::from_content(content).map(Frame::Event);
         }
-        "build_connection" => Ok(Frame::BuildConnection {
-            success,
-            content: content.unwrap_or_default(),
-        }),
-        "heartbeat" => Ok(Frame::Heartbeat {
-            success,
-            content: content.unwrap_or_default(),
-        }),
-        _ => Ok(Frame::Other {
+        return Ok(Frame::Other {
             module,
             success,
-            content: content.unwrap_or_default(),
-        }),
+            content,
+        });
     }
+    let content = content.unwrap_or_default();
+    Ok(match module {
+        "build_connection" => Frame::BuildConnection { success, content },
+        "heartbeat" => Frame::Heartbeat { success, content },
+        _ => Frame::Other {
+            module,
+            success,
+            content,
+        },
+    })
 }
 
 /// The content as text: a JSON string is unescaped (Zoom's way); an object is kept exactly as it
