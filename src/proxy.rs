@@ -258,6 +258,7 @@ pub(crate) fn tunnel(
     let request = connect_request(proxy, host, port);
     tcp.write_all(request.expose().as_bytes()).map_err(broke)?;
     let mut head = Vec::with_capacity(256);
+    #[allow(clippy::unbuffered_bytes)] // on purpose: a buffer would take the tunnel's bytes
     let mut bytes = (&*tcp).bytes();
     while !(head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n")) {
         if head.len() > MAX_HEAD {
