@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 
 use crate::event::Event;
-use crate::json::{fields, string};
+use crate::json::{fields, string, unescape_plain};
 use crate::skip::Skip;
 
 /// The heartbeat the client sends every interval.
@@ -113,9 +113,8 @@ fn content_text(raw: &RawValue) -> Option<String> {
 /// unescaped in the same pass that finds its end, and the short rest of the envelope is read on
 /// its own. `None` sends the frame down the general path (which judges it, errors included).
 fn decode_message(content_on: &str) -> Option<Result<Event, Skip>> {
-    let mut strings = serde_json::Deserializer::from_str(content_on).into_iter::<String>();
-    let content = strings.next()?.ok()?;
-    let rest = content_on[strings.byte_offset()..].trim_start();
+    let (content, used) = unescape_plain(content_on.strip_prefix('"')?.as_bytes())?;
+    let rest = content_on[1 + used..].trim_start();
     // Zoom ends every frame this way; anything else must be a well-formed end of the object that
     // does not set again a field already read.
     if rest != r#","header":{}}"# && rest != "}" {
