@@ -114,7 +114,7 @@ mod tests {
             r#""open"#,
             "\"a\tb\"",
         ] {
-            let inside = literal[1..].as_bytes();
+            let inside = &literal.as_bytes()[1..];
             let serde = serde_json::Deserializer::from_str(literal)
                 .into_iter::<String>()
                 .next();
