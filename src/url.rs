@@ -119,11 +119,7 @@ pub(crate) fn url<'a>(setting: &str, value: &'a str, schemes: &[&'static str]) -
 pub(crate) fn bad_char(text: &str, i: usize) -> String {
     let c = text[i..].chars().next().unwrap_or(' ');
     let mut buf = [0; 4];
-    let encoded: String = c
-        .encode_utf8(&mut buf)
-        .bytes()
-        .map(|b| format!("%{b:02X}"))
-        .collect();
+    let encoded = utf8_percent_encode(c.encode_utf8(&mut buf), NON_ALPHANUMERIC);
     let (what, hint) = match c {
         ' ' => ("a space", ""),
         c if c.is_control() => ("the control character", ""),
