@@ -91,19 +91,16 @@ pub(crate) fn url<'a>(setting: &str, value: &'a str, schemes: &[&'static str]) -
     }
     let default_port = if scheme.ends_with('s') { 443 } else { 80 };
     let (host, port) = split_authority(authority, default_port).map_err(fail)?;
-    let bytes = path.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#%".contains(&b)) {
-            return Err(fail(bad_char(path, i)));
-        }
-        let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
-        if b == b'%' && !(hex(i + 1) && hex(i + 2)) {
-            let problem = format!(
-                "has a % at byte {} that is not followed by two hex digits; write %25 for a %",
-                end + i
-            );
-            return Err(fail(problem));
-        }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#%".contains(&b);
+    if let Some(i) = path.bytes().position(|b| !allowed(b)) {
+        return Err(fail(bad_char(path, i)));
+    }
+    if let Some(i) = broken_escape(path) {
+        let problem = format!(
+            "has a % at byte {} that is not followed by two hex digits; write %25 for a %",
+            end + i
+        );
+        return Err(fail(problem));
     }
     Ok(Url {
         scheme,
@@ -266,17 +263,17 @@ pub(crate) fn percent_encode(value: &str) -> String {
 /// Decodes `%XX` escapes; `None` when an escape is broken or the result is not UTF-8.
 pub(crate) fn percent_decode(text: &str) -> Option<String> {
     // The crate leaves a broken escape as it is; we refuse it, as a typo in a password.
-    let bytes = text.as_bytes();
-    let broken = bytes.iter().enumerate().any(|(i, b)| {
-        *b == b'%'
-            && !bytes
-                .get(i + 1..i + 3)
-                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-    });
-    if broken {
+    if broken_escape(text).is_some() {
         return None;
     }
     Some(percent_decode_str(text).decode_utf8().ok()?.into_owned())
+}
+
+/// Where the first `%` that is not followed by two hex digits stands.
+fn broken_escape(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+    (0..bytes.len()).find(|&i| bytes[i] == b'%' && !(hex(i + 1) && hex(i + 2)))
 }
 
 /// `host:port`, with brackets around an IPv6 host.
