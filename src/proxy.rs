@@ -4,7 +4,6 @@
 //! A proxy URL may carry a user name and password, so it is split into parts as soon as it is
 //! read and never kept or shown whole: messages name the proxy by `host:port` only.
 
-use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -26,8 +25,8 @@ pub(crate) const NO_PROXY_VARIABLES: [&str; 2] = ["NO_PROXY", "no_proxy"];
 const MAX_HEAD: usize = 16 * 1024;
 
 /// An `http://` proxy. The token request and the socket both reach Zoom through it, each in a
-/// CONNECT tunnel with TLS inside; `Debug` never shows the credentials.
-#[derive(Clone, PartialEq, Eq)]
+/// CONNECT tunnel with TLS inside; `Debug` never shows the credentials (they are [`Secret`]s).
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProxyConfig {
     /// Host name or IP address of the proxy.
@@ -38,16 +37,6 @@ pub struct ProxyConfig {
     pub username: Secret,
     /// Password for `Proxy-Authorization: Basic`.
     pub password: Secret,
-}
-
-impl fmt::Debug for ProxyConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProxyConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("credentials", &self.has_credentials().then_some("***"))
-            .finish()
-    }
 }
 
 impl ProxyConfig {
