@@ -5,8 +5,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-
 use crate::config::Config;
 use crate::error::{Error, Phase, Result, describe_io, tls_error};
 use crate::proxy::{self, ProxyConfig};
@@ -68,11 +66,7 @@ impl TokenSource {
     pub fn new(config: &Config) -> Result<Self> {
         // Nothing is sent for settings that could not work (or could inject a header).
         config.validate()?;
-        let credentials = format!("{}:{}", config.client_id, config.client_secret.expose());
-        let authorization = Secret::new(format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(credentials)
-        ));
+        let authorization = Secret::basic(&config.client_id, config.client_secret.expose());
         let oauth = crate::url::url("ZOOM_OAUTH_URL", &config.oauth_url, &["http", "https"])?;
         let (target, host) = ((oauth.host.to_string(), oauth.port), oauth.authority());
         let trust = Trust::load(config.ca_file.as_deref())?;

@@ -228,20 +228,13 @@ impl fmt::Display for Error {
                      app, ZOOM_ACCOUNT_ID",
                 )
             }
-            Error::Token {
-                status: Some(status),
-                detail,
-                ..
-            } => write!(
-                f,
-                "token request failed with HTTP {status}: {}",
-                escaped(detail)
-            ),
-            Error::Token {
-                status: None,
-                detail,
-                ..
-            } => write!(f, "token request failed: {}", escaped(detail)),
+            Error::Token { status, detail, .. } => {
+                f.write_str("token request failed")?;
+                if let Some(status) = status {
+                    write!(f, " with HTTP {status}")?;
+                }
+                write!(f, ": {}", escaped(detail))
+            }
             Error::Connect { phase, detail, .. } => {
                 write!(f, "{phase} failed: {}", escaped(detail))
             }

@@ -4,17 +4,17 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
-use serde_core::de::{DeserializeOwned, MapAccess};
-use serde_json::value::RawValue;
+use serde_core::de::DeserializeOwned;
 
 use crate::error::{Cause, Error};
-use crate::json::{Fields, Scalar, read_fields};
+use crate::json::{fields, string};
 use crate::skip::Skip;
 
 /// One Zoom event: `{"event":"meeting.started","event_ts":…,"payload":{…}}`.
 ///
 /// Keeps the exact JSON text it came from ([`Event::content`]), so relaying it loses nothing, and
 /// parses the payload only when [`Event::payload`] or [`Event::payload_as`] is called.
+#[derive(Clone)]
 pub struct Event {
     content: String,
     name: Range<usize>,
@@ -26,21 +26,20 @@ pub struct Event {
 impl Event {
     /// Decodes an event from its JSON text (the `content` of a `message` frame, unescaped).
     pub fn from_content(content: String) -> Result<Event, Skip> {
-        let fields: EventFields<'_> = read_fields(&content).map_err(|_| Skip::BadEvent)?;
+        let [name, event_ts, payload] =
+            fields(&content, ["event", "event_ts", "payload"]).map_err(|_| Skip::BadEvent)?;
         let offset = |text: &str| {
             let start = text.as_ptr() as usize - content.as_ptr() as usize;
             start..start + text.len()
         };
-        let (name, name_unescaped) = match fields.name {
-            Some(Scalar::Str(Cow::Borrowed(name))) => (offset(name), None),
-            Some(Scalar::Str(Cow::Owned(name))) => (0..0, Some(name.into_boxed_str())),
-            _ => (0..0, None),
+        let (name, name_unescaped) = match name.and_then(string) {
+            Some(Cow::Borrowed(name)) => (offset(name), None),
+            Some(Cow::Owned(name)) => (0..0, Some(name.into_boxed_str())),
+            None => (0..0, None),
         };
-        let event_ts = match fields.event_ts {
-            Some(Scalar::Int(ts)) => Some(ts),
-            _ => None,
-        };
-        let payload = fields.payload.map(|raw| offset(raw.get()));
+        // An integer that fits; anything else (a float, a string) is no timestamp.
+        let event_ts = event_ts.and_then(|raw| raw.get().parse().ok());
+        let payload = payload.map(|raw| offset(raw.get()));
         Ok(Event {
             content,
             name,
@@ -155,41 +154,8 @@ impl fmt::Debug for Event {
     }
 }
 
-impl Clone for Event {
-    fn clone(&self) -> Self {
-        Event {
-            content: self.content.clone(),
-            name: self.name.clone(),
-            name_unescaped: self.name_unescaped.clone(),
-            event_ts: self.event_ts,
-            payload: self.payload.clone(),
-        }
-    }
-}
-
 impl PartialEq for Event {
     fn eq(&self, other: &Self) -> bool {
         self.content == other.content
-    }
-}
-
-/// The fields of an event that are read eagerly; the payload stays text.
-#[derive(Default)]
-struct EventFields<'a> {
-    name: Option<Scalar<'a>>,
-    event_ts: Option<Scalar<'a>>,
-    payload: Option<&'a RawValue>,
-}
-
-impl<'de> Fields<'de> for EventFields<'de> {
-    const WHAT: &'static str = "an event object";
-    fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        match key {
-            "event" => self.name = Some(map.next_value()?),
-            "event_ts" => self.event_ts = Some(map.next_value()?),
-            "payload" => self.payload = Some(map.next_value()?),
-            _ => return Ok(false),
-        }
-        Ok(true)
     }
 }

@@ -11,11 +11,10 @@
 
 use std::borrow::Cow;
 
-use serde_core::de::MapAccess;
 use serde_json::value::RawValue;
 
 use crate::event::Event;
-use crate::json::{Fields, Scalar, read_fields, unescape, unescape_until_quote};
+use crate::json::{fields, string, unescape_plain};
 use crate::skip::Skip;
 
 /// The heartbeat the client sends every interval.
@@ -52,82 +51,75 @@ pub enum Frame<'a> {
     },
 }
 
-/// How every event frame from Zoom begins.
-const MESSAGE_PREFIX: &str = r#"{"module":"message","success":true,"content":""#;
+/// How every event frame from Zoom begins, up to its content string.
+const MESSAGE_PREFIX: &str = r#"{"module":"message","success":true,"content":"#;
+
+/// The fields of an envelope that matter.
+const ENVELOPE: [&str; 3] = ["module", "success", "content"];
 
 /// Decodes one text frame.
 pub fn decode_frame(text: &str) -> Result<Frame<'_>, Skip> {
-    if let Some(inside_content) = text.strip_prefix(MESSAGE_PREFIX) {
-        if let Some(decoded) = decode_message(inside_content) {
+    if let Some(content_on) = text.strip_prefix(MESSAGE_PREFIX) {
+        if let Some(decoded) = decode_message(content_on) {
             return decoded.map(Frame::Event);
         }
     }
-    let envelope: Envelope<'_> = read_fields(text).map_err(|_| Skip::NotJson)?;
-    let module = match envelope.module {
-        Some(Scalar::Str(Cow::Borrowed(module))) => module,
+    let [module, success, content] = fields(text, ENVELOPE).map_err(|_| Skip::NotJson)?;
+    let module = match module.and_then(string).ok_or(Skip::NoModule)? {
+        Cow::Borrowed(module) => module,
         // An escaped module name is no module we know.
-        Some(Scalar::Str(Cow::Owned(_))) => "(escaped)",
-        _ => return Err(Skip::NoModule),
+        Cow::Owned(_) => "(escaped)",
     };
     // Absent means true: only an explicit `false` reports a failure.
-    let success = !matches!(envelope.success, Some(Scalar::Bool(false)));
-    let content = match envelope.content {
+    let success = success.is_none_or(|raw| raw.get() != "false");
+    let content = match content {
         None => Ok(String::new()),
         Some(raw) => content_text(raw).ok_or(Skip::BadEvent),
     };
-    match module {
-        "message" if success => {
-            let content = content?;
-            // Not an event but Zoom's words about the token: report it like any other module.
-            if !looks_like_object(&content) && says_token_invalid(&content) {
-                return Ok(Frame::Other {
-                    module,
-                    success,
-                    content,
-                });
-            }
-            Event::from_content(content).map(Frame::Event)
+    if module == "message" && success {
+        let content = content?;
+        // Zoom's words about the token in place of an event: reported like any other module.
+        if looks_like_object(&content) || !says_token_invalid(&content) {
+            return Event::from_content(content).map(Frame::Event);
         }
-        "build_connection" => Ok(Frame::BuildConnection {
-            success,
-            content: content.unwrap_or_default(),
-        }),
-        "heartbeat" => Ok(Frame::Heartbeat {
-            success,
-            content: content.unwrap_or_default(),
-        }),
-        _ => Ok(Frame::Other {
+        return Ok(Frame::Other {
             module,
             success,
-            content: content.unwrap_or_default(),
-        }),
+            content,
+        });
     }
+    let content = content.unwrap_or_default();
+    Ok(match module {
+        "build_connection" => Frame::BuildConnection { success, content },
+        "heartbeat" => Frame::Heartbeat { success, content },
+        _ => Frame::Other {
+            module,
+            success,
+            content,
+        },
+    })
 }
 
 /// The content as text: a JSON string is unescaped (Zoom's way); an object is kept exactly as it
 /// was written; anything else is not an event.
 fn content_text(raw: &RawValue) -> Option<String> {
-    let text = raw.get();
-    match text.as_bytes().first() {
-        Some(b'"') => unescape(text),
-        Some(b'{') => Some(text.to_string()),
-        _ => None,
+    match raw.get().as_bytes().first() {
+        Some(b'{') => Some(raw.get().to_string()),
+        _ => string(raw).map(Cow::into_owned),
     }
 }
 
 /// The fast path for event frames, which are nearly all the traffic: the content string is
-/// unescaped in the same pass that finds its end, and serde_json sees only the short rest of the
-/// envelope. `None` sends the frame down the general path (which judges it, errors included).
-fn decode_message(inside_content: &str) -> Option<Result<Event, Skip>> {
-    let (content, used) = unescape_until_quote(inside_content.as_bytes())?;
-    let rest = inside_content[used..].trim_start();
+/// unescaped in the same pass that finds its end, and the short rest of the envelope is read on
+/// its own. `None` sends the frame down the general path (which judges it, errors included).
+fn decode_message(content_on: &str) -> Option<Result<Event, Skip>> {
+    let (content, used) = unescape_plain(content_on.strip_prefix('"')?.as_bytes())?;
+    let rest = content_on[1 + used..].trim_start();
     // Zoom ends every frame this way; anything else must be a well-formed end of the object that
     // does not set again a field already read.
     if rest != r#","header":{}}"# && rest != "}" {
-        let fields = rest.strip_prefix(',')?;
-        let object = format!("{{{fields}");
-        let envelope: Envelope<'_> = read_fields(&object).ok()?;
-        if envelope.module.is_some() || envelope.success.is_some() || envelope.content.is_some() {
+        let object = format!("{{{}", rest.strip_prefix(',')?);
+        if fields(&object, ENVELOPE).ok()?.iter().any(Option::is_some) {
             return None;
         }
     }
@@ -135,27 +127,6 @@ fn decode_message(inside_content: &str) -> Option<Result<Event, Skip>> {
         return None;
     }
     Some(Event::from_content(content))
-}
-
-/// The fields of an envelope that matter.
-#[derive(Default)]
-struct Envelope<'a> {
-    module: Option<Scalar<'a>>,
-    success: Option<Scalar<'a>>,
-    content: Option<&'a RawValue>,
-}
-
-impl<'de> Fields<'de> for Envelope<'de> {
-    const WHAT: &'static str = "a frame object";
-    fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        match key {
-            "module" => self.module = Some(map.next_value()?),
-            "success" => self.success = Some(map.next_value()?),
-            "content" => self.content = Some(map.next_value()?),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
 }
 
 /// True when `text` could be an event (an object); Zoom's complaints are plain words.
@@ -327,9 +298,9 @@ mod tests {
         // Broken ends are judged by the general path.
         let broken = fast.replace(r#","header":{}}"#, ",");
         assert_eq!(decode_frame(&broken).unwrap_err(), Skip::NotJson);
-        let unterminated = format!("{MESSAGE_PREFIX}abc");
+        let unterminated = format!("{MESSAGE_PREFIX}\"abc");
         assert_eq!(decode_frame(&unterminated).unwrap_err(), Skip::NotJson);
-        let control = format!("{MESSAGE_PREFIX}a\u{1}b\"}}");
+        let control = format!("{MESSAGE_PREFIX}\"a\u{1}b\"}}");
         assert_eq!(decode_frame(&control).unwrap_err(), Skip::NotJson);
     }
 

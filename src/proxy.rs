@@ -4,16 +4,13 @@
 //! A proxy URL may carry a user name and password, so it is split into parts as soon as it is
 //! read and never kept or shown whole: messages name the proxy by `host:port` only.
 
-use std::fmt;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-
 use crate::error::{Error, Phase, Result, describe_io, is_timeout};
 use crate::secret::Secret;
-use crate::url::{authority, host_port, percent_decode};
+use crate::url::{host_port, percent_decode, split_authority};
 
 /// The variables a proxy is read from, first match wins. `HTTP_PROXY` is not among them: both of
 /// Zoom's endpoints are `https://`/`wss://`, and a CGI program can have `HTTP_PROXY` set by a
@@ -28,8 +25,8 @@ pub(crate) const NO_PROXY_VARIABLES: [&str; 2] = ["NO_PROXY", "no_proxy"];
 const MAX_HEAD: usize = 16 * 1024;
 
 /// An `http://` proxy. The token request and the socket both reach Zoom through it, each in a
-/// CONNECT tunnel with TLS inside; `Debug` never shows the credentials.
-#[derive(Clone, PartialEq, Eq)]
+/// CONNECT tunnel with TLS inside; `Debug` never shows the credentials (they are [`Secret`]s).
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProxyConfig {
     /// Host name or IP address of the proxy.
@@ -40,16 +37,6 @@ pub struct ProxyConfig {
     pub username: Secret,
     /// Password for `Proxy-Authorization: Basic`.
     pub password: Secret,
-}
-
-impl fmt::Debug for ProxyConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProxyConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("credentials", &self.has_credentials().then_some("***"))
-            .finish()
-    }
 }
 
 impl ProxyConfig {
@@ -88,7 +75,7 @@ impl ProxyConfig {
             Some((userinfo, location)) => (Some(userinfo), location),
             None => (None, rest),
         };
-        let (host, port) = authority(authority_of(location), 80).map_err(|p| {
+        let (host, port) = split_authority(authority_of(location), 80).map_err(|p| {
             Error::config(setting, format!("{p}, e.g. http://proxy.example.com:3128"))
         })?;
         let mut proxy = ProxyConfig::new(host, port);
@@ -120,13 +107,8 @@ impl ProxyConfig {
 
     /// `Basic base64(user:password)`, when there are credentials.
     fn authorization(&self) -> Option<Secret> {
-        self.has_credentials().then(|| {
-            let pair = format!("{}:{}", self.username.expose(), self.password.expose());
-            Secret::new(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(pair)
-            ))
-        })
+        (self.has_credentials())
+            .then(|| Secret::basic(self.username.expose(), self.password.expose()))
     }
 }
 
@@ -231,7 +213,8 @@ fn parse_status(head: &[u8]) -> Option<u16> {
 }
 
 /// Opens a tunnel to `host:port` through `proxy` on `tcp` (already connected to the proxy). The
-/// whole exchange ends within `timeout`, however slowly the proxy answers.
+/// whole exchange ends within `timeout`, however slowly the proxy answers. The answer head is read
+/// one byte at a time: the tunnel's first bytes must stay in the socket for TLS to read.
 pub(crate) fn tunnel(
     tcp: &mut TcpStream,
     proxy: &ProxyConfig,
@@ -240,14 +223,18 @@ pub(crate) fn tunnel(
     timeout: Duration,
 ) -> Result<()> {
     let deadline = Instant::now() + timeout;
-    let timed_out = || Error::Timeout {
-        phase: Phase::Proxy,
-        after: timeout,
+    let failed = |detail: &str| {
+        Error::connect(
+            Phase::Proxy,
+            format!("the proxy {} {detail}", proxy.address()),
+        )
     };
-    let failed = |e: std::io::Error| {
-        if is_timeout(&e) {
-            timed_out()
-        } else {
+    let broke = |e: io::Error| match is_timeout(&e) {
+        true => Error::Timeout {
+            phase: Phase::Proxy,
+            after: timeout,
+        },
+        false => {
             let detail = format!(
                 "the proxy {} broke off the CONNECT exchange: {}",
                 proxy.address(),
@@ -258,65 +245,37 @@ pub(crate) fn tunnel(
     };
     tcp.set_write_timeout(Some(timeout)).ok();
     let request = connect_request(proxy, host, port);
-    tcp.write_all(request.expose().as_bytes())
-        .and_then(|()| tcp.flush())
-        .map_err(failed)?;
-    let head = read_head(tcp, proxy, deadline, timed_out, failed)?;
+    tcp.write_all(request.expose().as_bytes()).map_err(broke)?;
+    let mut head = Vec::with_capacity(256);
+    #[allow(clippy::unbuffered_bytes)] // on purpose: a buffer would take the tunnel's bytes
+    let mut bytes = (&*tcp).bytes();
+    while !(head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n")) {
+        if head.len() > MAX_HEAD {
+            return Err(failed(&format!(
+                "sent an answer head over {MAX_HEAD} bytes"
+            )));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(broke(io::ErrorKind::TimedOut.into()));
+        }
+        tcp.set_read_timeout(Some(left)).ok();
+        match bytes.next() {
+            Some(byte) => head.push(byte.map_err(broke)?),
+            None => {
+                let detail = "closed the connection without answering CONNECT";
+                return Err(failed(detail));
+            }
+        }
+    }
     match parse_status(&head) {
         Some(status) if (200..300).contains(&status) => Ok(()),
         Some(status) => Err(refused(proxy, status, host, port)),
-        None => Err(Error::connect(
-            Phase::Proxy,
-            format!(
-                "the proxy {} answered CONNECT with something that is not HTTP",
-                proxy.address()
-            ),
-        )),
-    }
-}
-
-/// Reads the proxy's answer head, up to the blank line, by `deadline` and at most `MAX_HEAD`
-/// bytes. One byte at a time: the tunnel's first bytes must stay in the socket for TLS to read.
-fn read_head(
-    tcp: &mut TcpStream,
-    proxy: &ProxyConfig,
-    deadline: Instant,
-    timed_out: impl Fn() -> Error,
-    failed: impl Fn(std::io::Error) -> Error,
-) -> Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(256);
-    let mut byte = [0u8; 1];
-    while !(head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n")) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(timed_out());
-        }
-        tcp.set_read_timeout(Some(left)).ok();
-        match tcp.read(&mut byte) {
-            Ok(0) => {
-                return Err(Error::connect(
-                    Phase::Proxy,
-                    format!(
-                        "the proxy {} closed the connection without answering CONNECT",
-                        proxy.address()
-                    ),
-                ));
-            }
-            Ok(_) => head.push(byte[0]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(failed(e)),
-        }
-        if head.len() > MAX_HEAD {
-            return Err(Error::connect(
-                Phase::Proxy,
-                format!(
-                    "the proxy {} sent an answer head over {MAX_HEAD} bytes",
-                    proxy.address()
-                ),
-            ));
+        None => {
+            let detail = "answered CONNECT with something that is not HTTP";
+            Err(failed(detail))
         }
     }
-    Ok(head)
 }
 
 /// The error for a proxy that answered CONNECT with `status`: what it means and what to change.
@@ -351,6 +310,7 @@ pub(crate) fn status_in_ureq_reason(reason: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     fn list(entries: &str) -> Vec<String> {
         parse_no_proxy(entries)

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
 use crate::error::{Error, Phase, Secs};
+use crate::escape::escaped;
 use crate::session::End;
 
 /// What to do after a connection ended or an attempt failed.
@@ -156,17 +157,17 @@ impl Reconnect {
                 accepted_for,
                 last_received,
             } => {
+                // Zoom's words, escaped: a line break in them cannot forge a log line.
+                let shown = escaped(&content);
                 let token_note = match accepted_for {
-                    None => {
-                        format!("Zoom refused the cached token ({content}); fetching a new one")
-                    }
-                    Some(_) => format!("token refused: {content}; fetching a new token"),
+                    None => format!("Zoom refused the cached token ({shown}); fetching a new one"),
+                    Some(_) => format!("token refused: {shown}; fetching a new token"),
                 };
                 let delay = self.delay_after(accepted_for, last_received, !token_fresh);
                 After::Retry(Retry {
                     delay,
                     drop_token: true,
-                    reason: format!("token refused: {content}"),
+                    reason: format!("token refused: {shown}"),
                     error: Some(Error::Rejected { reason: content }),
                     token_note: Some(token_note),
                     level: log::Level::Info,
@@ -393,6 +394,15 @@ mod tests {
         assert!(aged.drop_token && aged.delay.is_zero());
         assert_eq!(aged.reason, "token refused: Invalid Token");
         assert!(aged.token_note.unwrap().contains("cached token"));
+        // Zoom's words cannot start a log line of their own.
+        let forged = Ok(End::TokenRefused {
+            content: "Invalid\nINFO forged".into(),
+            accepted_for: Some(SECOND),
+            last_received: t0,
+        });
+        let forged = retry(Reconnect::new(Backoff::default(), 30 * SECOND).after(forged, false));
+        assert_eq!(forged.reason, "token refused: Invalid\\nINFO forged");
+        assert!(!forged.token_note.unwrap().contains('\n'));
         // A token fetched for this attempt and refused: an error, paced by back-off.
         let fresh = retry(r.after(refused(None, t0), true));
         assert!(fresh.drop_token && !fresh.delay.is_zero());

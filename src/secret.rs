@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 /// A string that must never be shown: `Debug` and `Display` print `***`.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
@@ -15,6 +18,13 @@ impl Secret {
     /// The value itself, for the one place that must send it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// The `Authorization` value `Basic base64(user:password)` (RFC 7617), for the token request
+    /// and the proxy alike.
+    pub(crate) fn basic(user: &str, password: &str) -> Secret {
+        let pair = format!("{user}:{password}");
+        Secret(format!("Basic {}", STANDARD.encode(pair)))
     }
 
     /// True when no value was given.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tungstenite::Message;
 
 use crate::error::Secs;
+use crate::escape::escaped;
 use crate::event::Event;
 use crate::protocol::{self, Frame};
 use crate::skip::Skip;
@@ -212,7 +213,7 @@ impl Session {
                     Some(f) => format!(
                         "server closed the connection (code {}: {})",
                         u16::from(f.code),
-                        f.reason
+                        escaped(&f.reason)
                     ),
                     None => "server closed the connection".to_string(),
                 };
@@ -530,6 +531,20 @@ mod tests {
         match s.message(Message::Close(None)) {
             Step::Closed(End::Lost { reason, .. }) => {
                 assert_eq!(reason, "server closed the connection")
+            }
+            other => panic!("{other:?}"),
+        }
+        // The peer's words cannot start a log line of their own.
+        let frame = tungstenite::protocol::CloseFrame {
+            code: tungstenite::protocol::frame::coding::CloseCode::Away,
+            reason: "bye\nINFO forged".into(),
+        };
+        match s.message(Message::Close(Some(frame))) {
+            Step::Closed(End::Lost { reason, .. }) => {
+                assert_eq!(
+                    reason,
+                    "server closed the connection (code 1001: bye\\nINFO forged)"
+                )
             }
             other => panic!("{other:?}"),
         }

@@ -33,26 +33,24 @@ impl Skip {
 
     /// A short name for logs and counters.
     pub fn as_str(self) -> &'static str {
+        self.words().0
+    }
+
+    /// The short name and the sentence, side by side.
+    fn words(self) -> (&'static str, &'static str) {
         match self {
-            Skip::NotJson => "not_json",
-            Skip::NoModule => "no_module",
-            Skip::BadEvent => "bad_event",
-            Skip::Binary => "binary",
-            Skip::UnknownModule => "unknown_module",
-            Skip::TooLarge => "too_large",
+            Skip::NotJson => ("not_json", "frame is not a JSON object"),
+            Skip::NoModule => ("no_module", "frame has no \"module\""),
+            Skip::BadEvent => ("bad_event", "message content is not an event object"),
+            Skip::Binary => ("binary", "binary frame"),
+            Skip::UnknownModule => ("unknown_module", "unknown module"),
+            Skip::TooLarge => ("too_large", "message larger than the configured maximum"),
         }
     }
 }
 
 impl fmt::Display for Skip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Skip::NotJson => "frame is not a JSON object",
-            Skip::NoModule => "frame has no \"module\"",
-            Skip::BadEvent => "message content is not an event object",
-            Skip::Binary => "binary frame",
-            Skip::UnknownModule => "unknown module",
-            Skip::TooLarge => "message larger than the configured maximum",
-        })
+        f.write_str(self.words().1)
     }
 }

@@ -103,8 +103,7 @@ impl StopHandle {
     /// still ends it sooner.
     pub fn stop_after_connection(&self) {
         self.0.finishing.store(true, Ordering::SeqCst);
-        let _socket = self.0.lock();
-        self.0.wake.notify_all();
+        self.0.notify();
     }
 
     /// True once [`stop`](Self::stop) was called.

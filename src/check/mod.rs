@@ -46,55 +46,50 @@ pub fn allow_insecure(value: Option<&str>) -> Result<bool> {
 
 /// A client id, account id or subscription id: 1 to `MAX_ID_LEN` of `[A-Za-z0-9._-]`.
 pub(crate) fn id(setting: &str, value: &str) -> Result<()> {
-    let bad = value
-        .bytes()
-        .position(|b| !(b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
-    if !value.is_empty() && value.len() <= MAX_ID_LEN && bad.is_none() {
-        return Ok(());
-    }
-    let problem = match bad {
-        Some(i) if value.len() <= MAX_ID_LEN => {
-            let c = value[i..].chars().next().unwrap_or(' ');
-            format!("holds {} at byte {i}", escaped_char(c))
-        }
-        _ => size_problem(value),
-    };
-    Err(Error::config(
-        setting,
-        format!(
-            "{problem}; an id is 1 to {MAX_ID_LEN} letters, digits, '-', '_' or '.', as shown in \
-             the Zoom Marketplace (e.g. Fc5-c8kqSzO2yj6Zyvce1A)"
-        ),
-    ))
+    let rule = "letters, digits, '-', '_' or '.', as shown in the Zoom Marketplace (e.g. \
+                Fc5-c8kqSzO2yj6Zyvce1A)";
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-_.".contains(&b);
+    shaped(setting, value, ("an id", MAX_ID_LEN, rule), allowed, None)
 }
 
 /// A client secret: 1 to `MAX_SECRET_LEN` printable ASCII characters. Errors never show it.
 pub(crate) fn secret(setting: &str, value: &str) -> Result<()> {
-    let bad = value.bytes().position(|b| !b.is_ascii_graphic());
-    if !value.is_empty() && value.len() <= MAX_SECRET_LEN && bad.is_none() {
-        return Ok(());
-    }
-    let problem = match bad {
-        Some(i) if value.len() <= MAX_SECRET_LEN => {
-            format!("holds a space, control or non-ASCII character at byte {i}")
-        }
-        _ => size_problem(value),
-    };
-    Err(Error::config(
+    let rule = "printable ASCII characters without spaces, as shown in the Zoom Marketplace \
+                (Zoom's are 32 letters and digits)";
+    let hidden = Some("a space, control or non-ASCII character");
+    shaped(
         setting,
-        format!(
-            "{problem}; a secret is 1 to {MAX_SECRET_LEN} printable ASCII characters without \
-             spaces, as shown in the Zoom Marketplace (Zoom's are 32 letters and digits)"
-        ),
-    ))
+        value,
+        ("a secret", MAX_SECRET_LEN, rule),
+        |b| b.is_ascii_graphic(),
+        hidden,
+    )
 }
 
-#[cold]
-fn size_problem(value: &str) -> String {
-    match value.len() {
-        0 => "is empty".into(),
-        n => format!("is {n} bytes long"),
-    }
+/// `value` is 1 to `max` bytes, each `allowed`; else an error saying so, which names the first
+/// byte refused and shows it unless `hidden` says what to call it instead.
+fn shaped(
+    setting: &str,
+    value: &str,
+    (noun, max, rule): (&str, usize, &str),
+    allowed: impl Fn(u8) -> bool,
+    hidden: Option<&str>,
+) -> Result<()> {
+    let bad = value.bytes().position(|b| !allowed(b));
+    let problem = match bad {
+        None if !value.is_empty() && value.len() <= max => return Ok(()),
+        Some(i) if value.len() <= max => match hidden {
+            Some(what) => format!("holds {what} at byte {i}"),
+            None => format!(
+                "holds {} at byte {i}",
+                escaped_char(value[i..].chars().next().unwrap_or(' '))
+            ),
+        },
+        _ if value.is_empty() => "is empty".into(),
+        _ => format!("is {} bytes long", value.len()),
+    };
+    let problem = format!("{problem}; {noun} is 1 to {max} {rule}");
+    Err(Error::config(setting, problem))
 }
 
 /// A URL setting of the command line's own (`--forward`, `--ha-etcd`): parsed as strictly as
