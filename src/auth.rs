@@ -261,6 +261,10 @@ impl TokenSource {
             Some(p) => format!("the proxy {}", p.address()),
             None => host.clone(),
         };
+        let error = match crate::http::tls_failure(error) {
+            Ok(e) => return tls_error(&host, e),
+            Err(error) => error,
+        };
         match error {
             ureq::Error::Timeout(_) => Error::Timeout {
                 phase: Phase::TokenRequest,
@@ -302,7 +306,6 @@ impl TokenSource {
                 let detail = format!("{host}: {}", describe_io(&e));
                 Error::io(Phase::TokenRequest, detail, e)
             }
-            ureq::Error::NativeTls(e) => tls_error(&host, e),
             other => Error::Token {
                 status: None,
                 detail: other.to_string(),

@@ -184,6 +184,10 @@ impl Forwarder {
     /// A `ureq` error in words, without the URL (whose path or query may hold a secret).
     fn describe(&self, error: ureq::Error, bound: Duration) -> String {
         let host = &self.host;
+        let error = match crate::http::tls_failure(error) {
+            Ok(e) => return crate::error::tls_error(host, e).to_string(),
+            Err(error) => error,
+        };
         match error {
             ureq::Error::Timeout(_) => {
                 format!("{host} did not answer within {}", crate::error::Secs(bound))
@@ -191,7 +195,6 @@ impl Forwarder {
             ureq::Error::HostNotFound => format!("host {host} not found"),
             ureq::Error::ConnectionFailed => format!("could not connect to {host}"),
             ureq::Error::Io(e) => format!("{host}: {}", crate::error::describe_io(&e)),
-            ureq::Error::NativeTls(e) => crate::error::tls_error(host, e).to_string(),
             other => {
                 let text = other.to_string();
                 if text.contains(&self.url) || text.contains("://") {
