@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use crate::config::Config;
+use serde_core::de::MapAccess;
+
 use crate::error::{Error, Phase, Result, describe_io, tls_error};
+use crate::json::{Fields, Scalar, read_fields};
 use crate::proxy::{self, ProxyConfig};
 use crate::secret::Secret;
 use crate::trust::Trust;
@@ -186,21 +189,19 @@ pub(crate) fn classify_answer(
     body: &str,
     retry_after: Option<Duration>,
 ) -> Result<(Secret, Duration)> {
-    let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
-    let field = |name: &str| {
-        json.as_ref()
-            .and_then(|j| j.get(name))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
+    // Read in one pass like events (json.rs): no map of the whole answer is built.
+    let answer: Answer<'_> = read_fields(body).unwrap_or_default();
+    let field = |value: &Option<Scalar<'_>>| match value {
+        Some(Scalar::Str(text)) => Some(text.to_string()),
+        _ => None,
     };
     match status {
         200..=299 => {
-            let token = field("access_token").filter(|t| !t.is_empty());
-            let expires_in = json
-                .as_ref()
-                .and_then(|j| j.get("expires_in"))
-                .and_then(|v| v.as_u64())
-                .unwrap_or(3600);
+            let token = field(&answer.access_token).filter(|t| !t.is_empty());
+            let expires_in = match answer.expires_in {
+                Some(Scalar::Int(secs)) if secs >= 0 => secs as u64,
+                _ => 3600,
+            };
             match token {
                 Some(token) => Ok((Secret::new(token), Duration::from_secs(expires_in))),
                 None => Err(Error::Token {
@@ -214,18 +215,44 @@ pub(crate) fn classify_answer(
         // it again cannot help.
         400..=499 if status != 408 && status != 429 => Err(Error::Credentials {
             status,
-            error: field("error").unwrap_or_else(|| format!("HTTP {status}")),
-            reason: field("reason")
-                .or_else(|| field("error_description"))
+            error: field(&answer.error).unwrap_or_else(|| format!("HTTP {status}")),
+            reason: field(&answer.reason)
+                .or_else(|| field(&answer.error_description))
                 .unwrap_or_else(|| printable_snippet(body)),
         }),
         _ => Err(Error::Token {
             status: Some(status),
-            detail: field("reason")
-                .or_else(|| field("error"))
+            detail: field(&answer.reason)
+                .or_else(|| field(&answer.error))
                 .unwrap_or_else(|| printable_snippet(body)),
             retry_after,
         }),
+    }
+}
+
+/// The fields of the token endpoint's answer that we read.
+#[derive(Default)]
+struct Answer<'a> {
+    access_token: Option<Scalar<'a>>,
+    expires_in: Option<Scalar<'a>>,
+    error: Option<Scalar<'a>>,
+    reason: Option<Scalar<'a>>,
+    error_description: Option<Scalar<'a>>,
+}
+
+impl<'de> Fields<'de> for Answer<'de> {
+    const WHAT: &'static str = "a token answer";
+    fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        let slot = match key {
+            "access_token" => &mut self.access_token,
+            "expires_in" => &mut self.expires_in,
+            "error" => &mut self.error,
+            "reason" => &mut self.reason,
+            "error_description" => &mut self.error_description,
+            _ => return Ok(false),
+        };
+        *slot = Some(map.next_value()?);
+        Ok(true)
     }
 }
 
@@ -334,6 +361,26 @@ mod tests {
             classify_answer(200, r#"{"access_token":"abc","expires_in":3599}"#, None).unwrap();
         assert_eq!(token.expose(), "abc");
         assert_eq!(life, Duration::from_secs(3599));
+    }
+
+    #[test]
+    fn token_answer_fields_read_as_serde_json_would() {
+        let answer = r#"{"scope":["x"],"access_token":"a\/b","expires_in":"60"}"#;
+        let (token, life) = classify_answer(200, answer, None).unwrap();
+        assert_eq!(token.expose(), "a/b");
+        assert_eq!(
+            life,
+            Duration::from_secs(3600),
+            "a non-number is the default"
+        );
+        let body = r#"{"error":7,"error_description":"Bad Account","x":{"y":[1.5]}}"#;
+        let said = classify_answer(401, body, None).unwrap_err().to_string();
+        assert!(said.contains("HTTP 401: Bad Account"), "{said}");
+        let said = classify_answer(401, r#"["not","an object"]"#, None).unwrap_err();
+        assert!(
+            said.to_string().contains(r#"["not","an object"]"#),
+            "{said}"
+        );
     }
 
     #[test]
