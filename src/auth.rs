@@ -191,15 +191,16 @@ pub(crate) fn classify_answer(
 ) -> Result<(Secret, Duration)> {
     // Read in one pass like events (json.rs): no map of the whole answer is built.
     let answer: Answer<'_> = read_fields(body).unwrap_or_default();
-    let field = |value: &Option<Scalar<'_>>| match value {
+    let get = |name: &str| answer.0.iter().rfind(|(k, _)| k == name).map(|(_, v)| v);
+    let field = |name: &str| match get(name) {
         Some(Scalar::Str(text)) => Some(text.to_string()),
         _ => None,
     };
     match status {
         200..=299 => {
-            let token = field(&answer.access_token).filter(|t| !t.is_empty());
-            let expires_in = match answer.expires_in {
-                Some(Scalar::Int(secs)) if secs >= 0 => secs as u64,
+            let token = field("access_token").filter(|t| !t.is_empty());
+            let expires_in = match get("expires_in") {
+                Some(Scalar::Int(secs)) if *secs >= 0 => *secs as u64,
                 _ => 3600,
             };
             match token {
@@ -215,43 +216,29 @@ pub(crate) fn classify_answer(
         // it again cannot help.
         400..=499 if status != 408 && status != 429 => Err(Error::Credentials {
             status,
-            error: field(&answer.error).unwrap_or_else(|| format!("HTTP {status}")),
-            reason: field(&answer.reason)
-                .or_else(|| field(&answer.error_description))
+            error: field("error").unwrap_or_else(|| format!("HTTP {status}")),
+            reason: field("reason")
+                .or_else(|| field("error_description"))
                 .unwrap_or_else(|| printable_snippet(body)),
         }),
         _ => Err(Error::Token {
             status: Some(status),
-            detail: field(&answer.reason)
-                .or_else(|| field(&answer.error))
+            detail: field("reason")
+                .or_else(|| field("error"))
                 .unwrap_or_else(|| printable_snippet(body)),
             retry_after,
         }),
     }
 }
 
-/// The fields of the token endpoint's answer that we read.
+/// The top-level fields of the token endpoint's answer (objects and arrays as `Other`).
 #[derive(Default)]
-struct Answer<'a> {
-    access_token: Option<Scalar<'a>>,
-    expires_in: Option<Scalar<'a>>,
-    error: Option<Scalar<'a>>,
-    reason: Option<Scalar<'a>>,
-    error_description: Option<Scalar<'a>>,
-}
+struct Answer<'a>(Vec<(String, Scalar<'a>)>);
 
 impl<'de> Fields<'de> for Answer<'de> {
     const WHAT: &'static str = "a token answer";
     fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        let slot = match key {
-            "access_token" => &mut self.access_token,
-            "expires_in" => &mut self.expires_in,
-            "error" => &mut self.error,
-            "reason" => &mut self.reason,
-            "error_description" => &mut self.error_description,
-            _ => return Ok(false),
-        };
-        *slot = Some(map.next_value()?);
+        self.0.push((key.to_string(), map.next_value()?));
         Ok(true)
     }
 }
@@ -288,29 +275,26 @@ impl TokenSource {
             Some(p) => format!("the proxy {}", p.address()),
             None => host.clone(),
         };
-        let error = match crate::http::tls_failure(error) {
-            Ok(e) => return tls_error(&host, e),
-            Err(error) => error,
-        };
-        match error {
-            ureq::Error::Timeout(_) => Error::Timeout {
+        match crate::http::tls_failure(error) {
+            Ok(e) => tls_error(&host, e),
+            Err(ureq::Error::Timeout(_)) => Error::Timeout {
                 phase: Phase::TokenRequest,
                 after: self.timeout,
             },
             // The lookup of the first hop: named with its setting, so a typo points at it.
-            ureq::Error::HostNotFound => Error::connect(
+            Err(ureq::Error::HostNotFound) => Error::connect(
                 Phase::Resolve,
                 format!("{} not found", self.named(first_hop)),
             ),
-            ureq::Error::Io(e) if e.to_string().contains("failed to lookup address") => {
+            Err(ureq::Error::Io(e)) if e.to_string().contains("failed to lookup address") => {
                 let detail = format!("{}: {}", self.named(first_hop), describe_io(&e));
                 Error::io(Phase::Resolve, detail, e)
             }
-            ureq::Error::ConnectionFailed => Error::connect(
+            Err(ureq::Error::ConnectionFailed) => Error::connect(
                 Phase::TcpConnect,
                 format!("could not connect to {first_hop} for the token"),
             ),
-            ureq::Error::ConnectProxyFailed(reason) => {
+            Err(ureq::Error::ConnectProxyFailed(reason)) => {
                 let proxy = self.proxy.as_ref();
                 match (proxy, proxy::status_in_ureq_reason(&reason)) {
                     (Some(p), Some(status)) => {
@@ -323,17 +307,17 @@ impl TokenSource {
                 }
             }
             // Refused is only ever the first hop: the proxy, when there is one.
-            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(ureq::Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 Error::connect(
                     Phase::TcpConnect,
                     format!("{first_hop} (for the token request): connection refused"),
                 )
             }
-            ureq::Error::Io(e) => {
+            Err(ureq::Error::Io(e)) => {
                 let detail = format!("{host}: {}", describe_io(&e));
                 Error::io(Phase::TokenRequest, detail, e)
             }
-            other => Error::Token {
+            Err(other) => Error::Token {
                 status: None,
                 detail: other.to_string(),
                 retry_after: None,
@@ -373,7 +357,7 @@ mod tests {
             Duration::from_secs(3600),
             "a non-number is the default"
         );
-        let body = r#"{"error":7,"error_description":"Bad Account","x":{"y":[1.5]}}"#;
+        let body = r#"{"error":7,"error_description":"Bad \u0041ccount","x":{"y":[1.5]}}"#;
         let said = classify_answer(401, body, None).unwrap_err().to_string();
         assert!(said.contains("HTTP 401: Bad Account"), "{said}");
         let said = classify_answer(401, r#"["not","an object"]"#, None).unwrap_err();

@@ -153,9 +153,7 @@ impl Kept {
 
 /// The TLS failure that [`SharedTls`] hands ureq (as `Other`: ureq's own native-tls variant
 /// comes with a feature we leave off), or the error as it was.
-pub(crate) fn tls_failure(
-    error: ureq::Error,
-) -> std::result::Result<native_tls::Error, ureq::Error> {
+pub(crate) fn tls_failure(error: ureq::Error) -> Result<native_tls::Error, ureq::Error> {
     match error {
         ureq::Error::Other(e) => e.downcast().map(|e| *e).map_err(ureq::Error::Other),
         other => Err(other),
