@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use serde_core::de::MapAccess;
+
 use crate::error::{Error, Phase, Result, describe_io, tls_error};
+use crate::json::{Fields, Scalar, read_fields};
 use crate::proxy::{self, ProxyConfig};
 use crate::secret::Secret;
 use crate::trust::Trust;
@@ -180,21 +183,20 @@ pub(crate) fn classify_answer(
     body: &str,
     retry_after: Option<Duration>,
 ) -> Result<(Secret, Duration)> {
-    let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
-    let field = |name: &str| {
-        json.as_ref()
-            .and_then(|j| j.get(name))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
+    // Read in one pass like events (json.rs): no map of the whole answer is built.
+    let answer: Answer<'_> = read_fields(body).unwrap_or_default();
+    let get = |name: &str| answer.0.iter().rfind(|(k, _)| k == name).map(|(_, v)| v);
+    let field = |name: &str| match get(name) {
+        Some(Scalar::Str(text)) => Some(text.to_string()),
+        _ => None,
     };
     match status {
         200..=299 => {
             let token = field("access_token").filter(|t| !t.is_empty());
-            let expires_in = json
-                .as_ref()
-                .and_then(|j| j.get("expires_in"))
-                .and_then(|v| v.as_u64())
-                .unwrap_or(3600);
+            let expires_in = match get("expires_in") {
+                Some(Scalar::Int(secs)) if *secs >= 0 => *secs as u64,
+                _ => 3600,
+            };
             match token {
                 Some(token) => Ok((Secret::new(token), Duration::from_secs(expires_in))),
                 None => Err(Error::Token {
@@ -220,6 +222,18 @@ pub(crate) fn classify_answer(
                 .unwrap_or_else(|| printable_snippet(body)),
             retry_after,
         }),
+    }
+}
+
+/// The top-level fields of the token endpoint's answer (objects and arrays as `Other`).
+#[derive(Default)]
+struct Answer<'a>(Vec<(String, Scalar<'a>)>);
+
+impl<'de> Fields<'de> for Answer<'de> {
+    const WHAT: &'static str = "a token answer";
+    fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        self.0.push((key.to_string(), map.next_value()?));
+        Ok(true)
     }
 }
 
@@ -255,25 +269,26 @@ impl TokenSource {
             Some(p) => format!("the proxy {}", p.address()),
             None => host.clone(),
         };
-        match error {
-            ureq::Error::Timeout(_) => Error::Timeout {
+        match crate::http::tls_failure(error) {
+            Ok(e) => tls_error(&host, e),
+            Err(ureq::Error::Timeout(_)) => Error::Timeout {
                 phase: Phase::TokenRequest,
                 after: self.timeout,
             },
             // The lookup of the first hop: named with its setting, so a typo points at it.
-            ureq::Error::HostNotFound => Error::connect(
+            Err(ureq::Error::HostNotFound) => Error::connect(
                 Phase::Resolve,
                 format!("{} not found", self.named(first_hop)),
             ),
-            ureq::Error::Io(e) if e.to_string().contains("failed to lookup address") => {
+            Err(ureq::Error::Io(e)) if e.to_string().contains("failed to lookup address") => {
                 let detail = format!("{}: {}", self.named(first_hop), describe_io(&e));
                 Error::io(Phase::Resolve, detail, e)
             }
-            ureq::Error::ConnectionFailed => Error::connect(
+            Err(ureq::Error::ConnectionFailed) => Error::connect(
                 Phase::TcpConnect,
                 format!("could not connect to {first_hop} for the token"),
             ),
-            ureq::Error::ConnectProxyFailed(reason) => {
+            Err(ureq::Error::ConnectProxyFailed(reason)) => {
                 let proxy = self.proxy.as_ref();
                 match (proxy, proxy::status_in_ureq_reason(&reason)) {
                     (Some(p), Some(status)) => {
@@ -286,18 +301,17 @@ impl TokenSource {
                 }
             }
             // Refused is only ever the first hop: the proxy, when there is one.
-            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(ureq::Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 Error::connect(
                     Phase::TcpConnect,
                     format!("{first_hop} (for the token request): connection refused"),
                 )
             }
-            ureq::Error::Io(e) => {
+            Err(ureq::Error::Io(e)) => {
                 let detail = format!("{host}: {}", describe_io(&e));
                 Error::io(Phase::TokenRequest, detail, e)
             }
-            ureq::Error::NativeTls(e) => tls_error(&host, e),
-            other => Error::Token {
+            Err(other) => Error::Token {
                 status: None,
                 detail: other.to_string(),
                 retry_after: None,
@@ -325,6 +339,26 @@ mod tests {
             classify_answer(200, r#"{"access_token":"abc","expires_in":3599}"#, None).unwrap();
         assert_eq!(token.expose(), "abc");
         assert_eq!(life, Duration::from_secs(3599));
+    }
+
+    #[test]
+    fn token_answer_fields_read_as_serde_json_would() {
+        let answer = r#"{"scope":["x"],"access_token":"a\/b","expires_in":"60"}"#;
+        let (token, life) = classify_answer(200, answer, None).unwrap();
+        assert_eq!(token.expose(), "a/b");
+        assert_eq!(
+            life,
+            Duration::from_secs(3600),
+            "a non-number is the default"
+        );
+        let body = r#"{"error":7,"error_description":"Bad \u0041ccount","x":{"y":[1.5]}}"#;
+        let said = classify_answer(401, body, None).unwrap_err().to_string();
+        assert!(said.contains("HTTP 401: Bad Account"), "{said}");
+        let said = classify_answer(401, r#"["not","an object"]"#, None).unwrap_err();
+        assert!(
+            said.to_string().contains(r#"["not","an object"]"#),
+            "{said}"
+        );
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl<In: Transport> Connector<In> for SharedTls {
         };
         let stream = tls.connect(host, below).map_err(|e| {
             taken(&error).unwrap_or(match e {
-                HandshakeError::Failure(e) => ureq::Error::NativeTls(e),
+                HandshakeError::Failure(e) => ureq::Error::Other(Box::new(e)),
                 HandshakeError::WouldBlock(_) => ureq::Error::Tls("TLS handshake interrupted"),
             })
         })?;
@@ -148,6 +148,15 @@ impl Kept {
         let kept = e.into_inner().and_then(|inner| inner.downcast().ok());
         *self.error.lock().unwrap_or_else(|e| e.into_inner()) = kept.map(|e| *e);
         io::Error::other("below TLS")
+    }
+}
+
+/// The TLS failure that [`SharedTls`] hands ureq (as `Other`: ureq's own native-tls variant
+/// comes with a feature we leave off), or the error as it was.
+pub(crate) fn tls_failure(error: ureq::Error) -> Result<native_tls::Error, ureq::Error> {
+    match error {
+        ureq::Error::Other(e) => e.downcast().map(|e| *e).map_err(ureq::Error::Other),
+        other => Err(other),
     }
 }
 
@@ -219,5 +228,22 @@ impl Transport for Tls {
 
     fn is_tls(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_failures_come_back_out_of_ureq_errors() {
+        let Err(failure) = native_tls::Certificate::from_pem(b"not a certificate") else {
+            panic!("garbage taken for a certificate")
+        };
+        let said = failure.to_string();
+        let back = tls_failure(ureq::Error::Other(Box::new(failure)));
+        assert_eq!(back.map(|e| e.to_string()).ok(), Some(said));
+        let other = tls_failure(ureq::Error::HostNotFound);
+        assert!(matches!(other, Err(ureq::Error::HostNotFound)));
     }
 }

@@ -165,15 +165,15 @@ impl Forwarder {
     /// A `ureq` error in words, without the URL (whose path or query may hold a secret).
     fn describe(&self, error: ureq::Error, bound: Duration) -> String {
         let host = &self.host;
-        match error {
-            ureq::Error::Timeout(_) => {
+        match crate::http::tls_failure(error) {
+            Ok(e) => crate::error::tls_error(host, e).to_string(),
+            Err(ureq::Error::Timeout(_)) => {
                 format!("{host} did not answer within {}", crate::error::Secs(bound))
             }
-            ureq::Error::HostNotFound => format!("host {host} not found"),
-            ureq::Error::ConnectionFailed => format!("could not connect to {host}"),
-            ureq::Error::Io(e) => format!("{host}: {}", crate::error::describe_io(&e)),
-            ureq::Error::NativeTls(e) => crate::error::tls_error(host, e).to_string(),
-            other => {
+            Err(ureq::Error::HostNotFound) => format!("host {host} not found"),
+            Err(ureq::Error::ConnectionFailed) => format!("could not connect to {host}"),
+            Err(ureq::Error::Io(e)) => format!("{host}: {}", crate::error::describe_io(&e)),
+            Err(other) => {
                 let text = other.to_string();
                 if text.contains(&self.url) || text.contains("://") {
                     format!("request to {host} failed")

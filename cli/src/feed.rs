@@ -433,7 +433,7 @@ impl MemQueue {
             "{}: took nothing for {} s with its queue full ({} bytes): dropped the oldest event \
              ({} dropped so far); find out why it stalls, or --spool DIR keeps events on disk",
             self.name,
-            self.bounds.stall.as_secs_f64(),
+            secs(self.bounds.stall),
             self.bounds.bytes,
             inner.dropped
         );
@@ -475,6 +475,17 @@ impl MemQueue {
         self.lock().closed = true;
         self.wake.notify_all();
     }
+}
+
+/// `d` in seconds as the user wrote it (`1`, `0.3`): std's float formatting, the only use of it
+/// in the binary, costs 11 KiB.
+fn secs(d: Duration) -> String {
+    let frac = format!(".{:09}", d.subsec_nanos());
+    format!(
+        "{}{}",
+        d.as_secs(),
+        frac.trim_end_matches('0').trim_end_matches('.')
+    )
 }
 
 #[cfg(test)]
