@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use serde_core::de::MapAccess;
+use serde_json::value::RawValue;
 
 use crate::error::{Error, Phase, Result, describe_io, tls_error};
-use crate::json::{Fields, Scalar, read_fields};
+use crate::json::{fields, string};
 use crate::proxy::{self, ProxyConfig};
 use crate::secret::Secret;
 use crate::trust::Trust;
@@ -184,19 +184,14 @@ pub(crate) fn classify_answer(
     retry_after: Option<Duration>,
 ) -> Result<(Secret, Duration)> {
     // Read in one pass like events (json.rs): no map of the whole answer is built.
-    let answer: Answer<'_> = read_fields(body).unwrap_or_default();
-    let get = |name: &str| answer.0.iter().rfind(|(k, _)| k == name).map(|(_, v)| v);
-    let field = |name: &str| match get(name) {
-        Some(Scalar::Str(text)) => Some(text.to_string()),
-        _ => None,
-    };
+    let names = ["access_token", "expires_in", "error", "reason", "error_description"];
+    let [token, expires_in, error, reason, description] = fields(body, names).unwrap_or_default();
+    let field = |raw: Option<&RawValue>| raw.and_then(string).map(|text| text.into_owned());
     match status {
         200..=299 => {
-            let token = field("access_token").filter(|t| !t.is_empty());
-            let expires_in = match get("expires_in") {
-                Some(Scalar::Int(secs)) if *secs >= 0 => *secs as u64,
-                _ => 3600,
-            };
+            let token = field(token).filter(|t| !t.is_empty());
+            let expires_in = expires_in.and_then(|raw| raw.get().parse().ok());
+            let expires_in = expires_in.unwrap_or(3600);
             match token {
                 Some(token) => Ok((Secret::new(token), Duration::from_secs(expires_in))),
                 None => Err(Error::Token {
@@ -210,30 +205,18 @@ pub(crate) fn classify_answer(
         // it again cannot help.
         400..=499 if status != 408 && status != 429 => Err(Error::Credentials {
             status,
-            error: field("error").unwrap_or_else(|| format!("HTTP {status}")),
-            reason: field("reason")
-                .or_else(|| field("error_description"))
+            error: field(error).unwrap_or_else(|| format!("HTTP {status}")),
+            reason: field(reason)
+                .or_else(|| field(description))
                 .unwrap_or_else(|| printable_snippet(body)),
         }),
         _ => Err(Error::Token {
             status: Some(status),
-            detail: field("reason")
-                .or_else(|| field("error"))
+            detail: field(reason)
+                .or_else(|| field(error))
                 .unwrap_or_else(|| printable_snippet(body)),
             retry_after,
         }),
-    }
-}
-
-/// The top-level fields of the token endpoint's answer (objects and arrays as `Other`).
-#[derive(Default)]
-struct Answer<'a>(Vec<(String, Scalar<'a>)>);
-
-impl<'de> Fields<'de> for Answer<'de> {
-    const WHAT: &'static str = "a token answer";
-    fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        self.0.push((key.to_string(), map.next_value()?));
-        Ok(true)
     }
 }
 
