@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use crate::config::Config;
-use crate::error::{Error, Phase, Result, describe_io, tls_error};
+use crate::error::{Error, Phase, Result, describe_io};
 use crate::proxy::{self, ProxyConfig};
 use crate::secret::Secret;
 use crate::trust::Trust;
@@ -261,6 +261,9 @@ impl TokenSource {
             Some(p) => format!("the proxy {}", p.address()),
             None => host.clone(),
         };
+        if let Some(e) = crate::http::tls_failure(&host, &error) {
+            return e;
+        }
         match error {
             ureq::Error::Timeout(_) => Error::Timeout {
                 phase: Phase::TokenRequest,
@@ -302,7 +305,6 @@ impl TokenSource {
                 let detail = format!("{host}: {}", describe_io(&e));
                 Error::io(Phase::TokenRequest, detail, e)
             }
-            ureq::Error::NativeTls(e) => tls_error(&host, e),
             other => Error::Token {
                 status: None,
                 detail: other.to_string(),

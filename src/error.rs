@@ -291,9 +291,10 @@ impl std::error::Error for Error {
     }
 }
 
-/// A native-tls error, with untrusted certificates told apart so the message can say what to do.
-pub(crate) fn tls_error(host: &str, error: native_tls::Error) -> Error {
-    classify_tls_failure(host, error.to_string(), Cause::new(error))
+/// A failed TLS handshake, with untrusted certificates told apart so the message can say what to
+/// do.
+pub(crate) fn tls_error(host: &str, failure: crate::trust::TlsFailure) -> Error {
+    classify_tls_failure(host, failure.0.clone(), Cause::new(failure))
 }
 
 /// Sorts TLS failures by OpenSSL's words: a certificate issued for another name is not a trust

@@ -6,7 +6,6 @@ use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use native_tls::{HandshakeError, TlsStream};
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
@@ -14,9 +13,9 @@ use ureq::unversioned::transport::{
 };
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, tls_error};
 use crate::proxy::{self, ProxyConfig};
-use crate::trust::Trust;
+use crate::trust::{Handshake, TlsFailure, TlsStream, Trust};
 use crate::url::bracketed;
 
 /// An HTTP agent for requests to `url`: through the proxy unless NO_PROXY exempts its host, with
@@ -90,6 +89,15 @@ fn http_agent(
     ))
 }
 
+/// A failed TLS handshake under a ureq error, as [`tls_error`] words it.
+pub(crate) fn tls_failure(host: &str, error: &ureq::Error) -> Option<Error> {
+    match error {
+        ureq::Error::Other(e) => e.downcast_ref::<TlsFailure>(),
+        _ => None,
+    }
+    .map(|failure| tls_error(host, failure.clone()))
+}
+
 /// TLS for `https://` through the shared connector of [`Trust`].
 #[derive(Debug)]
 struct SharedTls(Arc<Trust>);
@@ -108,7 +116,6 @@ impl<In: Transport> Connector<In> for SharedTls {
         if !details.needs_tls() || transport.is_tls() {
             return Ok(Some(Either::A(transport)));
         }
-        let tls = (self.0.tls_connector()).map_err(|_| ureq::Error::Tls("no TLS connector"))?;
         let host = details.uri.host().unwrap_or_default();
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let mut inner = TransportAdapter::new(transport.boxed(), details.current_time.clone());
@@ -118,10 +125,10 @@ impl<In: Transport> Connector<In> for SharedTls {
             inner,
             error: Arc::clone(&error),
         };
-        let stream = tls.connect(host, below).map_err(|e| {
+        let stream = self.0.connect(host, below).map_err(|e| {
             taken(&error).unwrap_or(match e {
-                HandshakeError::Failure(e) => ureq::Error::NativeTls(e),
-                HandshakeError::WouldBlock(_) => ureq::Error::Tls("TLS handshake interrupted"),
+                Handshake::Failed(e) => ureq::Error::Other(Box::new(e)),
+                Handshake::Blocked(_) => ureq::Error::Tls("TLS handshake interrupted"),
             })
         })?;
         let (input, output) = (

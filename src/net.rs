@@ -20,7 +20,7 @@ use tungstenite::protocol::WebSocketConfig;
 use crate::config::Config;
 use crate::error::{Error, Phase, Result, describe_io, describe_ws_error, is_timeout, tls_error};
 use crate::proxy::{self, ProxyConfig};
-use crate::trust::Trust;
+use crate::trust::{Handshake, TlsStream, Trust};
 use crate::url::host_port;
 
 /// A TCP stream that, while it has a deadline, gives every read and write only the time left
@@ -95,7 +95,7 @@ impl Write for Timed {
 #[derive(Debug)]
 pub(crate) enum Stream {
     Plain(Timed),
-    Tls(Box<native_tls::TlsStream<Timed>>),
+    Tls(Box<TlsStream<Timed>>),
 }
 
 impl Stream {
@@ -310,9 +310,8 @@ impl Connector {
         Err(last)
     }
 
-    fn tls_handshake(&self, tcp: TcpStream) -> Result<native_tls::TlsStream<Timed>> {
+    fn tls_handshake(&self, tcp: TcpStream) -> Result<TlsStream<Timed>> {
         let host = &self.target.host;
-        let connector = self.trust.tls_connector()?;
         let timed_out = Error::Timeout {
             phase: Phase::Tls,
             after: self.timeout,
@@ -323,17 +322,17 @@ impl Connector {
             wake_by: None,
             stopped: None,
         };
-        let mut result = connector.connect(host, timed);
+        let mut result = self.trust.connect(host, timed);
         loop {
             match result {
                 Ok(stream) => return Ok(stream),
-                Err(native_tls::HandshakeError::Failure(e)) => return Err(tls_error(host, e)),
+                Err(Handshake::Failed(e)) => return Err(tls_error(host, e)),
                 // As for the WebSocket handshake: the bound is on the whole phase.
-                Err(native_tls::HandshakeError::WouldBlock(mid)) => {
+                Err(Handshake::Blocked(mid)) => {
                     if mid.get_ref().past_deadline() {
                         return Err(timed_out);
                     }
-                    result = mid.handshake();
+                    result = crate::trust::resume(mid);
                 }
             }
         }

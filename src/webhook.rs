@@ -184,6 +184,9 @@ impl Forwarder {
     /// A `ureq` error in words, without the URL (whose path or query may hold a secret).
     fn describe(&self, error: ureq::Error, bound: Duration) -> String {
         let host = &self.host;
+        if let Some(e) = crate::http::tls_failure(host, &error) {
+            return e.to_string();
+        }
         match error {
             ureq::Error::Timeout(_) => {
                 format!("{host} did not answer within {}", crate::error::Secs(bound))
@@ -191,7 +194,6 @@ impl Forwarder {
             ureq::Error::HostNotFound => format!("host {host} not found"),
             ureq::Error::ConnectionFailed => format!("could not connect to {host}"),
             ureq::Error::Io(e) => format!("{host}: {}", crate::error::describe_io(&e)),
-            ureq::Error::NativeTls(e) => crate::error::tls_error(host, e).to_string(),
             other => {
                 let text = other.to_string();
                 if text.contains(&self.url) || text.contains("://") {
