@@ -197,7 +197,11 @@ impl Connector {
             proxy,
             trust,
             timeout: config.connect_timeout,
+            // tungstenite zero-fills its whole read buffer (128 KiB by default) before each read,
+            // so that much stays resident while idle; 16 KiB is a TLS record, the most one TLS
+            // read returns, and a larger frame grows the buffer to its length anyway.
             ws_config: WebSocketConfig::default()
+                .read_buffer_size(16 << 10)
                 .max_message_size(Some(config.max_message_size))
                 .max_frame_size(Some(config.max_message_size)),
         })
