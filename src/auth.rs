@@ -261,7 +261,7 @@ impl TokenSource {
             Some(p) => format!("the proxy {}", p.address()),
             None => host.clone(),
         };
-        if let Some(e) = crate::http::tls_failure(&host, &error) {
+        if let Some(e) = crate::http::ours(&error) {
             return e;
         }
         match error {

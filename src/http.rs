@@ -13,9 +13,9 @@ use ureq::unversioned::transport::{
 };
 
 use crate::config::Config;
-use crate::error::{Error, Result, tls_error};
+use crate::error::{Error, Result};
 use crate::proxy::{self, ProxyConfig};
-use crate::trust::{Handshake, TlsFailure, TlsStream, Trust};
+use crate::trust::{Handshake, TlsStream, Trust};
 use crate::url::bracketed;
 
 /// An HTTP agent for requests to `url`: through the proxy unless NO_PROXY exempts its host, with
@@ -89,13 +89,12 @@ fn http_agent(
     ))
 }
 
-/// A failed TLS handshake under a ureq error, as [`tls_error`] words it.
-pub(crate) fn tls_failure(host: &str, error: &ureq::Error) -> Option<Error> {
+/// Our own error under a ureq error: a failed TLS handshake, worded by [`Trust`].
+pub(crate) fn ours(error: &ureq::Error) -> Option<Error> {
     match error {
-        ureq::Error::Other(e) => e.downcast_ref::<TlsFailure>(),
+        ureq::Error::Other(e) => e.downcast_ref::<Error>().cloned(),
         _ => None,
     }
-    .map(|failure| tls_error(host, failure.clone()))
 }
 
 /// TLS for `https://` through the shared connector of [`Trust`].

@@ -18,7 +18,7 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
-use crate::error::{Error, Phase, Result, describe_io, describe_ws_error, is_timeout, tls_error};
+use crate::error::{Error, Phase, Result, describe_io, describe_ws_error, is_timeout};
 use crate::proxy::{self, ProxyConfig};
 use crate::trust::{Handshake, TlsStream, Trust};
 use crate::url::host_port;
@@ -330,13 +330,13 @@ impl Connector {
         loop {
             match result {
                 Ok(stream) => return Ok(stream),
-                Err(Handshake::Failed(e)) => return Err(tls_error(host, e)),
+                Err(Handshake::Failed(e)) => return Err(e),
                 // As for the WebSocket handshake: the bound is on the whole phase.
                 Err(Handshake::Blocked(mid)) => {
                     if mid.get_ref().past_deadline() {
                         return Err(timed_out);
                     }
-                    result = crate::trust::resume(mid);
+                    result = crate::trust::resume(host, mid);
                 }
             }
         }

@@ -5,28 +5,26 @@
 //! the system's bundle twice (OpenSSL's default paths, then openssl-probe's file, the same one),
 //! and the second copy, freed as duplicates, leaves about 0.9 MiB of holes in the heap for good.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, tls_error};
 
+#[cfg(not(any(target_os = "windows", target_vendor = "apple")))]
+pub(crate) use openssl::ssl::SslStream as TlsStream;
 #[cfg(not(any(target_os = "windows", target_vendor = "apple")))]
 use openssl::{
     ssl::{HandshakeError, MidHandshakeSslStream as Mid, SslConnector as Connector, SslMethod},
-    x509::X509 as Certificate,
+    x509::{X509 as Certificate, X509VerifyResult},
 };
 
+#[cfg(any(target_os = "windows", target_vendor = "apple"))]
+pub(crate) use native_tls::TlsStream;
 #[cfg(any(target_os = "windows", target_vendor = "apple"))]
 use native_tls::{
     Certificate, HandshakeError, MidHandshakeTlsStream as Mid, TlsConnector as Connector,
 };
-
-/// A TLS stream over `S`, verified against [`Trust`]'s roots.
-#[cfg(not(any(target_os = "windows", target_vendor = "apple")))]
-pub(crate) type TlsStream<S> = openssl::ssl::SslStream<S>;
-/// A TLS stream over `S`, verified against [`Trust`]'s roots.
-#[cfg(any(target_os = "windows", target_vendor = "apple"))]
-pub(crate) type TlsStream<S> = native_tls::TlsStream<S>;
 
 /// The roots in force: the system's plus `ZOOM_CA_FILE`'s, in one TLS connector shared (an `Arc`)
 /// by the token request, the relay and every socket of the process with the same `ca_file`. It is
@@ -38,23 +36,13 @@ pub(crate) struct Trust {
     tls: OnceLock<Connector>,
 }
 
-/// A TLS handshake not finished: failed, or waiting for the socket (`Mid::handshake` resumes it).
+/// A TLS handshake done, or not: failed, or waiting for the socket ([`resume`] goes on).
+pub(crate) type Step<S> = std::result::Result<TlsStream<S>, Handshake<S>>;
+
 pub(crate) enum Handshake<S> {
-    Failed(TlsFailure),
+    Failed(Error),
     Blocked(Mid<S>),
 }
-
-/// Why a TLS handshake failed, in the TLS library's words (with the certificate's verdict).
-#[derive(Clone, Debug)]
-pub(crate) struct TlsFailure(pub(crate) String);
-
-impl std::fmt::Display for TlsFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TlsFailure {}
 
 impl Trust {
     /// The process's trust for `ca_file` (read now, when there is one), shared while in use.
@@ -78,61 +66,52 @@ impl Trust {
         Ok(trust)
     }
 
-    /// Starts a TLS handshake with `host` over `stream`.
-    pub(crate) fn connect<S: std::io::Read + std::io::Write>(
-        &self,
-        host: &str,
-        stream: S,
-    ) -> std::result::Result<TlsStream<S>, Handshake<S>> {
-        let connector = self
-            .connector()
-            .map_err(|e| Handshake::Failed(TlsFailure(e)))?;
-        step(connector.connect(host, stream))
-    }
-
-    /// The TLS connector, built on first use: the system's roots stay, the extra ones are added.
-    fn connector(&self) -> std::result::Result<&Connector, String> {
-        if let Some(connector) = self.tls.get() {
-            return Ok(connector);
-        }
-        let built = build(&self.extra).map_err(|e| e.to_string())?;
-        Ok(self.tls.get_or_init(|| built))
+    /// Starts a TLS handshake with `host` over `stream`, building the connector on first use.
+    pub(crate) fn connect<S: Read + Write>(&self, host: &str, stream: S) -> Step<S> {
+        let connector = match self.tls.get() {
+            Some(connector) => connector,
+            None => match build(&self.extra) {
+                Ok(built) => self.tls.get_or_init(|| built),
+                Err(e) => return Err(Handshake::Failed(tls_error(host, e.to_string()))),
+            },
+        };
+        step(host, connector.connect(host, stream))
     }
 }
 
-/// Resumes a handshake that waited for the socket.
-pub(crate) fn resume<S: std::io::Read + std::io::Write>(
-    mid: Mid<S>,
-) -> std::result::Result<TlsStream<S>, Handshake<S>> {
-    step(mid.handshake())
+/// Goes on with a handshake with `host` that waited for the socket.
+pub(crate) fn resume<S: Read + Write>(host: &str, mid: Mid<S>) -> Step<S> {
+    step(host, mid.handshake())
 }
 
-/// OpenSSL's client defaults (peer and host name verified) over the system's roots read once:
-/// its default file (`SSL_CERT_FILE`, else the one under OPENSSLDIR), and openssl-probe's file
-/// only when that is another file (a static build's OPENSSLDIR is not the host's), as native-tls
-/// would; the certificate directories are looked up lazily.
+/// OpenSSL's client defaults (peer and host name verified) over the system's roots, read once:
+/// OpenSSL's own file (`SSL_CERT_FILE`, else cert.pem under OPENSSLDIR), or openssl-probe's when
+/// there is none (a static build's OPENSSLDIR is not the host's); the certificate directories
+/// are looked up lazily. native-tls loads both files, mostly the same one twice.
 #[cfg(not(any(target_os = "windows", target_vendor = "apple")))]
 fn build(extra: &[Certificate]) -> std::result::Result<Connector, openssl::error::ErrorStack> {
     let mut builder = Connector::builder(SslMethod::tls())?;
+    let openssl_dir = openssl::version::dir().strip_prefix("OPENSSLDIR: ");
+    let own = match std::env::var_os("SSL_CERT_FILE") {
+        Some(file) => Some(PathBuf::from(file)),
+        None => openssl_dir.map(|dir| Path::new(dir.trim_matches('"')).join("cert.pem")),
+    };
     let probed = openssl_probe::probe();
-    let default_file = std::env::var_os("SSL_CERT_FILE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let dir = openssl::version::dir().strip_prefix("OPENSSLDIR: ")?;
-            Some(Path::new(dir.trim_matches('"')).join("cert.pem"))
-        });
-    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
-    if let Some(file) = probed.cert_file {
-        if default_file.as_deref().and_then(canonical) != canonical(&file) {
-            if let Err(e) = builder.load_verify_locations(Some(&file), None) {
-                log::debug!("{}: {e}", file.display());
-            }
+    let file = probed
+        .cert_file
+        .filter(|_| !own.is_some_and(|f| f.exists()));
+    // (The openssl crate panics on a path that is not UTF-8: such a one is left out.)
+    let mut load = |file: Option<&Path>, dir: Option<&Path>| {
+        let Some(path) = file.or(dir).and_then(Path::to_str) else {
+            return;
+        };
+        if let Err(e) = builder.load_verify_locations(file, dir) {
+            log::debug!("{path}: {e}");
         }
-    }
-    for dir in probed.cert_dir {
-        if let Err(e) = builder.load_verify_locations(None, Some(&dir)) {
-            log::debug!("{}: {e}", dir.display());
-        }
+    };
+    load(file.as_deref(), None);
+    for dir in &probed.cert_dir {
+        load(None, Some(dir));
     }
     for cert in extra {
         builder.cert_store_mut().add_cert(cert.clone())?;
@@ -149,31 +128,27 @@ fn build(extra: &[Certificate]) -> std::result::Result<Connector, native_tls::Er
     builder.build()
 }
 
-/// One handshake step's outcome; a failure keeps the certificate's verdict, as native-tls says it.
+/// One handshake step; a failure says the certificate's verdict, as native-tls would.
 #[cfg(not(any(target_os = "windows", target_vendor = "apple")))]
-fn step<S>(
-    result: std::result::Result<TlsStream<S>, HandshakeError<S>>,
-) -> std::result::Result<TlsStream<S>, Handshake<S>> {
-    use openssl::x509::X509VerifyResult;
+fn step<S>(host: &str, result: std::result::Result<TlsStream<S>, HandshakeError<S>>) -> Step<S> {
     result.map_err(|e| match e {
         HandshakeError::WouldBlock(mid) => Handshake::Blocked(mid),
-        HandshakeError::SetupFailure(e) => Handshake::Failed(TlsFailure(e.to_string())),
+        HandshakeError::SetupFailure(e) => Handshake::Failed(tls_error(host, e.to_string())),
         HandshakeError::Failure(mid) => {
-            Handshake::Failed(TlsFailure(match mid.ssl().verify_result() {
+            let detail = match mid.ssl().verify_result() {
                 X509VerifyResult::OK => mid.error().to_string(),
                 verdict => format!("{} ({verdict})", mid.error()),
-            }))
+            };
+            Handshake::Failed(tls_error(host, detail))
         }
     })
 }
 
 #[cfg(any(target_os = "windows", target_vendor = "apple"))]
-fn step<S>(
-    result: std::result::Result<TlsStream<S>, HandshakeError<S>>,
-) -> std::result::Result<TlsStream<S>, Handshake<S>> {
+fn step<S>(host: &str, result: std::result::Result<TlsStream<S>, HandshakeError<S>>) -> Step<S> {
     result.map_err(|e| match e {
         HandshakeError::WouldBlock(mid) => Handshake::Blocked(mid),
-        HandshakeError::Failure(e) => Handshake::Failed(TlsFailure(e.to_string())),
+        HandshakeError::Failure(e) => Handshake::Failed(tls_error(host, e.to_string())),
     })
 }
 

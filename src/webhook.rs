@@ -184,7 +184,7 @@ impl Forwarder {
     /// A `ureq` error in words, without the URL (whose path or query may hold a secret).
     fn describe(&self, error: ureq::Error, bound: Duration) -> String {
         let host = &self.host;
-        if let Some(e) = crate::http::tls_failure(host, &error) {
+        if let Some(e) = crate::http::ours(&error) {
             return e.to_string();
         }
         match error {
