@@ -1,5 +1,5 @@
 //! The one way this crate builds a ureq agent (the token request, the webhook relay): TLS through
-//! the process's one native-tls connector (see [`Trust`]), the proxy decided by our settings
+//! the process's one TLS connector (see [`Trust`]), the proxy decided by our settings
 //! (never by ureq reading the environment), one bound on the whole request.
 
 use std::io::{self, Read, Write};
@@ -139,7 +139,7 @@ impl<In: Transport> Connector<In> for SharedTls {
     }
 }
 
-/// ureq's transport under TLS, keeping ureq's own error (a timeout) that native-tls would
+/// ureq's transport under TLS, keeping ureq's own error (a timeout) that the TLS library would
 /// report as a TLS failure.
 struct Kept {
     inner: TransportAdapter,

@@ -1,6 +1,6 @@
 //! Opening the socket: TCP with a timeout, a CONNECT tunnel when a proxy is configured, TLS
-//! through native-tls (system roots plus `ZOOM_CA_FILE`), the WebSocket handshake. Each phase ends
-//! within `Config::connect_timeout` with an error that names it.
+//! through the shared connector (system roots plus `ZOOM_CA_FILE`), the WebSocket handshake. Each
+//! phase ends within `Config::connect_timeout` with an error that names it.
 //!
 //! The socket URL carries the access token, so it is built here at the moment of connecting, handed
 //! straight to tungstenite, and never stored, logged or put into an error: errors name the host and
