@@ -15,7 +15,8 @@ use crate::error::{Error, Result, tls_error};
 pub(crate) use openssl::ssl::SslStream as TlsStream;
 #[cfg(not(any(target_os = "windows", target_vendor = "apple")))]
 use openssl::{
-    ssl::{HandshakeError, MidHandshakeSslStream as Mid, SslConnector as Connector, SslMethod},
+    ssl::{HandshakeError, MidHandshakeSslStream as Mid, SslConnector as Connector},
+    ssl::{SslMethod, SslVersion},
     x509::{X509 as Certificate, X509VerifyResult},
 };
 
@@ -84,13 +85,15 @@ pub(crate) fn resume<S: Read + Write>(host: &str, mid: Mid<S>) -> Step<S> {
     step(host, mid.handshake())
 }
 
-/// OpenSSL's client defaults (peer and host name verified) over the system's roots, read once:
-/// OpenSSL's own file (`SSL_CERT_FILE`, else cert.pem under OPENSSLDIR), or openssl-probe's when
-/// there is none (a static build's OPENSSLDIR is not the host's); the certificate directories
-/// are looked up lazily. native-tls loads both files, mostly the same one twice.
+/// OpenSSL's client defaults (peer and host name verified; TLS 1.2 at least, as native-tls sets)
+/// over the system's roots, read once: OpenSSL's own file (`SSL_CERT_FILE`, else cert.pem under
+/// OPENSSLDIR), or openssl-probe's when there is none (a static build's OPENSSLDIR is not the
+/// host's); the certificate directories are looked up lazily. native-tls loads both files, mostly
+/// the same one twice.
 #[cfg(not(any(target_os = "windows", target_vendor = "apple")))]
 fn build(extra: &[Certificate]) -> std::result::Result<Connector, openssl::error::ErrorStack> {
     let mut builder = Connector::builder(SslMethod::tls())?;
+    builder.set_min_proto_version(Some(SslVersion::TLS1_2))?;
     let openssl_dir = openssl::version::dir().strip_prefix("OPENSSLDIR: ");
     let own = match std::env::var_os("SSL_CERT_FILE") {
         Some(file) => Some(PathBuf::from(file)),
