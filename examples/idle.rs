@@ -33,6 +33,11 @@ struct Extras {
     service: bool,
 }
 
+/// `--smaps FILE`: where to copy the idle process's /proc/PID/smaps before it is killed.
+static SMAPS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// `--system-bundle FILE`: the bundle standing for the system's (to compare with a small one).
+static SYSTEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut seconds = 60u64;
@@ -47,6 +52,8 @@ fn main() {
             "--bin" => binary = value(),
             "--tls" => extras.tls = true,
             "--service" => extras.service = true,
+            "--smaps" => SMAPS.set(value()).expect("one --smaps"),
+            "--system-bundle" => SYSTEM.set(value()).expect("one --system-bundle"),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -146,13 +153,16 @@ fn task_status_field(path: &str, name: &str) -> u64 {
 
 /// The system's CA bundle with the test CA appended: what `SSL_CERT_FILE` points at.
 fn bundle() -> std::path::PathBuf {
-    let system = [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-    ]
-    .iter()
-    .find_map(|p| std::fs::read(p).ok())
-    .expect("a system CA bundle");
+    let system = SYSTEM
+        .get()
+        .map(String::as_str)
+        .into_iter()
+        .chain([
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+        ])
+        .find_map(|p| std::fs::read(p).ok())
+        .expect("a system CA bundle");
     let mut pem = system;
     pem.extend(std::fs::read(test_ca_file()).expect("test CA"));
     let path = std::env::temp_dir().join(format!("zoom-ws-idle-bundle-{}.pem", std::process::id()));
@@ -203,6 +213,9 @@ fn idle(binary: &str, seconds: u64, extras: Extras) {
     let rss = status_field(pid, "VmRSS");
     let anon = status_field(pid, "RssAnon");
     let peak = status_field(pid, "VmHWM");
+    if let Some(path) = SMAPS.get() {
+        std::fs::copy(format!("/proc/{pid}/smaps"), path).expect("copy smaps");
+    }
     child.kill().ok();
     child.wait().ok();
 

@@ -5,10 +5,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::config::Config;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, Phase, Result, describe_io, tls_error};
+use crate::config::Config;
+use crate::error::{Error, Phase, Result, describe_io};
 use crate::json::{fields, string};
 use crate::proxy::{self, ProxyConfig};
 use crate::secret::Secret;
@@ -252,26 +252,28 @@ impl TokenSource {
             Some(p) => format!("the proxy {}", p.address()),
             None => host.clone(),
         };
-        match crate::http::tls_failure(error) {
-            Ok(e) => tls_error(&host, e),
-            Err(ureq::Error::Timeout(_)) => Error::Timeout {
+        if let Some(e) = crate::http::ours(&error) {
+            return e;
+        }
+        match error {
+            ureq::Error::Timeout(_) => Error::Timeout {
                 phase: Phase::TokenRequest,
                 after: self.timeout,
             },
             // The lookup of the first hop: named with its setting, so a typo points at it.
-            Err(ureq::Error::HostNotFound) => Error::connect(
+            ureq::Error::HostNotFound => Error::connect(
                 Phase::Resolve,
                 format!("{} not found", self.named(first_hop)),
             ),
-            Err(ureq::Error::Io(e)) if e.to_string().contains("failed to lookup address") => {
+            ureq::Error::Io(e) if e.to_string().contains("failed to lookup address") => {
                 let detail = format!("{}: {}", self.named(first_hop), describe_io(&e));
                 Error::io(Phase::Resolve, detail, e)
             }
-            Err(ureq::Error::ConnectionFailed) => Error::connect(
+            ureq::Error::ConnectionFailed => Error::connect(
                 Phase::TcpConnect,
                 format!("could not connect to {first_hop} for the token"),
             ),
-            Err(ureq::Error::ConnectProxyFailed(reason)) => {
+            ureq::Error::ConnectProxyFailed(reason) => {
                 let proxy = self.proxy.as_ref();
                 match (proxy, proxy::status_in_ureq_reason(&reason)) {
                     (Some(p), Some(status)) => {
@@ -284,17 +286,17 @@ impl TokenSource {
                 }
             }
             // Refused is only ever the first hop: the proxy, when there is one.
-            Err(ureq::Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 Error::connect(
                     Phase::TcpConnect,
                     format!("{first_hop} (for the token request): connection refused"),
                 )
             }
-            Err(ureq::Error::Io(e)) => {
+            ureq::Error::Io(e) => {
                 let detail = format!("{host}: {}", describe_io(&e));
                 Error::io(Phase::TokenRequest, detail, e)
             }
-            Err(other) => Error::Token {
+            other => Error::Token {
                 status: None,
                 detail: other.to_string(),
                 retry_after: None,

@@ -284,14 +284,10 @@ impl std::error::Error for Error {
     }
 }
 
-/// A native-tls error, with untrusted certificates told apart so the message can say what to do.
-pub(crate) fn tls_error(host: &str, error: native_tls::Error) -> Error {
-    classify_tls_failure(host, error.to_string(), Cause::new(error))
-}
-
-/// Sorts TLS failures by OpenSSL's words: a certificate issued for another name is not a trust
-/// problem (ZOOM_CA_FILE cannot fix it); other verification failures are.
-fn classify_tls_failure(host: &str, detail: String, source: Option<Cause>) -> Error {
+/// A failed TLS handshake, sorted by OpenSSL's words so the message can say what to do: a
+/// certificate issued for another name is not a trust problem (ZOOM_CA_FILE cannot fix it); other
+/// verification failures are.
+pub(crate) fn tls_error(host: &str, detail: String) -> Error {
     let lower = detail.to_ascii_lowercase();
     if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
         Error::Connect {
@@ -300,19 +296,19 @@ fn classify_tls_failure(host: &str, detail: String, source: Option<Cause>) -> Er
                 "{host}: the server's certificate is for another name ({detail}); check the URL, \
                  and the proxy or gateway in between"
             ),
-            source,
+            source: None,
         }
     } else if lower.contains("certificate") || lower.contains("verify") {
         Error::UntrustedCertificate {
             host: host.to_string(),
             detail,
-            source,
+            source: None,
         }
     } else {
         Error::Connect {
             phase: Phase::Tls,
             detail: format!("{host}: {detail}"),
-            source,
+            source: None,
         }
     }
 }
@@ -384,20 +380,18 @@ mod tests {
 
     #[test]
     fn tls_failures_say_what_to_fix() {
-        let mismatch = classify_tls_failure(
+        let mismatch = tls_error(
             "ws.zoom.us",
             "error:0A000086:SSL routines::certificate verify failed (Hostname mismatch)".into(),
-            None,
         );
         assert!(
             mismatch.to_string().contains("for another name"),
             "{mismatch}"
         );
         assert!(!mismatch.to_string().contains("ZOOM_CA_FILE"));
-        let untrusted = classify_tls_failure(
+        let untrusted = tls_error(
             "ws.zoom.us",
             "certificate verify failed (unable to get local issuer certificate)".into(),
-            None,
         );
         assert!(matches!(untrusted, Error::UntrustedCertificate { .. }));
         assert!(untrusted.to_string().contains("ZOOM_CA_FILE"));

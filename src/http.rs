@@ -1,12 +1,11 @@
 //! The one way this crate builds a ureq agent (the token request, the webhook relay): TLS through
-//! the process's one native-tls connector (see [`Trust`]), the proxy decided by our settings
+//! the process's one TLS connector (see [`Trust`]), the proxy decided by our settings
 //! (never by ureq reading the environment), one bound on the whole request.
 
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use native_tls::{HandshakeError, TlsStream};
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
@@ -16,7 +15,7 @@ use ureq::unversioned::transport::{
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::proxy::{self, ProxyConfig};
-use crate::trust::Trust;
+use crate::trust::{Handshake, TlsStream, Trust};
 use crate::url::bracketed;
 
 /// An HTTP agent for requests to `url`: through the proxy unless NO_PROXY exempts its host, with
@@ -90,6 +89,14 @@ fn http_agent(
     ))
 }
 
+/// Our own error under a ureq error: a failed TLS handshake, worded by [`Trust`].
+pub(crate) fn ours(error: &ureq::Error) -> Option<Error> {
+    match error {
+        ureq::Error::Other(e) => e.downcast_ref::<Error>().cloned(),
+        _ => None,
+    }
+}
+
 /// TLS for `https://` through the shared connector of [`Trust`].
 #[derive(Debug)]
 struct SharedTls(Arc<Trust>);
@@ -108,7 +115,6 @@ impl<In: Transport> Connector<In> for SharedTls {
         if !details.needs_tls() || transport.is_tls() {
             return Ok(Some(Either::A(transport)));
         }
-        let tls = (self.0.tls_connector()).map_err(|_| ureq::Error::Tls("no TLS connector"))?;
         let host = details.uri.host().unwrap_or_default();
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let mut inner = TransportAdapter::new(transport.boxed(), details.current_time.clone());
@@ -118,10 +124,10 @@ impl<In: Transport> Connector<In> for SharedTls {
             inner,
             error: Arc::clone(&error),
         };
-        let stream = tls.connect(host, below).map_err(|e| {
+        let stream = self.0.connect(host, below).map_err(|e| {
             taken(&error).unwrap_or(match e {
-                HandshakeError::Failure(e) => ureq::Error::Other(Box::new(e)),
-                HandshakeError::WouldBlock(_) => ureq::Error::Tls("TLS handshake interrupted"),
+                Handshake::Failed(e) => ureq::Error::Other(Box::new(e)),
+                Handshake::Blocked(_) => ureq::Error::Tls("TLS handshake interrupted"),
             })
         })?;
         let (input, output) = (
@@ -133,7 +139,7 @@ impl<In: Transport> Connector<In> for SharedTls {
     }
 }
 
-/// ureq's transport under TLS, keeping ureq's own error (a timeout) that native-tls would
+/// ureq's transport under TLS, keeping ureq's own error (a timeout) that the TLS library would
 /// report as a TLS failure.
 struct Kept {
     inner: TransportAdapter,
@@ -148,15 +154,6 @@ impl Kept {
         let kept = e.into_inner().and_then(|inner| inner.downcast().ok());
         *self.error.lock().unwrap_or_else(|e| e.into_inner()) = kept.map(|e| *e);
         io::Error::other("below TLS")
-    }
-}
-
-/// The TLS failure that [`SharedTls`] hands ureq (as `Other`: ureq's own native-tls variant
-/// comes with a feature we leave off), or the error as it was.
-pub(crate) fn tls_failure(error: ureq::Error) -> Result<native_tls::Error, ureq::Error> {
-    match error {
-        ureq::Error::Other(e) => e.downcast().map(|e| *e).map_err(ureq::Error::Other),
-        other => Err(other),
     }
 }
 
@@ -231,19 +228,3 @@ impl Transport for Tls {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tls_failures_come_back_out_of_ureq_errors() {
-        let Err(failure) = native_tls::Certificate::from_pem(b"not a certificate") else {
-            panic!("garbage taken for a certificate")
-        };
-        let said = failure.to_string();
-        let back = tls_failure(ureq::Error::Other(Box::new(failure)));
-        assert_eq!(back.map(|e| e.to_string()).ok(), Some(said));
-        let other = tls_failure(ureq::Error::HostNotFound);
-        assert!(matches!(other, Err(ureq::Error::HostNotFound)));
-    }
-}

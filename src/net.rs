@@ -1,6 +1,6 @@
 //! Opening the socket: TCP with a timeout, a CONNECT tunnel when a proxy is configured, TLS
-//! through native-tls (system roots plus `ZOOM_CA_FILE`), the WebSocket handshake. Each phase ends
-//! within `Config::connect_timeout` with an error that names it.
+//! through the shared connector (system roots plus `ZOOM_CA_FILE`), the WebSocket handshake. Each
+//! phase ends within `Config::connect_timeout` with an error that names it.
 //!
 //! The socket URL carries the access token, so it is built here at the moment of connecting, handed
 //! straight to tungstenite, and never stored, logged or put into an error: errors name the host and
@@ -18,9 +18,9 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
-use crate::error::{Error, Phase, Result, describe_io, describe_ws_error, is_timeout, tls_error};
+use crate::error::{Error, Phase, Result, describe_io, describe_ws_error, is_timeout};
 use crate::proxy::{self, ProxyConfig};
-use crate::trust::Trust;
+use crate::trust::{Handshake, TlsStream, Trust};
 use crate::url::host_port;
 
 /// A TCP stream that, while it has a deadline, gives every read and write only the time left
@@ -95,7 +95,7 @@ impl Write for Timed {
 #[derive(Debug)]
 pub(crate) enum Stream {
     Plain(Timed),
-    Tls(Box<native_tls::TlsStream<Timed>>),
+    Tls(Box<TlsStream<Timed>>),
 }
 
 impl Stream {
@@ -197,7 +197,11 @@ impl Connector {
             proxy,
             trust,
             timeout: config.connect_timeout,
+            // tungstenite zero-fills its whole read buffer (128 KiB by default) before each read,
+            // so that much stays resident while idle; 16 KiB is a TLS record, the most one TLS
+            // read returns, and a larger frame grows the buffer to its length anyway.
             ws_config: WebSocketConfig::default()
+                .read_buffer_size(16 << 10)
                 .max_message_size(Some(config.max_message_size))
                 .max_frame_size(Some(config.max_message_size)),
         })
@@ -310,9 +314,8 @@ impl Connector {
         Err(last)
     }
 
-    fn tls_handshake(&self, tcp: TcpStream) -> Result<native_tls::TlsStream<Timed>> {
+    fn tls_handshake(&self, tcp: TcpStream) -> Result<TlsStream<Timed>> {
         let host = &self.target.host;
-        let connector = self.trust.tls_connector()?;
         let timed_out = Error::Timeout {
             phase: Phase::Tls,
             after: self.timeout,
@@ -323,17 +326,17 @@ impl Connector {
             wake_by: None,
             stopped: None,
         };
-        let mut result = connector.connect(host, timed);
+        let mut result = self.trust.connect(host, timed);
         loop {
             match result {
                 Ok(stream) => return Ok(stream),
-                Err(native_tls::HandshakeError::Failure(e)) => return Err(tls_error(host, e)),
+                Err(Handshake::Failed(e)) => return Err(e),
                 // As for the WebSocket handshake: the bound is on the whole phase.
-                Err(native_tls::HandshakeError::WouldBlock(mid)) => {
+                Err(Handshake::Blocked(mid)) => {
                     if mid.get_ref().past_deadline() {
                         return Err(timed_out);
                     }
-                    result = mid.handshake();
+                    result = crate::trust::resume(host, mid);
                 }
             }
         }

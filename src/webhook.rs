@@ -165,15 +165,17 @@ impl Forwarder {
     /// A `ureq` error in words, without the URL (whose path or query may hold a secret).
     fn describe(&self, error: ureq::Error, bound: Duration) -> String {
         let host = &self.host;
-        match crate::http::tls_failure(error) {
-            Ok(e) => crate::error::tls_error(host, e).to_string(),
-            Err(ureq::Error::Timeout(_)) => {
+        if let Some(e) = crate::http::ours(&error) {
+            return e.to_string();
+        }
+        match error {
+            ureq::Error::Timeout(_) => {
                 format!("{host} did not answer within {}", crate::error::Secs(bound))
             }
-            Err(ureq::Error::HostNotFound) => format!("host {host} not found"),
-            Err(ureq::Error::ConnectionFailed) => format!("could not connect to {host}"),
-            Err(ureq::Error::Io(e)) => format!("{host}: {}", crate::error::describe_io(&e)),
-            Err(other) => {
+            ureq::Error::HostNotFound => format!("host {host} not found"),
+            ureq::Error::ConnectionFailed => format!("could not connect to {host}"),
+            ureq::Error::Io(e) => format!("{host}: {}", crate::error::describe_io(&e)),
+            other => {
                 let text = other.to_string();
                 if text.contains(&self.url) || text.contains("://") {
                     format!("request to {host} failed")

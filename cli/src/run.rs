@@ -188,6 +188,9 @@ fn start(
             client.on_state(move |change| {
                 log_gap(change, &label);
                 health.change(i, change);
+                if let StateChange::Connected = change {
+                    crate::malloc::trim();
+                }
             });
             let fanout = Arc::clone(&sink.lock().unwrap_or_else(|e| e.into_inner()).fanout);
             client.pause_while(move || !fanout.has_room());

@@ -57,6 +57,37 @@ fn zoom_ca_file_adds_to_the_system_roots_for_both_connections() {
     assert_eq!(mock.connections(), 1);
 }
 
+/// The system's roots (`SSL_CERT_FILE`) are read once for the token request and the socket
+/// together: a FIFO hands its content to one reader only, so a second read (native-tls read the
+/// bundle twice, 0.9 MiB of an idle client's memory) would wait forever and nothing would arrive.
+#[test]
+#[cfg(all(unix, not(target_vendor = "apple")))]
+fn the_system_roots_are_read_once_per_process() {
+    let _guard = watchdog(30);
+    let mock = tls_mock();
+    mock.plan(Plan::new().events(0, 1));
+    let fifo = std::env::temp_dir().join(format!("zoom-ws-roots-{}.pem", std::process::id()));
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success(), "mkfifo {}", fifo.display());
+    let pem = std::fs::read(test_ca_file()).unwrap();
+    let path = fifo.clone();
+    // Opening a FIFO to write waits for its reader; once written and closed, a later open to
+    // read waits for a writer that never comes.
+    std::thread::spawn(move || std::fs::write(path, pem));
+    let mut child = cli(&mock)
+        .env("SSL_CERT_FILE", &fifo)
+        .args(["--max-events", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = mock::wait_exit(&mut child, 15.0);
+    let output = child.wait_with_output().unwrap();
+    std::fs::remove_file(&fifo).ok();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+    assert_eq!((mock.token_requests().len(), mock.connections()), (1, 1));
+}
+
 #[test]
 fn a_ca_file_that_cannot_work_is_a_config_error_naming_zoom_ca_file() {
     let _guard = watchdog(30);
