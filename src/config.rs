@@ -41,7 +41,9 @@ pub const DEFAULT_WS_URL: &str = "wss://ws.zoom.us/ws";
 /// config.validate()?;
 /// # Ok::<(), zoom_ws::Error>(())
 /// ```
-#[derive(Clone)]
+/// `Debug` shows every setting but the secrets (the client secret and the proxy's credentials
+/// are [`Secret`]s, shown as `***`).
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Config {
     /// OAuth client id of the Zoom app (`ZOOM_CLIENT_ID` or `CLIENT_USERNAME`).
@@ -103,26 +105,10 @@ impl Clone for Checked {
     }
 }
 
-impl fmt::Debug for Config {
+/// Shown as a name only: the fingerprint is no setting, and would tell a hash of the secret.
+impl fmt::Debug for Checked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("subscription_id", &self.subscription_id)
-            .field("account_id", &self.account_id)
-            .field("oauth_url", &self.oauth_url)
-            .field("ws_url", &self.ws_url)
-            .field("heartbeat_interval", &self.heartbeat_interval)
-            .field("dead_peer_timeout", &self.effective_dead_peer_timeout())
-            .field("connect_timeout", &self.connect_timeout)
-            .field("backoff", &self.backoff)
-            .field("max_message_size", &self.max_message_size)
-            .field("ca_file", &self.ca_file)
-            .field("proxy", &self.proxy)
-            .field("no_proxy", &self.no_proxy)
-            .field("allow_insecure", &self.allow_insecure)
-            .field("give_up_after", &self.give_up_after)
-            .finish()
+        f.write_str("Checked")
     }
 }
 
@@ -318,36 +304,17 @@ impl Config {
     }
 
     /// A hash of every setting but the subscription id (never 0, which means unchecked). The
-    /// fields are named one by one, so that a new one cannot be forgotten here.
+    /// derived `Debug` names every field, so that a new one cannot be forgotten here; the secrets
+    /// it hides are added.
     fn fingerprint(&self) -> u64 {
-        let Config {
-            client_id,
-            client_secret,
-            subscription_id: _,
-            account_id,
-            oauth_url,
-            ws_url,
-            heartbeat_interval,
-            dead_peer_timeout,
-            connect_timeout,
-            backoff,
-            max_message_size,
-            ca_file,
-            proxy,
-            no_proxy,
-            allow_insecure,
-            give_up_after,
-            checked: _,
-        } = self;
+        let settings = Config {
+            subscription_id: String::new(),
+            ..self.clone()
+        };
+        let proxy = self.proxy.as_ref();
+        let proxy = proxy.map(|p| (p.username.expose(), p.password.expose()));
         let mut h = DefaultHasher::new();
-        (client_id, client_secret.expose(), account_id).hash(&mut h);
-        (oauth_url, ws_url, ca_file, no_proxy).hash(&mut h);
-        (heartbeat_interval, dead_peer_timeout, connect_timeout).hash(&mut h);
-        (backoff.initial, backoff.max, backoff.reset_after).hash(&mut h);
-        (max_message_size, allow_insecure, give_up_after).hash(&mut h);
-        let proxy = proxy.as_ref();
-        let proxy = proxy.map(|p| (&p.host, p.port, p.username.expose(), p.password.expose()));
-        proxy.hash(&mut h);
+        (format!("{settings:?}"), self.client_secret.expose(), proxy).hash(&mut h);
         h.finish().max(1)
     }
 
@@ -515,112 +482,66 @@ fn check_proxy(proxy: &ProxyConfig) -> Result<()> {
     Ok(())
 }
 
-/// Setters, in the manner of tungstenite's `WebSocketConfig`: `Config::new(…).heartbeat_interval(…)`.
-/// One for every public field.
-impl Config {
+/// Writes the setters: each entry is a doc comment, the field's name, its argument, and the value
+/// the field takes.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $field:ident($arg:ident: $ty:ty) => $value:expr;)*) => {
+        /// Setters, in the manner of tungstenite's `WebSocketConfig`:
+        /// `Config::new(…).heartbeat_interval(…)`. One for every public field.
+        impl Config {
+            $($(#[$doc])* pub fn $field(mut self, $arg: $ty) -> Self {
+                self.$field = $value;
+                self
+            })*
+
+            /// Hosts reached directly even with a proxy: names (with their subdomains), IP
+            /// addresses, optional `:port`, or `*` for all.
+            pub fn no_proxy<I, S>(mut self, hosts: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.no_proxy = hosts.into_iter().map(Into::into).collect();
+                self
+            }
+        }
+    };
+}
+
+setters! {
     /// The OAuth client id of the Zoom app.
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.client_id = client_id.into();
-        self
-    }
-
+    client_id(client_id: impl Into<String>) => client_id.into();
     /// The OAuth client secret.
-    pub fn client_secret(mut self, secret: impl Into<Secret>) -> Self {
-        self.client_secret = secret.into();
-        self
-    }
-
+    client_secret(secret: impl Into<Secret>) => secret.into();
     /// The event subscription to connect to (one id).
-    pub fn subscription_id(mut self, subscription_id: impl Into<String>) -> Self {
-        self.subscription_id = subscription_id.into();
-        self
-    }
-
+    subscription_id(subscription_id: impl Into<String>) => subscription_id.into();
     /// Allow `http://` and `ws://` to hosts other than this machine (secrets then cross the
     /// network in clear).
-    pub fn allow_insecure(mut self, allow: bool) -> Self {
-        self.allow_insecure = allow;
-        self
-    }
-
+    allow_insecure(allow: bool) => allow;
     /// Make [`Client::run`](crate::Client::run) return the last error once no connection has
     /// been accepted for `limit`.
-    pub fn give_up_after(mut self, limit: Duration) -> Self {
-        self.give_up_after = Some(limit);
-        self
-    }
-
+    give_up_after(limit: Duration) => Some(limit);
     /// Requests tokens for this account (`grant_type=account_credentials`).
-    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
-        self.account_id = Some(account_id.into());
-        self
-    }
-
+    account_id(account_id: impl Into<String>) => Some(account_id.into());
     /// The token endpoint.
-    pub fn oauth_url(mut self, url: impl Into<String>) -> Self {
-        self.oauth_url = url.into();
-        self
-    }
-
+    oauth_url(url: impl Into<String>) => url.into();
     /// The socket endpoint.
-    pub fn ws_url(mut self, url: impl Into<String>) -> Self {
-        self.ws_url = url.into();
-        self
-    }
-
+    ws_url(url: impl Into<String>) => url.into();
     /// How often a heartbeat is sent.
-    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
-        self.heartbeat_interval = interval;
-        self
-    }
-
+    heartbeat_interval(interval: Duration) => interval;
     /// Drop the connection when nothing has arrived for this long (instead of two heartbeat
     /// intervals plus 5 s).
-    pub fn dead_peer_timeout(mut self, timeout: Duration) -> Self {
-        self.dead_peer_timeout = Some(timeout);
-        self
-    }
-
+    dead_peer_timeout(timeout: Duration) => Some(timeout);
     /// The bound on each step of connecting.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
+    connect_timeout(timeout: Duration) => timeout;
     /// Delays between connection attempts.
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
+    backoff(backoff: Backoff) => backoff;
     /// The largest WebSocket message accepted, in bytes.
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes;
-        self
-    }
-
+    max_message_size(bytes: usize) => bytes;
     /// A PEM file of CA certificates trusted besides the system's roots.
-    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_file = Some(path.into());
-        self
-    }
-
+    ca_file(path: impl Into<PathBuf>) => Some(path.into());
     /// An `http://` proxy for the token request and the socket.
-    pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
-        self.proxy = Some(proxy);
-        self
-    }
-
-    /// Hosts reached directly even with a proxy: names (with their subdomains), IP addresses,
-    /// optional `:port`, or `*` for all.
-    pub fn no_proxy<I, S>(mut self, hosts: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.no_proxy = hosts.into_iter().map(Into::into).collect();
-        self
-    }
+    proxy(proxy: ProxyConfig) => Some(proxy);
 }
 
 #[cfg(test)]
@@ -804,10 +725,22 @@ mod tests {
     }
 
     #[test]
-    fn debug_hides_the_secret() {
-        let config = Config::new("id", "very-secret-value", "sub");
+    fn debug_hides_the_secrets_and_the_fingerprint() {
+        let proxy = ProxyConfig::parse("http://alice:hunter2@proxy.corp:3128").unwrap();
+        let config = Config::new("id", "very-secret-value", "sub")
+            .oauth_url("http://127.0.0.1:9/oauth/token")
+            .ws_url("ws://127.0.0.1:9/ws")
+            .proxy(proxy);
         let shown = format!("{config:?}");
-        assert!(!shown.contains("very-secret-value"), "{shown}");
-        assert!(shown.contains("***"));
+        for secret in ["very-secret-value", "hunter2", "alice"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("***") && shown.contains("proxy.corp"),
+            "{shown}"
+        );
+        // Found good, it keeps a hash of its secret: not shown either.
+        config.validate().unwrap();
+        assert_eq!(format!("{config:?}"), shown);
     }
 }
