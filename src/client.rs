@@ -12,6 +12,7 @@ use tungstenite::{Message, WebSocket};
 use crate::auth::{Token, TokenSource};
 use crate::config::Config;
 use crate::error::{Error, Result, Secs, describe_ws_error, is_timeout};
+use crate::escape::escaped;
 use crate::event::Event;
 use crate::gate::{self, Gate};
 use crate::net::{Connector, Stream};
@@ -465,7 +466,10 @@ impl Client {
                     None => log::debug!("heartbeat answered"),
                 }
             }
-            Step::Failure(content) => log::warn!("Zoom reported a failure: {}", shorten(&content)),
+            // Zoom's words, escaped: a line break in them cannot forge a log line.
+            Step::Failure(content) => {
+                log::warn!("Zoom reported a failure: {}", escaped(shorten(&content)))
+            }
             Step::Skipped {
                 reason,
                 note,
