@@ -212,20 +212,15 @@ fn read(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Error>) -> C
         }
         Err(e) => note(Err(e)),
     }
-    match check::allow_insecure(get("ZOOM_ALLOW_INSECURE").as_deref()) {
-        Ok(allow) => config.allow_insecure = allow,
-        Err(e) => note(Err(e)),
-    }
+    let allow = check::allow_insecure(get("ZOOM_ALLOW_INSECURE").as_deref());
+    note(allow.map(|allow| config.allow_insecure = allow));
     read_numbers(&mut config, &get, &mut note);
     config.ca_file = get("ZOOM_CA_FILE").map(|v| PathBuf::from(v.trim()));
     if let Some((name, url)) = PROXY_VARIABLES
         .iter()
         .find_map(|name| get(name).map(|v| (*name, v)))
     {
-        match ProxyConfig::parse_setting(name, &url) {
-            Ok(proxy) => config.proxy = Some(proxy),
-            Err(e) => note(Err(e)),
-        }
+        note(ProxyConfig::parse_setting(name, &url).map(|proxy| config.proxy = Some(proxy)));
     }
     if let Some(list) = NO_PROXY_VARIABLES.iter().find_map(|name| get(name)) {
         config.no_proxy = proxy::parse_no_proxy(&list);
@@ -241,10 +236,7 @@ fn read_numbers(
 ) {
     let mut seconds = |name: &'static str, field: &mut Duration| {
         if let Some(v) = get(name) {
-            match check::seconds(name, &v) {
-                Ok(d) => *field = d,
-                Err(e) => note(Err(e)),
-            }
+            note(check::seconds(name, &v).map(|d| *field = d));
         }
     };
     seconds("ZOOM_HEARTBEAT_INTERVAL", &mut config.heartbeat_interval);
@@ -255,13 +247,9 @@ fn read_numbers(
     seconds("ZOOM_BACKOFF_MAX", &mut config.backoff.max);
     config.dead_peer_timeout = get("ZOOM_DEAD_PEER_TIMEOUT").map(|_| dead);
     if let Some(v) = get("ZOOM_MAX_MESSAGE_SIZE") {
-        match v.trim().parse() {
-            Ok(n) => config.max_message_size = n,
-            Err(_) => note(Err(Error::config(
-                "ZOOM_MAX_MESSAGE_SIZE",
-                "must be a number of bytes",
-            ))),
-        }
+        let bytes = v.trim().parse().map(|n| config.max_message_size = n);
+        let problem = |_| Error::config("ZOOM_MAX_MESSAGE_SIZE", "must be a number of bytes");
+        note(bytes.map_err(problem));
     }
 }
 
@@ -322,54 +310,36 @@ impl Config {
     pub fn problems(&self) -> Vec<Error> {
         #[cfg(test)]
         WHOLE_CHECKS.with(|n| n.set(n.get() + 1));
-        let mut problems = Vec::new();
-        let mut note = |result: Result<()>| problems.extend(result.err());
-        let nonempty = |value: &str, setting: &str| {
-            if value.trim().is_empty() {
-                Err(Error::config(setting, "is empty"))
-            } else {
-                Ok(())
-            }
-        };
-        note(nonempty(&self.client_id, "ZOOM_CLIENT_ID"));
-        note(nonempty(self.client_secret.expose(), "ZOOM_CLIENT_SECRET"));
-        note(nonempty(&self.subscription_id, "ZOOM_SUBSCRIPTION_ID"));
+        let texts = [
+            ("ZOOM_CLIENT_ID", &*self.client_id),
+            ("ZOOM_CLIENT_SECRET", self.client_secret.expose()),
+            ("ZOOM_SUBSCRIPTION_ID", &*self.subscription_id),
+        ];
+        let empty = texts.into_iter().filter(|(_, text)| text.trim().is_empty());
+        let mut problems: Vec<Error> = empty.map(|(s, _)| Error::config(s, "is empty")).collect();
         // URLs, ids, secrets, cleartext, the subscription id in the URL: see src/check.
-        check_all(self, &mut note);
-        let positive = |d: Duration, setting: &str| {
-            if d.is_zero() {
-                Err(Error::config(setting, "must be more than 0 seconds"))
-            } else {
-                Ok(())
+        check_all(self, &mut |result| problems.extend(result.err()));
+        let durations = [
+            ("ZOOM_HEARTBEAT_INTERVAL", self.heartbeat_interval),
+            ("ZOOM_DEAD_PEER_TIMEOUT", self.effective_dead_peer_timeout()),
+            ("ZOOM_CONNECT_TIMEOUT", self.connect_timeout),
+            ("ZOOM_BACKOFF_INITIAL", self.backoff.initial),
+        ];
+        let zero = durations.into_iter().filter(|(_, d)| d.is_zero());
+        problems.extend(zero.map(|(s, _)| Error::config(s, "must be more than 0 seconds")));
+        let mut rule = |broken: bool, setting: &str, problem: &str| {
+            if broken {
+                problems.push(Error::config(setting, problem));
             }
         };
-        note(positive(self.heartbeat_interval, "ZOOM_HEARTBEAT_INTERVAL"));
-        note(positive(
-            self.effective_dead_peer_timeout(),
-            "ZOOM_DEAD_PEER_TIMEOUT",
-        ));
-        note(positive(self.connect_timeout, "ZOOM_CONNECT_TIMEOUT"));
-        note(positive(self.backoff.initial, "ZOOM_BACKOFF_INITIAL"));
-        if self.backoff.max < self.backoff.initial {
-            note(Err(Error::config(
-                "ZOOM_BACKOFF_MAX",
-                "must not be smaller than ZOOM_BACKOFF_INITIAL",
-            )));
-        }
-        if let Some(proxy) = &self.proxy {
-            if proxy.host.trim().is_empty() || proxy.port == 0 {
-                note(Err(Error::config(
-                    "HTTPS_PROXY",
-                    "has no valid host[:port]",
-                )));
-            }
-        }
-        if self.max_message_size < 1024 {
-            note(Err(Error::config(
-                "ZOOM_MAX_MESSAGE_SIZE",
-                "must be at least 1024 bytes",
-            )));
-        }
+        let smaller = "must not be smaller than ZOOM_BACKOFF_INITIAL";
+        let backoff = &self.backoff;
+        rule(backoff.max < backoff.initial, "ZOOM_BACKOFF_MAX", smaller);
+        let proxy = self.proxy.as_ref();
+        let no_host = proxy.is_some_and(|p| p.host.trim().is_empty() || p.port == 0);
+        rule(no_host, "HTTPS_PROXY", "has no valid host[:port]");
+        let (small, bytes) = (self.max_message_size < 1024, "must be at least 1024 bytes");
+        rule(small, "ZOOM_MAX_MESSAGE_SIZE", bytes);
         one_per_setting(problems)
     }
 }
@@ -398,23 +368,13 @@ fn one_per_setting(mut problems: Vec<Error>) -> Vec<Error> {
 /// subscription id in the URL, the proxy. Each problem goes to `note`.
 fn check_all(c: &Config, note: &mut dyn FnMut(Result<()>)) {
     let sent = "the client id and secret, and the token Zoom answers with,";
-    match check::url("ZOOM_OAUTH_URL", &c.oauth_url, &["http", "https"]) {
-        Ok(oauth) => note(check::cleartext(
-            "ZOOM_OAUTH_URL",
-            &oauth,
-            c.allow_insecure,
-            sent,
-        )),
-        Err(e) => note(Err(e)),
-    }
+    let (allow, web) = (c.allow_insecure, ["http", "https"]);
+    let oauth = check::endpoint("ZOOM_OAUTH_URL", &c.oauth_url, &web, allow, sent);
+    note(oauth);
     let ws = check::url("ZOOM_WS_URL", &c.ws_url, &["ws", "wss"]);
     if let Ok(ws) = &ws {
-        note(check::cleartext(
-            "ZOOM_WS_URL",
-            ws,
-            c.allow_insecure,
-            "the access token",
-        ));
+        let token = "the access token";
+        note(check::cleartext("ZOOM_WS_URL", ws, allow, token));
     }
     note(check::id("ZOOM_CLIENT_ID", &c.client_id));
     note(check::secret(
