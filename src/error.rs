@@ -183,19 +183,19 @@ impl Error {
     }
 
     pub(crate) fn connect(phase: Phase, detail: impl Into<String>) -> Self {
-        Error::Connect {
-            phase,
-            detail: detail.into(),
-            source: None,
-        }
+        Error::failed(phase, detail.into(), None)
     }
 
     /// A failed step with the I/O error behind it.
     pub(crate) fn io(phase: Phase, detail: impl Into<String>, cause: io::Error) -> Self {
+        Error::failed(phase, detail.into(), Cause::new(cause))
+    }
+
+    fn failed(phase: Phase, detail: String, source: Option<Cause>) -> Self {
         Error::Connect {
             phase,
-            detail: detail.into(),
-            source: Cause::new(cause),
+            detail,
+            source,
         }
     }
 
@@ -293,28 +293,22 @@ pub(crate) fn tls_error(host: &str, error: native_tls::Error) -> Error {
 /// problem (ZOOM_CA_FILE cannot fix it); other verification failures are.
 fn classify_tls_failure(host: &str, detail: String, source: Option<Cause>) -> Error {
     let lower = detail.to_ascii_lowercase();
-    if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
-        Error::Connect {
-            phase: Phase::Tls,
-            detail: format!(
-                "{host}: the server's certificate is for another name ({detail}); check the URL, \
-                 and the proxy or gateway in between"
-            ),
-            source,
-        }
+    let detail = if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
+        format!(
+            "{host}: the server's certificate is for another name ({detail}); check the URL, and \
+             the proxy or gateway in between"
+        )
     } else if lower.contains("certificate") || lower.contains("verify") {
-        Error::UntrustedCertificate {
-            host: host.to_string(),
+        let host = host.to_string();
+        return Error::UntrustedCertificate {
+            host,
             detail,
             source,
-        }
+        };
     } else {
-        Error::Connect {
-            phase: Phase::Tls,
-            detail: format!("{host}: {detail}"),
-            source,
-        }
-    }
+        format!("{host}: {detail}")
+    };
+    Error::failed(Phase::Tls, detail, source)
 }
 
 /// A few words about a tungstenite error. URL errors are not quoted: they carry the URL.
