@@ -209,11 +209,8 @@ impl Client {
                     self.tokens.invalidate(&token.value);
                 }
             }
-            if let Some(note) = &retry.token_note {
-                log::info!("{note}");
-            }
-            if let Some((level, diagnosis)) = &retry.diagnosis {
-                log::log!(*level, "{diagnosis}");
+            if let Some((level, note)) = &retry.note {
+                log::log!(*level, "{note}");
             }
             match retry.level {
                 log::Level::Info => log::info!("disconnected: {}", retry.reason),
