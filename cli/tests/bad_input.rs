@@ -51,7 +51,10 @@ fn every_kind_of_bad_input_in_one_stream_and_the_events_around_it_in_order() {
         assert!(stderr.contains(reason), "{reason:?} not logged:\n{stderr}");
     }
     // Zoom's words cannot start a log line of their own.
-    assert!(!stderr.lines().any(|l| l.starts_with("ERROR forged")), "{stderr}");
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("ERROR forged")),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(mock.connections(), 1);
 }
