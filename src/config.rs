@@ -204,14 +204,8 @@ fn read(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Error>) -> C
         config.ws_url = url.trim().to_string();
     }
     let mut note = |result: Result<()>| problems.extend(result.err());
-    match check::subscription_in_force(&config.ws_url, &config.subscription_id) {
-        Ok(sub) => config.subscription_id = sub,
-        Err(Error::Config { setting, problem }) if setting == "ZOOM_SUBSCRIPTION_ID" => {
-            let problem = problem.replace("is not set (", "is not set in the environment (");
-            note(Err(Error::config(setting, problem)));
-        }
-        Err(e) => note(Err(e)),
-    }
+    let sub = check::subscription_in_force(&config.ws_url, &config.subscription_id);
+    note(sub.map(|sub| config.subscription_id = sub));
     let allow = check::allow_insecure(get("ZOOM_ALLOW_INSECURE").as_deref());
     note(allow.map(|allow| config.allow_insecure = allow));
     read_numbers(&mut config, &get, &mut note);

@@ -187,7 +187,8 @@ pub(crate) fn subscription_in_force(ws_url: &str, setting: &str) -> Result<Strin
         Some(sub) => Ok(sub.to_string()),
         None => Err(Error::config(
             "ZOOM_SUBSCRIPTION_ID",
-            "is not set (nor SUBSCRIPTION_ID, nor ?subscriptionId= in ZOOM_WS_URL)",
+            "is not set in the environment (nor SUBSCRIPTION_ID, nor ?subscriptionId= in \
+             ZOOM_WS_URL)",
         )),
     }
 }
