@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::state::StateChange;
 
+use log::Level;
 use tungstenite::{Message, WebSocket};
 
 use crate::auth::{Token, TokenSource};
@@ -213,7 +214,7 @@ impl Client {
                 log::log!(*level, "{note}");
             }
             match retry.level {
-                log::Level::Info => log::info!("disconnected: {}", retry.reason),
+                Level::Info => log::info!("disconnected: {}", retry.reason),
                 level => log::log!(level, "{}", retry.reason),
             }
             self.stats.ended(true);
@@ -473,11 +474,9 @@ impl Client {
                 start,
             } => {
                 self.stats.skip(reason);
-                if reason == Skip::UnknownModule {
-                    log::info!("{note}");
-                } else {
-                    log::warn!("{note}");
-                }
+                // An unknown module is likely one Zoom added since: said, not warned about.
+                let unknown = reason == Skip::UnknownModule;
+                log::log!(if unknown { Level::Info } else { Level::Warn }, "{note}");
                 if let Some(start) = start {
                     log::debug!("skipped frame starts with {start:?}");
                 }
