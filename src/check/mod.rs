@@ -92,8 +92,8 @@ fn shaped(
     Err(Error::config(setting, problem))
 }
 
-/// A URL setting of the command line's own (`--forward`, `--ha-etcd`): parsed as strictly as
-/// Zoom's, and cleartext only to loopback unless `allow_insecure` (`sent` says what would cross
+/// A URL setting (`ZOOM_OAUTH_URL`, and the command line's own `--forward`, `--ha-etcd`): parsed
+/// strictly, and cleartext only to loopback unless `allow_insecure` (`sent` says what would cross
 /// the network in clear).
 pub fn endpoint(
     setting: &str,
