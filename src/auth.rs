@@ -184,7 +184,13 @@ pub(crate) fn classify_answer(
     retry_after: Option<Duration>,
 ) -> Result<(Secret, Duration)> {
     // Read in one pass like events (json.rs): no map of the whole answer is built.
-    let names = ["access_token", "expires_in", "error", "reason", "error_description"];
+    let names = [
+        "access_token",
+        "expires_in",
+        "error",
+        "reason",
+        "error_description",
+    ];
     let [token, expires_in, error, reason, description] = fields(body, names).unwrap_or_default();
     let field = |raw: Option<&RawValue>| raw.and_then(string).map(|text| text.into_owned());
     match status {

@@ -7,11 +7,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::state::StateChange;
 
+use log::Level;
 use tungstenite::{Message, WebSocket};
 
 use crate::auth::{Token, TokenSource};
 use crate::config::Config;
 use crate::error::{Error, Result, Secs, describe_ws_error, is_timeout};
+use crate::escape::escaped;
 use crate::event::Event;
 use crate::gate::{self, Gate};
 use crate::net::{Connector, Stream};
@@ -208,14 +210,11 @@ impl Client {
                     self.tokens.invalidate(&token.value);
                 }
             }
-            if let Some(note) = &retry.token_note {
-                log::info!("{note}");
-            }
-            if let Some((level, diagnosis)) = &retry.diagnosis {
-                log::log!(*level, "{diagnosis}");
+            if let Some((level, note)) = &retry.note {
+                log::log!(*level, "{note}");
             }
             match retry.level {
-                log::Level::Info => log::info!("disconnected: {}", retry.reason),
+                Level::Info => log::info!("disconnected: {}", retry.reason),
                 level => log::log!(level, "{}", retry.reason),
             }
             self.stats.ended(true);
@@ -465,18 +464,19 @@ impl Client {
                     None => log::debug!("heartbeat answered"),
                 }
             }
-            Step::Failure(content) => log::warn!("Zoom reported a failure: {}", shorten(&content)),
+            // Zoom's words, escaped: a line break in them cannot forge a log line.
+            Step::Failure(content) => {
+                log::warn!("Zoom reported a failure: {}", escaped(shorten(&content)))
+            }
             Step::Skipped {
                 reason,
                 note,
                 start,
             } => {
                 self.stats.skip(reason);
-                if reason == Skip::UnknownModule {
-                    log::info!("{note}");
-                } else {
-                    log::warn!("{note}");
-                }
+                // An unknown module is likely one Zoom added since: said, not warned about.
+                let unknown = reason == Skip::UnknownModule;
+                log::log!(if unknown { Level::Info } else { Level::Warn }, "{note}");
                 if let Some(start) = start {
                     log::debug!("skipped frame starts with {start:?}");
                 }

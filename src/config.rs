@@ -41,7 +41,9 @@ pub const DEFAULT_WS_URL: &str = "wss://ws.zoom.us/ws";
 /// config.validate()?;
 /// # Ok::<(), zoom_ws::Error>(())
 /// ```
-#[derive(Clone)]
+/// `Debug` shows every setting but the secrets (the client secret and the proxy's credentials
+/// are [`Secret`]s, shown as `***`).
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Config {
     /// OAuth client id of the Zoom app (`ZOOM_CLIENT_ID` or `CLIENT_USERNAME`).
@@ -103,26 +105,10 @@ impl Clone for Checked {
     }
 }
 
-impl fmt::Debug for Config {
+/// Shown as a name only: the fingerprint is no setting, and would tell a hash of the secret.
+impl fmt::Debug for Checked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("subscription_id", &self.subscription_id)
-            .field("account_id", &self.account_id)
-            .field("oauth_url", &self.oauth_url)
-            .field("ws_url", &self.ws_url)
-            .field("heartbeat_interval", &self.heartbeat_interval)
-            .field("dead_peer_timeout", &self.effective_dead_peer_timeout())
-            .field("connect_timeout", &self.connect_timeout)
-            .field("backoff", &self.backoff)
-            .field("max_message_size", &self.max_message_size)
-            .field("ca_file", &self.ca_file)
-            .field("proxy", &self.proxy)
-            .field("no_proxy", &self.no_proxy)
-            .field("allow_insecure", &self.allow_insecure)
-            .field("give_up_after", &self.give_up_after)
-            .finish()
+        f.write_str("Checked")
     }
 }
 
@@ -218,28 +204,17 @@ fn read(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Error>) -> C
         config.ws_url = url.trim().to_string();
     }
     let mut note = |result: Result<()>| problems.extend(result.err());
-    match check::subscription_in_force(&config.ws_url, &config.subscription_id) {
-        Ok(sub) => config.subscription_id = sub,
-        Err(Error::Config { setting, problem }) if setting == "ZOOM_SUBSCRIPTION_ID" => {
-            let problem = problem.replace("is not set (", "is not set in the environment (");
-            note(Err(Error::config(setting, problem)));
-        }
-        Err(e) => note(Err(e)),
-    }
-    match check::allow_insecure(get("ZOOM_ALLOW_INSECURE").as_deref()) {
-        Ok(allow) => config.allow_insecure = allow,
-        Err(e) => note(Err(e)),
-    }
+    let sub = check::subscription_in_force(&config.ws_url, &config.subscription_id);
+    note(sub.map(|sub| config.subscription_id = sub));
+    let allow = check::allow_insecure(get("ZOOM_ALLOW_INSECURE").as_deref());
+    note(allow.map(|allow| config.allow_insecure = allow));
     read_numbers(&mut config, &get, &mut note);
     config.ca_file = get("ZOOM_CA_FILE").map(|v| PathBuf::from(v.trim()));
     if let Some((name, url)) = PROXY_VARIABLES
         .iter()
         .find_map(|name| get(name).map(|v| (*name, v)))
     {
-        match ProxyConfig::parse_setting(name, &url) {
-            Ok(proxy) => config.proxy = Some(proxy),
-            Err(e) => note(Err(e)),
-        }
+        note(ProxyConfig::parse_setting(name, &url).map(|proxy| config.proxy = Some(proxy)));
     }
     if let Some(list) = NO_PROXY_VARIABLES.iter().find_map(|name| get(name)) {
         config.no_proxy = proxy::parse_no_proxy(&list);
@@ -255,10 +230,7 @@ fn read_numbers(
 ) {
     let mut seconds = |name: &'static str, field: &mut Duration| {
         if let Some(v) = get(name) {
-            match check::seconds(name, &v) {
-                Ok(d) => *field = d,
-                Err(e) => note(Err(e)),
-            }
+            note(check::seconds(name, &v).map(|d| *field = d));
         }
     };
     seconds("ZOOM_HEARTBEAT_INTERVAL", &mut config.heartbeat_interval);
@@ -269,13 +241,9 @@ fn read_numbers(
     seconds("ZOOM_BACKOFF_MAX", &mut config.backoff.max);
     config.dead_peer_timeout = get("ZOOM_DEAD_PEER_TIMEOUT").map(|_| dead);
     if let Some(v) = get("ZOOM_MAX_MESSAGE_SIZE") {
-        match v.trim().parse() {
-            Ok(n) => config.max_message_size = n,
-            Err(_) => note(Err(Error::config(
-                "ZOOM_MAX_MESSAGE_SIZE",
-                "must be a number of bytes",
-            ))),
-        }
+        let bytes = v.trim().parse().map(|n| config.max_message_size = n);
+        let problem = |_| Error::config("ZOOM_MAX_MESSAGE_SIZE", "must be a number of bytes");
+        note(bytes.map_err(problem));
     }
 }
 
@@ -318,36 +286,17 @@ impl Config {
     }
 
     /// A hash of every setting but the subscription id (never 0, which means unchecked). The
-    /// fields are named one by one, so that a new one cannot be forgotten here.
+    /// derived `Debug` names every field, so that a new one cannot be forgotten here; the secrets
+    /// it hides are added.
     fn fingerprint(&self) -> u64 {
-        let Config {
-            client_id,
-            client_secret,
-            subscription_id: _,
-            account_id,
-            oauth_url,
-            ws_url,
-            heartbeat_interval,
-            dead_peer_timeout,
-            connect_timeout,
-            backoff,
-            max_message_size,
-            ca_file,
-            proxy,
-            no_proxy,
-            allow_insecure,
-            give_up_after,
-            checked: _,
-        } = self;
+        let settings = Config {
+            subscription_id: String::new(),
+            ..self.clone()
+        };
+        let proxy = self.proxy.as_ref();
+        let proxy = proxy.map(|p| (p.username.expose(), p.password.expose()));
         let mut h = DefaultHasher::new();
-        (client_id, client_secret.expose(), account_id).hash(&mut h);
-        (oauth_url, ws_url, ca_file, no_proxy).hash(&mut h);
-        (heartbeat_interval, dead_peer_timeout, connect_timeout).hash(&mut h);
-        (backoff.initial, backoff.max, backoff.reset_after).hash(&mut h);
-        (max_message_size, allow_insecure, give_up_after).hash(&mut h);
-        let proxy = proxy.as_ref();
-        let proxy = proxy.map(|p| (&p.host, p.port, p.username.expose(), p.password.expose()));
-        proxy.hash(&mut h);
+        (format!("{settings:?}"), self.client_secret.expose(), proxy).hash(&mut h);
         h.finish().max(1)
     }
 
@@ -355,54 +304,36 @@ impl Config {
     pub fn problems(&self) -> Vec<Error> {
         #[cfg(test)]
         WHOLE_CHECKS.with(|n| n.set(n.get() + 1));
-        let mut problems = Vec::new();
-        let mut note = |result: Result<()>| problems.extend(result.err());
-        let nonempty = |value: &str, setting: &str| {
-            if value.trim().is_empty() {
-                Err(Error::config(setting, "is empty"))
-            } else {
-                Ok(())
-            }
-        };
-        note(nonempty(&self.client_id, "ZOOM_CLIENT_ID"));
-        note(nonempty(self.client_secret.expose(), "ZOOM_CLIENT_SECRET"));
-        note(nonempty(&self.subscription_id, "ZOOM_SUBSCRIPTION_ID"));
+        let texts = [
+            ("ZOOM_CLIENT_ID", &*self.client_id),
+            ("ZOOM_CLIENT_SECRET", self.client_secret.expose()),
+            ("ZOOM_SUBSCRIPTION_ID", &*self.subscription_id),
+        ];
+        let empty = texts.into_iter().filter(|(_, text)| text.trim().is_empty());
+        let mut problems: Vec<Error> = empty.map(|(s, _)| Error::config(s, "is empty")).collect();
         // URLs, ids, secrets, cleartext, the subscription id in the URL: see src/check.
-        check_all(self, &mut note);
-        let positive = |d: Duration, setting: &str| {
-            if d.is_zero() {
-                Err(Error::config(setting, "must be more than 0 seconds"))
-            } else {
-                Ok(())
+        check_all(self, &mut |result| problems.extend(result.err()));
+        let durations = [
+            ("ZOOM_HEARTBEAT_INTERVAL", self.heartbeat_interval),
+            ("ZOOM_DEAD_PEER_TIMEOUT", self.effective_dead_peer_timeout()),
+            ("ZOOM_CONNECT_TIMEOUT", self.connect_timeout),
+            ("ZOOM_BACKOFF_INITIAL", self.backoff.initial),
+        ];
+        let zero = durations.into_iter().filter(|(_, d)| d.is_zero());
+        problems.extend(zero.map(|(s, _)| Error::config(s, "must be more than 0 seconds")));
+        let mut rule = |broken: bool, setting: &str, problem: &str| {
+            if broken {
+                problems.push(Error::config(setting, problem));
             }
         };
-        note(positive(self.heartbeat_interval, "ZOOM_HEARTBEAT_INTERVAL"));
-        note(positive(
-            self.effective_dead_peer_timeout(),
-            "ZOOM_DEAD_PEER_TIMEOUT",
-        ));
-        note(positive(self.connect_timeout, "ZOOM_CONNECT_TIMEOUT"));
-        note(positive(self.backoff.initial, "ZOOM_BACKOFF_INITIAL"));
-        if self.backoff.max < self.backoff.initial {
-            note(Err(Error::config(
-                "ZOOM_BACKOFF_MAX",
-                "must not be smaller than ZOOM_BACKOFF_INITIAL",
-            )));
-        }
-        if let Some(proxy) = &self.proxy {
-            if proxy.host.trim().is_empty() || proxy.port == 0 {
-                note(Err(Error::config(
-                    "HTTPS_PROXY",
-                    "has no valid host[:port]",
-                )));
-            }
-        }
-        if self.max_message_size < 1024 {
-            note(Err(Error::config(
-                "ZOOM_MAX_MESSAGE_SIZE",
-                "must be at least 1024 bytes",
-            )));
-        }
+        let smaller = "must not be smaller than ZOOM_BACKOFF_INITIAL";
+        let backoff = &self.backoff;
+        rule(backoff.max < backoff.initial, "ZOOM_BACKOFF_MAX", smaller);
+        let proxy = self.proxy.as_ref();
+        let no_host = proxy.is_some_and(|p| p.host.trim().is_empty() || p.port == 0);
+        rule(no_host, "HTTPS_PROXY", "has no valid host[:port]");
+        let (small, bytes) = (self.max_message_size < 1024, "must be at least 1024 bytes");
+        rule(small, "ZOOM_MAX_MESSAGE_SIZE", bytes);
         one_per_setting(problems)
     }
 }
@@ -431,23 +362,13 @@ fn one_per_setting(mut problems: Vec<Error>) -> Vec<Error> {
 /// subscription id in the URL, the proxy. Each problem goes to `note`.
 fn check_all(c: &Config, note: &mut dyn FnMut(Result<()>)) {
     let sent = "the client id and secret, and the token Zoom answers with,";
-    match check::url("ZOOM_OAUTH_URL", &c.oauth_url, &["http", "https"]) {
-        Ok(oauth) => note(check::cleartext(
-            "ZOOM_OAUTH_URL",
-            &oauth,
-            c.allow_insecure,
-            sent,
-        )),
-        Err(e) => note(Err(e)),
-    }
+    let (allow, web) = (c.allow_insecure, ["http", "https"]);
+    let oauth = check::endpoint("ZOOM_OAUTH_URL", &c.oauth_url, &web, allow, sent);
+    note(oauth);
     let ws = check::url("ZOOM_WS_URL", &c.ws_url, &["ws", "wss"]);
     if let Ok(ws) = &ws {
-        note(check::cleartext(
-            "ZOOM_WS_URL",
-            ws,
-            c.allow_insecure,
-            "the access token",
-        ));
+        let token = "the access token";
+        note(check::cleartext("ZOOM_WS_URL", ws, allow, token));
     }
     note(check::id("ZOOM_CLIENT_ID", &c.client_id));
     note(check::secret(
@@ -515,112 +436,66 @@ fn check_proxy(proxy: &ProxyConfig) -> Result<()> {
     Ok(())
 }
 
-/// Setters, in the manner of tungstenite's `WebSocketConfig`: `Config::new(…).heartbeat_interval(…)`.
-/// One for every public field.
-impl Config {
+/// Writes the setters: each entry is a doc comment, the field's name, its argument, and the value
+/// the field takes.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $field:ident($arg:ident: $ty:ty) => $value:expr;)*) => {
+        /// Setters, in the manner of tungstenite's `WebSocketConfig`:
+        /// `Config::new(…).heartbeat_interval(…)`. One for every public field.
+        impl Config {
+            $($(#[$doc])* pub fn $field(mut self, $arg: $ty) -> Self {
+                self.$field = $value;
+                self
+            })*
+
+            /// Hosts reached directly even with a proxy: names (with their subdomains), IP
+            /// addresses, optional `:port`, or `*` for all.
+            pub fn no_proxy<I, S>(mut self, hosts: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.no_proxy = hosts.into_iter().map(Into::into).collect();
+                self
+            }
+        }
+    };
+}
+
+setters! {
     /// The OAuth client id of the Zoom app.
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.client_id = client_id.into();
-        self
-    }
-
+    client_id(client_id: impl Into<String>) => client_id.into();
     /// The OAuth client secret.
-    pub fn client_secret(mut self, secret: impl Into<Secret>) -> Self {
-        self.client_secret = secret.into();
-        self
-    }
-
+    client_secret(secret: impl Into<Secret>) => secret.into();
     /// The event subscription to connect to (one id).
-    pub fn subscription_id(mut self, subscription_id: impl Into<String>) -> Self {
-        self.subscription_id = subscription_id.into();
-        self
-    }
-
+    subscription_id(subscription_id: impl Into<String>) => subscription_id.into();
     /// Allow `http://` and `ws://` to hosts other than this machine (secrets then cross the
     /// network in clear).
-    pub fn allow_insecure(mut self, allow: bool) -> Self {
-        self.allow_insecure = allow;
-        self
-    }
-
+    allow_insecure(allow: bool) => allow;
     /// Make [`Client::run`](crate::Client::run) return the last error once no connection has
     /// been accepted for `limit`.
-    pub fn give_up_after(mut self, limit: Duration) -> Self {
-        self.give_up_after = Some(limit);
-        self
-    }
-
+    give_up_after(limit: Duration) => Some(limit);
     /// Requests tokens for this account (`grant_type=account_credentials`).
-    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
-        self.account_id = Some(account_id.into());
-        self
-    }
-
+    account_id(account_id: impl Into<String>) => Some(account_id.into());
     /// The token endpoint.
-    pub fn oauth_url(mut self, url: impl Into<String>) -> Self {
-        self.oauth_url = url.into();
-        self
-    }
-
+    oauth_url(url: impl Into<String>) => url.into();
     /// The socket endpoint.
-    pub fn ws_url(mut self, url: impl Into<String>) -> Self {
-        self.ws_url = url.into();
-        self
-    }
-
+    ws_url(url: impl Into<String>) => url.into();
     /// How often a heartbeat is sent.
-    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
-        self.heartbeat_interval = interval;
-        self
-    }
-
+    heartbeat_interval(interval: Duration) => interval;
     /// Drop the connection when nothing has arrived for this long (instead of two heartbeat
     /// intervals plus 5 s).
-    pub fn dead_peer_timeout(mut self, timeout: Duration) -> Self {
-        self.dead_peer_timeout = Some(timeout);
-        self
-    }
-
+    dead_peer_timeout(timeout: Duration) => Some(timeout);
     /// The bound on each step of connecting.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
+    connect_timeout(timeout: Duration) => timeout;
     /// Delays between connection attempts.
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
+    backoff(backoff: Backoff) => backoff;
     /// The largest WebSocket message accepted, in bytes.
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes;
-        self
-    }
-
+    max_message_size(bytes: usize) => bytes;
     /// A PEM file of CA certificates trusted besides the system's roots.
-    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_file = Some(path.into());
-        self
-    }
-
+    ca_file(path: impl Into<PathBuf>) => Some(path.into());
     /// An `http://` proxy for the token request and the socket.
-    pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
-        self.proxy = Some(proxy);
-        self
-    }
-
-    /// Hosts reached directly even with a proxy: names (with their subdomains), IP addresses,
-    /// optional `:port`, or `*` for all.
-    pub fn no_proxy<I, S>(mut self, hosts: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.no_proxy = hosts.into_iter().map(Into::into).collect();
-        self
-    }
+    proxy(proxy: ProxyConfig) => Some(proxy);
 }
 
 #[cfg(test)]
@@ -804,10 +679,22 @@ mod tests {
     }
 
     #[test]
-    fn debug_hides_the_secret() {
-        let config = Config::new("id", "very-secret-value", "sub");
+    fn debug_hides_the_secrets_and_the_fingerprint() {
+        let proxy = ProxyConfig::parse("http://alice:hunter2@proxy.corp:3128").unwrap();
+        let config = Config::new("id", "very-secret-value", "sub")
+            .oauth_url("http://127.0.0.1:9/oauth/token")
+            .ws_url("ws://127.0.0.1:9/ws")
+            .proxy(proxy);
         let shown = format!("{config:?}");
-        assert!(!shown.contains("very-secret-value"), "{shown}");
-        assert!(shown.contains("***"));
+        for secret in ["very-secret-value", "hunter2", "alice"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("***") && shown.contains("proxy.corp"),
+            "{shown}"
+        );
+        // Found good, it keeps a hash of its secret: not shown either.
+        config.validate().unwrap();
+        assert_eq!(format!("{config:?}"), shown);
     }
 }

@@ -112,8 +112,6 @@ pub enum Error {
         host: String,
         /// The TLS library's words.
         detail: String,
-        /// The TLS library's error.
-        source: Option<Cause>,
     },
     /// An event's payload could not be read into the type asked for
     /// ([`Event::payload_as`](crate::Event::payload_as)).
@@ -183,19 +181,19 @@ impl Error {
     }
 
     pub(crate) fn connect(phase: Phase, detail: impl Into<String>) -> Self {
-        Error::Connect {
-            phase,
-            detail: detail.into(),
-            source: None,
-        }
+        Error::failed(phase, detail.into(), None)
     }
 
     /// A failed step with the I/O error behind it.
     pub(crate) fn io(phase: Phase, detail: impl Into<String>, cause: io::Error) -> Self {
+        Error::failed(phase, detail.into(), Cause::new(cause))
+    }
+
+    fn failed(phase: Phase, detail: String, source: Option<Cause>) -> Self {
         Error::Connect {
             phase,
-            detail: detail.into(),
-            source: Cause::new(cause),
+            detail,
+            source,
         }
     }
 
@@ -276,9 +274,9 @@ impl fmt::Debug for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Connect { source, .. }
-            | Error::UntrustedCertificate { source, .. }
-            | Error::Payload { source, .. } => source.as_ref().map(|c| &*c.0 as _),
+            Error::Connect { source, .. } | Error::Payload { source, .. } => {
+                source.as_ref().map(|c| &*c.0 as _)
+            }
             _ => None,
         }
     }
@@ -289,28 +287,18 @@ impl std::error::Error for Error {
 /// verification failures are.
 pub(crate) fn tls_error(host: &str, detail: String) -> Error {
     let lower = detail.to_ascii_lowercase();
-    if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
-        Error::Connect {
-            phase: Phase::Tls,
-            detail: format!(
-                "{host}: the server's certificate is for another name ({detail}); check the URL, \
-                 and the proxy or gateway in between"
-            ),
-            source: None,
-        }
+    let detail = if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
+        format!(
+            "{host}: the server's certificate is for another name ({detail}); check the URL, and \
+             the proxy or gateway in between"
+        )
     } else if lower.contains("certificate") || lower.contains("verify") {
-        Error::UntrustedCertificate {
-            host: host.to_string(),
-            detail,
-            source: None,
-        }
+        let host = host.to_string();
+        return Error::UntrustedCertificate { host, detail };
     } else {
-        Error::Connect {
-            phase: Phase::Tls,
-            detail: format!("{host}: {detail}"),
-            source: None,
-        }
-    }
+        format!("{host}: {detail}")
+    };
+    Error::connect(Phase::Tls, detail)
 }
 
 /// A few words about a tungstenite error. URL errors are not quoted: they carry the URL.

@@ -227,4 +227,3 @@ impl Transport for Tls {
         true
     }
 }
-

@@ -30,14 +30,13 @@ pub(crate) struct Retry {
     /// cause when the attempt failed.
     pub(crate) reason: String,
     pub(crate) error: Option<Error>,
-    /// A log line about the token (info), before the line about the disconnection.
-    pub(crate) token_note: Option<String>,
     /// How loud the disconnection is: an error that may need a fix (warn or error) or an
     /// ordinary disconnection (info).
     pub(crate) level: log::Level,
-    /// A likely cause, when the last connections ended alike: a warning the first time, then a
-    /// debug line with the count.
-    pub(crate) diagnosis: Option<(log::Level, String)>,
+    /// A log line before the one about the disconnection: what becomes of a refused token
+    /// (info), or a likely cause when the last connections ended alike (a warning the first
+    /// time, then a debug line with the count).
+    pub(crate) note: Option<(log::Level, String)>,
 }
 
 /// The state kept across connections.
@@ -124,7 +123,7 @@ impl Reconnect {
                 quiet_for,
             } => {
                 let delay = self.delay_after(accepted_for, last_received, false);
-                let (diagnosis, error) = match accepted_for {
+                let (note, error) = match accepted_for {
                     Some(_) => (self.idle.ended_after(quiet_for), None),
                     // Ended before Zoom said yes: a failed attempt.
                     None => (
@@ -137,9 +136,8 @@ impl Reconnect {
                     drop_token: false,
                     error,
                     reason,
-                    token_note: None,
                     level: log::Level::Info,
-                    diagnosis,
+                    note,
                 })
             }
             End::TokenRefused {
@@ -169,9 +167,8 @@ impl Reconnect {
                     drop_token: true,
                     reason: format!("token refused: {shown}"),
                     error: Some(Error::Rejected { reason: content }),
-                    token_note: Some(token_note),
                     level: log::Level::Info,
-                    diagnosis: None,
+                    note: Some((log::Level::Info, token_note)),
                 })
             }
         }
@@ -218,8 +215,7 @@ impl Reconnect {
             },
             reason: error.to_string(),
             error: Some(error),
-            token_note: None,
-            diagnosis: None,
+            note: None,
         }
     }
 
@@ -393,7 +389,7 @@ mod tests {
         let aged = retry(r.after(refused(None, t0), false));
         assert!(aged.drop_token && aged.delay.is_zero());
         assert_eq!(aged.reason, "token refused: Invalid Token");
-        assert!(aged.token_note.unwrap().contains("cached token"));
+        assert!(aged.note.unwrap().1.contains("cached token"));
         // Zoom's words cannot start a log line of their own.
         let forged = Ok(End::TokenRefused {
             content: "Invalid\nINFO forged".into(),
@@ -402,7 +398,7 @@ mod tests {
         });
         let forged = retry(Reconnect::new(Backoff::default(), 30 * SECOND).after(forged, false));
         assert_eq!(forged.reason, "token refused: Invalid\\nINFO forged");
-        assert!(!forged.token_note.unwrap().contains('\n'));
+        assert!(!forged.note.unwrap().1.contains('\n'));
         // A token fetched for this attempt and refused: an error, paced by back-off.
         let fresh = retry(r.after(refused(None, t0), true));
         assert!(fresh.drop_token && !fresh.delay.is_zero());
@@ -470,10 +466,10 @@ mod tests {
             })
         };
         for _ in 0..3 {
-            assert_eq!(retry(r.after(quiet(None), false)).diagnosis, None);
+            assert_eq!(retry(r.after(quiet(None), false)).note, None);
         }
         let found: Vec<_> = (0..3)
-            .map(|_| retry(r.after(quiet(Some(SECOND)), false)).diagnosis)
+            .map(|_| retry(r.after(quiet(Some(SECOND)), false)).note)
             .collect();
         assert!(found[0].is_none() && found[1].is_none() && found[2].is_some());
     }

@@ -18,7 +18,7 @@ fn every_kind_of_bad_input_in_one_stream_and_the_events_around_it_in_order() {
         text(r#"{"module":"message","success":true,"content":"{not json"}"#),
         Action::Raw(frame(0x2, b"\x00\x01binary")),
         text(r#"{"module":"surprise","content":"hi"}"#),
-        text(r#"{"module":"message","success":false,"content":"Internal error"}"#),
+        text(r#"{"module":"message","success":false,"content":"Internal error\r\nERROR forged"}"#),
         text(r#"{"module":"heartbeat","success":true,"content":"live","header":{}}"#),
         Action::Ping(b"ping".to_vec()),
         text(&format!(
@@ -46,10 +46,15 @@ fn every_kind_of_bad_input_in_one_stream_and_the_events_around_it_in_order() {
         "skipped a frame: message content is not an event object",
         "skipped a binary frame",
         "skipped a frame of unknown module \"surprise\"",
-        "Zoom reported a failure: Internal error",
+        "Zoom reported a failure: Internal error\\r\\nERROR forged",
     ] {
         assert!(stderr.contains(reason), "{reason:?} not logged:\n{stderr}");
     }
+    // Zoom's words cannot start a log line of their own.
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("ERROR forged")),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(mock.connections(), 1);
 }

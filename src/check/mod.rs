@@ -92,8 +92,8 @@ fn shaped(
     Err(Error::config(setting, problem))
 }
 
-/// A URL setting of the command line's own (`--forward`, `--ha-etcd`): parsed as strictly as
-/// Zoom's, and cleartext only to loopback unless `allow_insecure` (`sent` says what would cross
+/// A URL setting (`ZOOM_OAUTH_URL`, and the command line's own `--forward`, `--ha-etcd`): parsed
+/// strictly, and cleartext only to loopback unless `allow_insecure` (`sent` says what would cross
 /// the network in clear).
 pub fn endpoint(
     setting: &str,
@@ -187,7 +187,8 @@ pub(crate) fn subscription_in_force(ws_url: &str, setting: &str) -> Result<Strin
         Some(sub) => Ok(sub.to_string()),
         None => Err(Error::config(
             "ZOOM_SUBSCRIPTION_ID",
-            "is not set (nor SUBSCRIPTION_ID, nor ?subscriptionId= in ZOOM_WS_URL)",
+            "is not set in the environment (nor SUBSCRIPTION_ID, nor ?subscriptionId= in \
+             ZOOM_WS_URL)",
         )),
     }
 }
