@@ -13,9 +13,10 @@ use crate::logging::utc;
 use crate::outputs;
 #[cfg(feature = "service")]
 use crate::service::Service;
-use crate::settings::{self, Delivery};
+use crate::settings;
 use crate::signals;
 use crate::sink::{Sink, StopAll};
+use crate::sync::lock;
 
 /// How a run that was not cut off by an error ended.
 pub enum Ended {
@@ -30,7 +31,6 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
     // Before any other thread starts (the journal has one), so that every thread inherits it.
     let signals = signals::block();
     let (config, ids, webhook_secret, delivery) = settings::load(&mut args)?;
-    unbuilt(&args, &delivery)?;
     let filter = EventFilter::new(args.events.iter().cloned())
         .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--event")))?;
     let prepared = outputs::prepare(&args, &delivery, &config, webhook_secret)?;
@@ -96,52 +96,6 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
     }
 }
 
-/// A room asked for (by a flag or its variable) that this binary was built without: exit 2,
-/// naming the cargo feature that builds it.
-fn unbuilt(args: &Args, delivery: &Delivery) -> Result<(), Exit> {
-    let (relays, journal, service) = (
-        cfg!(feature = "relays"),
-        cfg!(journal),
-        cfg!(feature = "service"),
-    );
-    let asked = [
-        (args.exec.is_some(), "--exec", "relays", relays),
-        (args.forward.is_some(), "--forward", "relays", relays),
-        (
-            delivery.spool.is_some(),
-            "--spool (ZOOM_SPOOL_DIR)",
-            "journal",
-            journal,
-        ),
-        (
-            delivery.metrics_file.is_some(),
-            "--metrics-file (ZOOM_METRICS_FILE)",
-            "service",
-            service,
-        ),
-        (
-            delivery.give_up_after.is_some(),
-            "--give-up-after (ZOOM_GIVE_UP_AFTER)",
-            "service",
-            service,
-        ),
-    ];
-    let Some((_, what, feature, _)) = asked.into_iter().find(|(on, .., built)| *on && !built)
-    else {
-        return Ok(());
-    };
-    Err(Exit::Usage(
-        if feature == "journal" && cfg!(feature = "journal") {
-            format!("{what} needs a Unix system (Linux, macOS, BSD); leave it out here")
-        } else {
-            format!(
-                "{what} needs the cargo feature `{feature}`, which this zoom-ws was built without \
-             (cargo install zoom-ws-cli --features {feature})"
-            )
-        },
-    ))
-}
-
 /// Waits for every subscription's thread; the first error that retrying cannot fix stops them
 /// all. Logs the summary and returns that error.
 fn wait(
@@ -160,7 +114,7 @@ fn wait(
             }
         }
     }
-    let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+    let sink = lock(sink);
     log_summary(health, &sink, token_requests);
     first_error
 }
@@ -189,10 +143,10 @@ fn start(
                 log_gap(change, &label);
                 health.change(i, change);
             });
-            let fanout = Arc::clone(&sink.lock().unwrap_or_else(|e| e.into_inner()).fanout);
+            let fanout = Arc::clone(&lock(&sink).fanout);
             client.pause_while(move || !fanout.has_room());
             let result = client.run(|event| {
-                sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);
+                lock(&sink).event(event);
             });
             let _ = done.send(result);
         });

@@ -9,12 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::health::{Health, lock};
+use crate::health::Health;
 use crate::metrics::{self, Snapshot, Subscription};
 use crate::notify::Notifier;
 use crate::outputs::Watch;
 use crate::settings::Delivery;
 use crate::sink::StopAll;
+use crate::sync::{lock, wait_while};
 
 /// How often the metrics file is replaced while running: fresher than any scrape (node_exporter's
 /// are 15 s or more), and two wake-ups each (the look, the file system), 12 a minute.
@@ -25,21 +26,11 @@ const LONGEST: Duration = Duration::from_secs(3600);
 const SLACK: Duration = Duration::from_millis(10);
 
 impl Health {
-    /// Sleeps until `until`, or until the bell rings past `seen`; returns the rings now.
+    /// Sleeps until `until`, or until the bell rings past `seen`; returns the rings now. (A
+    /// timer may fire a hair early: what is due is looked at with [`SLACK`].)
     fn sleep(&self, seen: u64, until: Instant) -> u64 {
-        let mut rings = lock(&self.rings);
-        while *rings == seen {
-            let Some(left) = until.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            let (now, timeout) =
-                (self.bell.wait_timeout(rings, left)).unwrap_or_else(|e| e.into_inner());
-            rings = now;
-            if timeout.timed_out() {
-                break; // a timer may fire a hair early: what is due is looked at with SLACK
-            }
-        }
-        *rings
+        let left = until.saturating_duration_since(Instant::now());
+        *wait_while(&self.bell, lock(&self.rings), left, |rings| *rings == seen)
     }
 
     /// The last problem any subscription reported, for an error line.

@@ -106,10 +106,19 @@ pub fn load(args: &mut Args) -> Result<Loaded, Exit> {
             }),
         );
     });
-    forward_url(args, &lookup, &mut problems);
-    let delivery = delivery(args, &lookup, &mut problems);
-    #[cfg(not(feature = "ha"))]
-    ha_settings(&lookup, &mut problems);
+    // A bad value is the library's problem, reported with the configuration's.
+    let insecure = check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref()).unwrap_or(false);
+    forward_url(args, &lookup, insecure, &mut problems);
+    let delivery = delivery(args, &lookup, insecure, &mut problems);
+    problems.extend(unbuilt(args, &delivery, &lookup));
+    if let Ok(config) = &config {
+        // Every other subscription's id, by the library's own check of one client's settings.
+        for id in ids.iter().skip(1) {
+            let mut other = config.clone();
+            other.subscription_id = id.clone();
+            problems.extend(other.validate().err().map(|e| e.to_string()));
+        }
+    }
     let config = match config {
         Ok(config) if problems.is_empty() => config,
         _ => return Err(Exit::Settings(problems)),
@@ -147,10 +156,9 @@ fn listed_ids(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<String
 fn forward_url(
     args: &mut Args,
     lookup: &dyn Fn(&str) -> Option<String>,
+    allow_insecure: bool,
     problems: &mut Vec<String>,
 ) {
-    let allow_insecure = check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref());
-    let allow_insecure = allow_insecure.unwrap_or(false);
     let mut forward_from = "--forward";
     if args.forward.is_none() {
         args.forward = lookup("ZOOM_FORWARD_URL").map(|v| v.trim().to_string());
@@ -240,38 +248,46 @@ fn check_forward(name: &str, url: &str, allow_insecure: bool) -> Result<(), Stri
 fn delivery(
     args: &Args,
     lookup: &dyn Fn(&str) -> Option<String>,
+    #[cfg_attr(not(feature = "ha"), allow(unused_variables))] insecure: bool,
     problems: &mut Vec<String>,
 ) -> Delivery {
-    let mut get = |given: &Option<String>, option, variable, parse: &dyn Fn(&str) -> Parsed| {
-        let (value, name) = given
-            .clone()
-            .map(|v| (v, option))
-            .or_else(|| lookup(variable).map(|v| (v, variable)))?;
-        parse(&value)
-            .map_err(|e| problems.push(format!("{name}: {e}")))
-            .ok()
-    };
-    let size = |v: &str| parse_size(v).map(Value::Bytes);
-    let secs = |v: &str| parse_secs(v).map(Value::Time);
-    let spool_max = get(&args.spool_max, "--spool-max", "ZOOM_SPOOL_MAX", &size);
-    let grace = get(&args.grace, "--grace", "ZOOM_GRACE", &secs);
-    let queue = args.queue.map(|n| n.to_string());
-    let queue = get(&queue, "--queue", "ZOOM_QUEUE_MAX", &|v| {
-        parse_size_min(v, 1).map(Value::Bytes)
-    });
+    let spool_max = get(
+        &args.spool_max,
+        ["--spool-max", "ZOOM_SPOOL_MAX"],
+        lookup,
+        problems,
+        parse_size,
+    );
+    let grace = get(
+        &args.grace,
+        ["--grace", "ZOOM_GRACE"],
+        lookup,
+        problems,
+        parse_secs,
+    );
+    let queue = get(
+        &args.queue,
+        ["--queue", "ZOOM_QUEUE_MAX"],
+        lookup,
+        problems,
+        |v| parse_size_min(v, 1),
+    );
     let stall = get(
         &args.stall_timeout,
-        "--stall-timeout",
-        "ZOOM_STALL_TIMEOUT",
-        &secs,
+        ["--stall-timeout", "ZOOM_STALL_TIMEOUT"],
+        lookup,
+        problems,
+        parse_secs,
     );
+    let give_up = ["--give-up-after", "ZOOM_GIVE_UP_AFTER"];
     let give_up = get(
         &args.give_up_after,
-        "--give-up-after",
-        "ZOOM_GIVE_UP_AFTER",
-        &|v| match parse_secs(v)? {
+        give_up,
+        lookup,
+        problems,
+        |v| match parse_secs(v)? {
             secs if secs.is_zero() => Err("give more than 0 seconds".into()),
-            secs => Ok(Value::Time(secs)),
+            secs => Ok(secs),
         },
     );
     Delivery {
@@ -279,73 +295,91 @@ fn delivery(
             .spool
             .clone()
             .or_else(|| lookup("ZOOM_SPOOL_DIR").map(PathBuf::from)),
-        spool_max: spool_max.map_or(DEFAULT_SPOOL_MAX, Value::bytes),
-        grace: grace.map_or(DEFAULT_GRACE, Value::time),
-        queue: queue.map_or(DEFAULT_QUEUE, Value::bytes),
-        stall: stall.map_or(DEFAULT_STALL, Value::time),
+        spool_max: spool_max.unwrap_or(DEFAULT_SPOOL_MAX),
+        grace: grace.unwrap_or(DEFAULT_GRACE),
+        queue: queue.unwrap_or(DEFAULT_QUEUE),
+        stall: stall.unwrap_or(DEFAULT_STALL),
         metrics_file: args
             .metrics_file
             .clone()
             .or_else(|| lookup("ZOOM_METRICS_FILE").map(PathBuf::from)),
-        give_up_after: give_up.map(Value::time),
+        give_up_after: give_up,
         #[cfg(feature = "ha")]
-        ha: ha_settings(args, lookup, problems),
+        ha: crate::ha::settings(args, lookup, insecure)
+            .map_err(|problem| problems.push(problem))
+            .ok()
+            .flatten(),
     }
 }
-
-/// A delivery setting's value: a size or a time.
-#[derive(Clone, Copy)]
-enum Value {
-    Bytes(u64),
-    Time(Duration),
+/// The option's value, else the variable's, with the name it came from.
+pub fn pick(
+    given: &Option<String>,
+    [option, variable]: [&'static str; 2],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Option<(String, &'static str)> {
+    given
+        .clone()
+        .map(|v| (v, option))
+        .or_else(|| lookup(variable).map(|v| (v, variable)))
 }
 
-type Parsed = Result<Value, String>;
-
-impl Value {
-    fn bytes(self) -> u64 {
-        match self {
-            Value::Bytes(n) => n,
-            Value::Time(_) => 0,
-        }
-    }
-
-    fn time(self) -> Duration {
-        match self {
-            Value::Time(d) => d,
-            Value::Bytes(_) => Duration::ZERO,
-        }
-    }
-}
-
-/// The election's settings (`--ha-etcd` and the rest); a problem is noted. Without the `ha`
-/// feature, `ZOOM_HA_ETCD` is a problem in itself (`--ha-etcd` is refused by the arguments).
-#[cfg(feature = "ha")]
-fn ha_settings(
-    args: &Args,
+/// [`pick`]ed and parsed; a bad value is noted in `problems` with the name it came from.
+fn get<T>(
+    given: &Option<String>,
+    names: [&'static str; 2],
     lookup: &dyn Fn(&str) -> Option<String>,
     problems: &mut Vec<String>,
-) -> Option<crate::ha::Settings> {
-    match crate::ha::settings(args, lookup) {
-        Ok(ha) => ha,
-        Err(Exit::Fatal(e)) => {
-            problems.push(e.to_string());
-            None
-        }
-        Err(Exit::Usage(problem)) => {
-            problems.push(problem);
-            None
-        }
-        Err(_) => None,
-    }
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    let (value, name) = pick(given, names, lookup)?;
+    (parse(&value).map_err(|e| problems.push(format!("{name}: {e}")))).ok()
 }
 
-#[cfg(not(feature = "ha"))]
-fn ha_settings(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<String>) {
-    if lookup("ZOOM_HA_ETCD").is_some() {
-        let problem = "needs the `ha` feature, which this build of zoom-ws leaves out";
-        problems.push(format!("ZOOM_HA_ETCD {problem}"));
-    }
+/// A room asked for (by a flag or its variable) that this binary was built without, naming the
+/// cargo feature that builds it.
+fn unbuilt(
+    args: &Args,
+    delivery: &Delivery,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let (relays, journal, service) = (
+        cfg!(feature = "relays"),
+        cfg!(journal),
+        cfg!(feature = "service"),
+    );
+    let ha = args.ha_etcd.is_some() || lookup("ZOOM_HA_ETCD").is_some();
+    let asked = [
+        (args.exec.is_some(), "--exec", "relays", relays),
+        (args.forward.is_some(), "--forward", "relays", relays),
+        (
+            delivery.spool.is_some(),
+            "--spool (ZOOM_SPOOL_DIR)",
+            "journal",
+            journal,
+        ),
+        (
+            delivery.metrics_file.is_some(),
+            "--metrics-file (ZOOM_METRICS_FILE)",
+            "service",
+            service,
+        ),
+        (
+            delivery.give_up_after.is_some(),
+            "--give-up-after (ZOOM_GIVE_UP_AFTER)",
+            "service",
+            service,
+        ),
+        (ha, "--ha-etcd (ZOOM_HA_ETCD)", "ha", cfg!(feature = "ha")),
+    ];
+    let (_, what, feature, _) = asked.into_iter().find(|(on, .., built)| *on && !built)?;
+    Some(if feature == "journal" && cfg!(feature = "journal") {
+        format!("{what} needs a Unix system (Linux, macOS, BSD); leave it out here")
+    } else {
+        format!(
+            "{what} needs the cargo feature `{feature}`, which this zoom-ws was built without \
+             (cargo install zoom-ws-cli --features {feature})"
+        )
+    })
 }
 
 /// `1073741824`, `512M`, `2G`, `64k` (powers of 1024), at least [`MIN_SPOOL_MAX`].
