@@ -145,31 +145,22 @@ pub fn render(snapshot: &Snapshot) -> String {
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let help = help.replace('\\', r"\\").replace('\n', r"\n");
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} {kind}", escape(help));
 }
 
 fn sample(out: &mut String, name: &str, (label, value): (&str, &str), v: Value) {
     let _ = writeln!(
         out,
         "{name}{{{label}=\"{}\"}} {}",
-        escape_label(value),
+        escape(value).replace('"', "\\\""),
         number(v)
     );
 }
 
-/// A label value as the format wants it: backslash, double quote and line feed escaped.
-fn escape_label(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str(r"\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str(r"\n"),
-            c => out.push(c),
-        }
-    }
-    out
+/// Help text as the format wants it: backslash and line feed escaped (a label value also
+/// escapes its double quotes).
+fn escape(text: &str) -> String {
+    text.replace('\\', r"\\").replace('\n', r"\n")
 }
 
 /// A sample value as text: counts as they are, milliseconds as seconds with three decimals.

@@ -3,7 +3,6 @@
 //! textfile (`--metrics-file`) and the supervisor's exit (`--give-up-after`). It sleeps until
 //! the next of these is due or a connection changes, so an idle process stays asleep.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -57,14 +56,6 @@ impl Health {
     }
 }
 
-/// What the service thread was asked to do.
-struct Settings {
-    metrics_file: Option<PathBuf>,
-    give_up_after: Option<Duration>,
-    /// The journal's directory, whose size the metrics show.
-    spool: Option<PathBuf>,
-}
-
 /// The running service thread.
 pub struct Service {
     done: Arc<AtomicBool>,
@@ -76,11 +67,7 @@ impl Service {
     /// Starts the thread (it does nothing at all without a notify socket, a metrics file or a
     /// give-up bound).
     pub fn start(health: Arc<Health>, watch: Watch, delivery: &Delivery, stop: StopAll) -> Service {
-        let settings = Settings {
-            metrics_file: delivery.metrics_file.clone(),
-            give_up_after: delivery.give_up_after,
-            spool: delivery.spool.clone(),
-        };
+        let settings = delivery.clone();
         let done = Arc::new(AtomicBool::new(false));
         let gave_up = Arc::new(Mutex::new(None));
         let notifier = Notifier::from_env();
@@ -130,7 +117,8 @@ impl Service {
 struct Looker {
     health: Arc<Health>,
     watch: Watch,
-    settings: Settings,
+    /// `metrics_file`, `give_up_after`, and `spool`, whose size the metrics show.
+    settings: Delivery,
     stop: StopAll,
     notifier: Option<Notifier>,
     gave_up: Arc<Mutex<Option<String>>>,

@@ -138,18 +138,12 @@ pub fn load(args: &mut Args) -> Result<Loaded, Exit> {
 /// split, the library's Config holds one subscription. Empty when unset.
 fn listed_ids(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> Vec<String> {
     let listed = ["ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"];
-    match listed
-        .iter()
-        .find_map(|name| lookup(name))
-        .map(|l| subscription_ids(&l))
-    {
-        Some(Ok(ids)) => ids,
-        Some(Err(problem)) => {
-            problems.push(problem);
-            Vec::new()
-        }
-        None => Vec::new(),
-    }
+    let listed = listed.iter().find_map(|name| lookup(name));
+    let ids = listed.map_or(Ok(Vec::new()), |l| subscription_ids(&l));
+    ids.unwrap_or_else(|problem| {
+        problems.push(problem);
+        Vec::new()
+    })
 }
 
 /// `--forward`, or else `ZOOM_FORWARD_URL` (filled into `args`), checked like every URL.
@@ -251,45 +245,23 @@ fn delivery(
     #[cfg_attr(not(feature = "ha"), allow(unused_variables))] insecure: bool,
     problems: &mut Vec<String>,
 ) -> Delivery {
-    let spool_max = get(
+    let mut read = Reader { lookup, problems };
+    let spool_max = read.get(
         &args.spool_max,
         ["--spool-max", "ZOOM_SPOOL_MAX"],
-        lookup,
-        problems,
         parse_size,
     );
-    let grace = get(
-        &args.grace,
-        ["--grace", "ZOOM_GRACE"],
-        lookup,
-        problems,
-        parse_secs,
-    );
-    let queue = get(
-        &args.queue,
-        ["--queue", "ZOOM_QUEUE_MAX"],
-        lookup,
-        problems,
-        |v| parse_size_min(v, 1),
-    );
-    let stall = get(
-        &args.stall_timeout,
-        ["--stall-timeout", "ZOOM_STALL_TIMEOUT"],
-        lookup,
-        problems,
-        parse_secs,
-    );
+    let grace = read.get(&args.grace, ["--grace", "ZOOM_GRACE"], parse_secs);
+    let queue = read.get(&args.queue, ["--queue", "ZOOM_QUEUE_MAX"], |v| {
+        parse_size_min(v, 1)
+    });
+    let stall = ["--stall-timeout", "ZOOM_STALL_TIMEOUT"];
+    let stall = read.get(&args.stall_timeout, stall, parse_secs);
     let give_up = ["--give-up-after", "ZOOM_GIVE_UP_AFTER"];
-    let give_up = get(
-        &args.give_up_after,
-        give_up,
-        lookup,
-        problems,
-        |v| match parse_secs(v)? {
-            secs if secs.is_zero() => Err("give more than 0 seconds".into()),
-            secs => Ok(secs),
-        },
-    );
+    let give_up = read.get(&args.give_up_after, give_up, |v| match parse_secs(v)? {
+        secs if secs.is_zero() => Err("give more than 0 seconds".into()),
+        secs => Ok(secs),
+    });
     Delivery {
         spool: args
             .spool
@@ -323,16 +295,23 @@ pub fn pick(
         .or_else(|| lookup(variable).map(|v| (v, variable)))
 }
 
-/// [`pick`]ed and parsed; a bad value is noted in `problems` with the name it came from.
-fn get<T>(
-    given: &Option<String>,
-    names: [&'static str; 2],
-    lookup: &dyn Fn(&str) -> Option<String>,
-    problems: &mut Vec<String>,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Option<T> {
-    let (value, name) = pick(given, names, lookup)?;
-    (parse(&value).map_err(|e| problems.push(format!("{name}: {e}")))).ok()
+/// Where the delivery settings are read, and the problems found on the way.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: &'a mut Vec<String>,
+}
+
+impl Reader<'_> {
+    /// [`pick`]ed and parsed; a bad value is noted with the name it came from.
+    fn get<T>(
+        &mut self,
+        given: &Option<String>,
+        names: [&'static str; 2],
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let (value, name) = pick(given, names, self.lookup)?;
+        (parse(&value).map_err(|e| self.problems.push(format!("{name}: {e}")))).ok()
+    }
 }
 
 /// A room asked for (by a flag or its variable) that this binary was built without, naming the
