@@ -246,14 +246,11 @@ fn delivery(
     problems: &mut Vec<String>,
 ) -> Delivery {
     let mut read = Reader { lookup, problems };
-    let spool_max = read.get(
-        &args.spool_max,
-        ["--spool-max", "ZOOM_SPOOL_MAX"],
-        parse_size,
-    );
+    let spool_max = ["--spool-max", "ZOOM_SPOOL_MAX"];
+    let spool_max = read.get(&args.spool_max, spool_max, |v| parse_size(v, MIN_SPOOL_MAX));
     let grace = read.get(&args.grace, ["--grace", "ZOOM_GRACE"], parse_secs);
     let queue = read.get(&args.queue, ["--queue", "ZOOM_QUEUE_MAX"], |v| {
-        parse_size_min(v, 1)
+        parse_size(v, 1)
     });
     let stall = ["--stall-timeout", "ZOOM_STALL_TIMEOUT"];
     let stall = read.get(&args.stall_timeout, stall, parse_secs);
@@ -361,34 +358,16 @@ fn unbuilt(
     })
 }
 
-/// `1073741824`, `512M`, `2G`, `64k` (powers of 1024), at least [`MIN_SPOOL_MAX`].
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    parse_size_min(text, MIN_SPOOL_MAX)
-}
-
-/// [`parse_size`] with another minimum.
-pub fn parse_size_min(text: &str, min: u64) -> Result<u64, String> {
+/// `1073741824`, `512M`, `2G`, `64k` (powers of 1024), at least `min` bytes.
+fn parse_size(text: &str, min: u64) -> Result<u64, String> {
     let text = text.trim();
+    let not_a_size = || format!("{text:?} is not a size such as 1073741824, 512M or 2G");
     let (digits, unit) = match text.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),
         _ => (text, 'b'),
     };
-    let shift = match unit {
-        'b' => 0,
-        'k' => 10,
-        'm' => 20,
-        'g' => 30,
-        't' => 40,
-        _ => {
-            return Err(format!(
-                "{text:?} is not a size such as 1073741824, 512M or 2G"
-            ));
-        }
-    };
-    let n: u64 = digits
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 1073741824, 512M or 2G"))?;
+    let shift = "bkmgt".find(unit).ok_or_else(not_a_size)? * 10;
+    let n: u64 = digits.trim().parse().map_err(|_| not_a_size())?;
     let bytes = n
         .checked_mul(1 << shift)
         .ok_or(format!("{text:?} is too large"))?;
@@ -399,7 +378,7 @@ pub fn parse_size_min(text: &str, min: u64) -> Result<u64, String> {
 }
 
 /// `5`, `0.5`, `0` (no grace at all).
-pub fn parse_secs(text: &str) -> Result<Duration, String> {
+fn parse_secs(text: &str) -> Result<Duration, String> {
     match zoom_ws::check::seconds("", text) {
         Ok(secs) if secs <= Duration::from_secs(86_400) => Ok(secs),
         _ => Err(format!(
@@ -409,7 +388,7 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
 }
 
 /// `ZOOM_SUBSCRIPTION_ID` may list several ids, comma-separated (checked by the library).
-pub fn subscription_ids(value: &str) -> Result<Vec<String>, String> {
+fn subscription_ids(value: &str) -> Result<Vec<String>, String> {
     let problem = |problem: String| format!("ZOOM_SUBSCRIPTION_ID {problem}");
     // Only spaces are trimmed: a line break or tab is refused with the id around it.
     let ids: Vec<String> = value
@@ -445,15 +424,19 @@ mod tests {
 
     #[test]
     fn sizes_and_seconds() {
-        assert_eq!(parse_size("1073741824"), Ok(1 << 30));
-        assert_eq!(parse_size("512M"), Ok(512 << 20));
-        assert_eq!(parse_size(" 2g "), Ok(2 << 30));
-        assert_eq!(parse_size("256k"), Ok(256 << 10));
-        assert!(parse_size("100").unwrap_err().contains("too small"));
-        assert!(parse_size("12X").is_err());
-        assert!(parse_size("M").is_err());
+        assert_eq!(parse_size("1073741824", MIN_SPOOL_MAX), Ok(1 << 30));
+        assert_eq!(parse_size("512M", MIN_SPOOL_MAX), Ok(512 << 20));
+        assert_eq!(parse_size(" 2g ", MIN_SPOOL_MAX), Ok(2 << 30));
+        assert_eq!(parse_size("256k", MIN_SPOOL_MAX), Ok(256 << 10));
         assert!(
-            parse_size("99999999999T")
+            parse_size("100", MIN_SPOOL_MAX)
+                .unwrap_err()
+                .contains("too small")
+        );
+        assert!(parse_size("12X", MIN_SPOOL_MAX).is_err());
+        assert!(parse_size("M", MIN_SPOOL_MAX).is_err());
+        assert!(
+            parse_size("99999999999T", MIN_SPOOL_MAX)
                 .unwrap_err()
                 .contains("too large")
         );
