@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use zoom_ws::{Client, Dedupe, EventFilter, StateChange, TokenSource};
+use zoom_ws::{Client, Dedupe, EventFilter, StateChange, StatsSnapshot, TokenSource};
 
 use crate::args::Args;
 use crate::exit::Exit;
@@ -156,24 +156,18 @@ fn start(
 
 /// The exit summary: the counters of every subscription added up, and the sink's.
 fn log_summary(health: &Health, sink: &Sink, token_requests: u64) {
-    let mut totals = [0u64; 5];
-    for s in health.subs.iter().map(|s| s.stats.snapshot()) {
-        for (total, n) in totals.iter_mut().zip([
-            s.connections,
-            s.reconnects,
-            s.heartbeats_sent,
-            s.heartbeats_answered,
-            s.skipped_total(),
-        ]) {
-            *total += n;
-        }
-    }
-    let [connections, reconnects, sent, answered, skipped] = totals;
+    let stats: Vec<_> = health.subs.iter().map(|s| s.stats.snapshot()).collect();
+    let sum = |count: fn(&StatsSnapshot) -> u64| stats.iter().map(count).sum::<u64>();
     log::info!(
-        "summary: {} events taken, {connections} connections, {reconnects} reconnects, {sent} \
-         heartbeats sent, {answered} answered, {skipped} frames skipped, {token_requests} token \
-         requests, {} events filtered out, {} repeats dropped",
+        "summary: {} events taken, {} connections, {} reconnects, {} heartbeats sent, {} \
+         answered, {} frames skipped, {token_requests} token requests, {} events filtered out, \
+         {} repeats dropped",
         sink.passed,
+        sum(|s| s.connections),
+        sum(|s| s.reconnects),
+        sum(|s| s.heartbeats_sent),
+        sum(|s| s.heartbeats_answered),
+        sum(StatsSnapshot::skipped_total),
         sink.filtered_out,
         sink.duplicates,
     );
