@@ -323,7 +323,7 @@ fn unbuilt(
         cfg!(journal),
         cfg!(feature = "service"),
     );
-    let ha = args.ha_etcd.is_some() || lookup("ZOOM_HA_ETCD").is_some();
+    let ha = args.ha_etcd.is_some() || args.ha_ttl.is_some() || lookup("ZOOM_HA_ETCD").is_some();
     let asked = [
         (args.exec.is_some(), "--exec", "relays", relays),
         (args.forward.is_some(), "--forward", "relays", relays),
@@ -345,7 +345,12 @@ fn unbuilt(
             "service",
             service,
         ),
-        (ha, "--ha-etcd (ZOOM_HA_ETCD)", "ha", cfg!(feature = "ha")),
+        (
+            ha,
+            "--ha-etcd, --ha-ttl (ZOOM_HA_ETCD)",
+            "ha",
+            cfg!(feature = "ha"),
+        ),
     ];
     let (_, what, feature, _) = asked.into_iter().find(|(on, .., built)| *on && !built)?;
     Some(if feature == "journal" && cfg!(feature = "journal") {
