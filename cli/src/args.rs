@@ -33,8 +33,8 @@ pub struct Args {
     pub metrics_file: Option<PathBuf>,
     /// `--give-up-after SECS`, as given (else `ZOOM_GIVE_UP_AFTER`).
     pub give_up_after: Option<String>,
-    /// `--queue SIZE` in bytes (else `ZOOM_QUEUE_MAX`).
-    pub queue: Option<u64>,
+    /// `--queue SIZE`, as given (else `ZOOM_QUEUE_MAX`).
+    pub queue: Option<String>,
     /// `--stall-timeout SECS`, as given (else `ZOOM_STALL_TIMEOUT`).
     pub stall_timeout: Option<String>,
     /// `--ha-etcd URLS`, as given (else `ZOOM_HA_ETCD`).
@@ -89,17 +89,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("give-up-after") => {
                 parsed.give_up_after = Some(text(&mut parser, "--give-up-after")?);
             }
-            Long("ha-etcd") => parsed.ha_etcd = Some(ha_flag(&mut parser, "--ha-etcd")?),
-            Long("ha-ttl") => parsed.ha_ttl = Some(ha_flag(&mut parser, "--ha-ttl")?),
-            Long("queue") => {
-                let v = text(&mut parser, "--queue")?;
-                let n = crate::settings::parse_size_min(&v, 1).map_err(|_| {
-                    format!(
-                        "--queue needs a whole number of bytes or a size such as 64M, not {v:?}"
-                    )
-                })?;
-                parsed.queue = Some(n);
-            }
+            Long("ha-etcd") => parsed.ha_etcd = Some(text(&mut parser, "--ha-etcd")?),
+            Long("ha-ttl") => parsed.ha_ttl = Some(text(&mut parser, "--ha-ttl")?),
+            Long("queue") => parsed.queue = Some(text(&mut parser, "--queue")?),
             Long("stall-timeout") => {
                 parsed.stall_timeout = Some(text(&mut parser, "--stall-timeout")?);
             }
@@ -123,17 +115,6 @@ fn text(parser: &mut lexopt::Parser, option: &str) -> Result<String, String> {
     value(parser)?
         .into_string()
         .map_err(|v| format!("{option} needs UTF-8 text, not {v:?}"))
-}
-
-/// The value of an option of high availability, which needs the `ha` feature.
-fn ha_flag(parser: &mut lexopt::Parser, option: &str) -> Result<String, String> {
-    if cfg!(feature = "ha") {
-        text(parser, option)
-    } else {
-        Err(format!(
-            "{option} needs the `ha` feature, which this build of zoom-ws leaves out"
-        ))
-    }
 }
 
 /// lexopt's errors, in the words of our other messages.
@@ -207,30 +188,9 @@ mod tests {
         assert_eq!(args.events, ["meeting.*", "*.created"]);
         assert!(args.dedupe && args.quiet);
         assert_eq!(args.exec.as_deref(), Some("cat"));
-        assert_eq!(args.queue, Some(10));
-        assert_eq!(
-            parse(&["--queue", "64M"]).unwrap().unwrap().queue,
-            Some(64 << 20)
-        );
+        assert_eq!(args.queue.as_deref(), Some("10"));
         assert!(parse(&["--spool", "x"]).is_ok());
-        assert!(parse(&["--queue", "0"]).is_err());
         assert!(parse(&["--exec", " "]).is_err());
-    }
-
-    #[test]
-    fn high_availability_options_need_their_feature() {
-        let given = parse(&["--ha-etcd", "http://127.0.0.1:2379", "--ha-ttl", "3"]);
-        if cfg!(feature = "ha") {
-            let args = given.unwrap().unwrap();
-            assert_eq!(args.ha_etcd.as_deref(), Some("http://127.0.0.1:2379"));
-            assert_eq!(args.ha_ttl.as_deref(), Some("3"));
-        } else {
-            let error = given.unwrap_err();
-            assert!(
-                error.contains("--ha-etcd") && error.contains("`ha` feature"),
-                "{error}"
-            );
-        }
     }
 
     #[test]

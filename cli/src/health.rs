@@ -8,6 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use zoom_ws::{StateChange, Stats};
 
+use crate::sync::lock;
+
 /// One subscription: its client's counters, and what the command line adds.
 pub struct Sub {
     #[cfg_attr(not(feature = "service"), allow(dead_code))]
@@ -73,8 +75,4 @@ impl Health {
             self.wake();
         }
     }
-}
-
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

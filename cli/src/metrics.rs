@@ -108,68 +108,50 @@ const SUBSCRIPTION_FAMILIES: [(&str, &str, &str, SubValue); 9] = [
 pub fn render(snapshot: &Snapshot) -> String {
     let mut out = String::new();
     for (name, kind, help, value) in SUBSCRIPTION_FAMILIES {
-        family(&mut out, name, kind, help);
-        for sub in &snapshot.subscriptions {
-            if let Some(v) = value(sub) {
-                sample(&mut out, name, ("subscription", &sub.id), v);
-            }
-        }
+        let subs = snapshot.subscriptions.iter();
+        let samples = subs.filter_map(|s| Some((Some(("subscription", &*s.id)), value(s)?)));
+        family(&mut out, [name, kind, help], samples);
     }
-    let dropped = "zoom_ws_dropped_total";
+    let help = "Events an output dropped (its queue was full).";
+    let outputs = snapshot.outputs.iter();
+    let samples = outputs.map(|o| (Some(("output", &*o.name)), Value::Count(o.dropped)));
     family(
         &mut out,
-        dropped,
-        "counter",
-        "Events an output dropped (its queue was full).",
+        ["zoom_ws_dropped_total", "counter", help],
+        samples,
     );
-    for output in &snapshot.outputs {
-        sample(
-            &mut out,
-            dropped,
-            ("output", &output.name),
-            Value::Count(output.dropped),
-        );
-    }
     if let Some(bytes) = snapshot.journal_bytes {
+        let help = "Bytes the journal's files take on disk (--spool): delivered events too, until \
+                    their segment is removed; not what is waiting.";
         let name = "zoom_ws_journal_disk_bytes";
         family(
             &mut out,
-            name,
-            "gauge",
-            "Bytes the journal's files take on disk (--spool): delivered events too, until their \
-             segment is removed; not what is waiting.",
+            [name, "gauge", help],
+            [(None, Value::Count(bytes))],
         );
-        let _ = writeln!(out, "{name} {}", number(Value::Count(bytes)));
     }
     out
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let help = help.replace('\\', r"\\").replace('\n', r"\n");
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn sample(out: &mut String, name: &str, (label, value): (&str, &str), v: Value) {
-    let _ = writeln!(
-        out,
-        "{name}{{{label}=\"{}\"}} {}",
-        escape_label(value),
-        number(v)
-    );
-}
-
-/// A label value as the format wants it: backslash, double quote and line feed escaped.
-fn escape_label(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str(r"\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str(r"\n"),
-            c => out.push(c),
-        }
+/// A family's HELP and TYPE lines, then its samples, each with its label, if any.
+fn family<'a>(
+    out: &mut String,
+    [name, kind, help]: [&str; 3],
+    samples: impl IntoIterator<Item = (Option<(&'a str, &'a str)>, Value)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} {kind}", escape(help));
+    for (label, v) in samples {
+        let label = label.map_or(String::new(), |(label, value)| {
+            format!("{{{label}=\"{}\"}}", escape(value).replace('"', "\\\""))
+        });
+        let _ = writeln!(out, "{name}{label} {}", number(v));
     }
-    out
+}
+
+/// Help text as the format wants it: backslash and line feed escaped (a label value also
+/// escapes its double quotes).
+fn escape(text: &str) -> String {
+    text.replace('\\', r"\\").replace('\n', r"\n")
 }
 
 /// A sample value as text: counts as they are, milliseconds as seconds with three decimals.

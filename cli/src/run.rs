@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use zoom_ws::{Client, Dedupe, EventFilter, StateChange, TokenSource};
+use zoom_ws::{Client, Dedupe, EventFilter, StateChange, StatsSnapshot, TokenSource};
 
 use crate::args::Args;
 use crate::exit::Exit;
@@ -13,9 +13,10 @@ use crate::logging::utc;
 use crate::outputs;
 #[cfg(feature = "service")]
 use crate::service::Service;
-use crate::settings::{self, Delivery};
+use crate::settings;
 use crate::signals;
 use crate::sink::{Sink, StopAll};
+use crate::sync::lock;
 
 /// How a run that was not cut off by an error ended.
 pub enum Ended {
@@ -30,7 +31,6 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
     // Before any other thread starts (the journal has one), so that every thread inherits it.
     let signals = signals::block();
     let (config, ids, webhook_secret, delivery) = settings::load(&mut args)?;
-    unbuilt(&args, &delivery)?;
     let filter = EventFilter::new(args.events.iter().cloned())
         .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--event")))?;
     let prepared = outputs::prepare(&args, &delivery, &config, webhook_secret)?;
@@ -96,52 +96,6 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
     }
 }
 
-/// A room asked for (by a flag or its variable) that this binary was built without: exit 2,
-/// naming the cargo feature that builds it.
-fn unbuilt(args: &Args, delivery: &Delivery) -> Result<(), Exit> {
-    let (relays, journal, service) = (
-        cfg!(feature = "relays"),
-        cfg!(journal),
-        cfg!(feature = "service"),
-    );
-    let asked = [
-        (args.exec.is_some(), "--exec", "relays", relays),
-        (args.forward.is_some(), "--forward", "relays", relays),
-        (
-            delivery.spool.is_some(),
-            "--spool (ZOOM_SPOOL_DIR)",
-            "journal",
-            journal,
-        ),
-        (
-            delivery.metrics_file.is_some(),
-            "--metrics-file (ZOOM_METRICS_FILE)",
-            "service",
-            service,
-        ),
-        (
-            delivery.give_up_after.is_some(),
-            "--give-up-after (ZOOM_GIVE_UP_AFTER)",
-            "service",
-            service,
-        ),
-    ];
-    let Some((_, what, feature, _)) = asked.into_iter().find(|(on, .., built)| *on && !built)
-    else {
-        return Ok(());
-    };
-    Err(Exit::Usage(
-        if feature == "journal" && cfg!(feature = "journal") {
-            format!("{what} needs a Unix system (Linux, macOS, BSD); leave it out here")
-        } else {
-            format!(
-                "{what} needs the cargo feature `{feature}`, which this zoom-ws was built without \
-             (cargo install zoom-ws-cli --features {feature})"
-            )
-        },
-    ))
-}
-
 /// Waits for every subscription's thread; the first error that retrying cannot fix stops them
 /// all. Logs the summary and returns that error.
 fn wait(
@@ -160,7 +114,7 @@ fn wait(
             }
         }
     }
-    let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+    let sink = lock(sink);
     log_summary(health, &sink, token_requests);
     first_error
 }
@@ -192,10 +146,10 @@ fn start(
                     crate::malloc::trim();
                 }
             });
-            let fanout = Arc::clone(&sink.lock().unwrap_or_else(|e| e.into_inner()).fanout);
+            let fanout = Arc::clone(&lock(&sink).fanout);
             client.pause_while(move || !fanout.has_room());
             let result = client.run(|event| {
-                sink.lock().unwrap_or_else(|e| e.into_inner()).event(event);
+                lock(&sink).event(event);
             });
             let _ = done.send(result);
         });
@@ -205,24 +159,18 @@ fn start(
 
 /// The exit summary: the counters of every subscription added up, and the sink's.
 fn log_summary(health: &Health, sink: &Sink, token_requests: u64) {
-    let mut totals = [0u64; 5];
-    for s in health.subs.iter().map(|s| s.stats.snapshot()) {
-        for (total, n) in totals.iter_mut().zip([
-            s.connections,
-            s.reconnects,
-            s.heartbeats_sent,
-            s.heartbeats_answered,
-            s.skipped_total(),
-        ]) {
-            *total += n;
-        }
-    }
-    let [connections, reconnects, sent, answered, skipped] = totals;
+    let stats: Vec<_> = health.subs.iter().map(|s| s.stats.snapshot()).collect();
+    let sum = |count: fn(&StatsSnapshot) -> u64| stats.iter().map(count).sum::<u64>();
     log::info!(
-        "summary: {} events taken, {connections} connections, {reconnects} reconnects, {sent} \
-         heartbeats sent, {answered} answered, {skipped} frames skipped, {token_requests} token \
-         requests, {} events filtered out, {} repeats dropped",
+        "summary: {} events taken, {} connections, {} reconnects, {} heartbeats sent, {} \
+         answered, {} frames skipped, {token_requests} token requests, {} events filtered out, \
+         {} repeats dropped",
         sink.passed,
+        sum(|s| s.connections),
+        sum(|s| s.reconnects),
+        sum(|s| s.heartbeats_sent),
+        sum(|s| s.heartbeats_answered),
+        sum(StatsSnapshot::skipped_total),
         sink.filtered_out,
         sink.duplicates,
     );

@@ -3,18 +3,18 @@
 //! textfile (`--metrics-file`) and the supervisor's exit (`--give-up-after`). It sleeps until
 //! the next of these is due or a connection changes, so an idle process stays asleep.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::health::{Health, lock};
+use crate::health::Health;
 use crate::metrics::{self, Snapshot, Subscription};
 use crate::notify::Notifier;
 use crate::outputs::Watch;
 use crate::settings::Delivery;
 use crate::sink::StopAll;
+use crate::sync::{lock, wait_while};
 
 /// How often the metrics file is replaced while running: fresher than any scrape (node_exporter's
 /// are 15 s or more), and two wake-ups each (the look, the file system), 12 a minute.
@@ -25,21 +25,11 @@ const LONGEST: Duration = Duration::from_secs(3600);
 const SLACK: Duration = Duration::from_millis(10);
 
 impl Health {
-    /// Sleeps until `until`, or until the bell rings past `seen`; returns the rings now.
+    /// Sleeps until `until`, or until the bell rings past `seen`; returns the rings now. (A
+    /// timer may fire a hair early: what is due is looked at with [`SLACK`].)
     fn sleep(&self, seen: u64, until: Instant) -> u64 {
-        let mut rings = lock(&self.rings);
-        while *rings == seen {
-            let Some(left) = until.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            let (now, timeout) =
-                (self.bell.wait_timeout(rings, left)).unwrap_or_else(|e| e.into_inner());
-            rings = now;
-            if timeout.timed_out() {
-                break; // a timer may fire a hair early: what is due is looked at with SLACK
-            }
-        }
-        *rings
+        let left = until.saturating_duration_since(Instant::now());
+        *wait_while(&self.bell, lock(&self.rings), left, |rings| *rings == seen)
     }
 
     /// The last problem any subscription reported, for an error line.
@@ -66,14 +56,6 @@ impl Health {
     }
 }
 
-/// What the service thread was asked to do.
-struct Settings {
-    metrics_file: Option<PathBuf>,
-    give_up_after: Option<Duration>,
-    /// The journal's directory, whose size the metrics show.
-    spool: Option<PathBuf>,
-}
-
 /// The running service thread.
 pub struct Service {
     done: Arc<AtomicBool>,
@@ -85,11 +67,7 @@ impl Service {
     /// Starts the thread (it does nothing at all without a notify socket, a metrics file or a
     /// give-up bound).
     pub fn start(health: Arc<Health>, watch: Watch, delivery: &Delivery, stop: StopAll) -> Service {
-        let settings = Settings {
-            metrics_file: delivery.metrics_file.clone(),
-            give_up_after: delivery.give_up_after,
-            spool: delivery.spool.clone(),
-        };
+        let settings = delivery.clone();
         let done = Arc::new(AtomicBool::new(false));
         let gave_up = Arc::new(Mutex::new(None));
         let notifier = Notifier::from_env();
@@ -139,7 +117,8 @@ impl Service {
 struct Looker {
     health: Arc<Health>,
     watch: Watch,
-    settings: Settings,
+    /// `metrics_file`, `give_up_after`, and `spool`, whose size the metrics show.
+    settings: Delivery,
     stop: StopAll,
     notifier: Option<Notifier>,
     gave_up: Arc<Mutex<Option<String>>>,

@@ -106,10 +106,19 @@ pub fn load(args: &mut Args) -> Result<Loaded, Exit> {
             }),
         );
     });
-    forward_url(args, &lookup, &mut problems);
-    let delivery = delivery(args, &lookup, &mut problems);
-    #[cfg(not(feature = "ha"))]
-    ha_settings(&lookup, &mut problems);
+    // A bad value is the library's problem, reported with the configuration's.
+    let insecure = check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref()).unwrap_or(false);
+    forward_url(args, &lookup, insecure, &mut problems);
+    let delivery = delivery(args, &lookup, insecure, &mut problems);
+    problems.extend(unbuilt(args, &delivery, &lookup));
+    if let Ok(config) = &config {
+        // Every other subscription's id, by the library's own check of one client's settings.
+        for id in ids.iter().skip(1) {
+            let mut other = config.clone();
+            other.subscription_id = id.clone();
+            problems.extend(other.validate().err().map(|e| e.to_string()));
+        }
+    }
     let config = match config {
         Ok(config) if problems.is_empty() => config,
         _ => return Err(Exit::Settings(problems)),
@@ -129,28 +138,21 @@ pub fn load(args: &mut Args) -> Result<Loaded, Exit> {
 /// split, the library's Config holds one subscription. Empty when unset.
 fn listed_ids(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> Vec<String> {
     let listed = ["ZOOM_SUBSCRIPTION_ID", "SUBSCRIPTION_ID"];
-    match listed
-        .iter()
-        .find_map(|name| lookup(name))
-        .map(|l| subscription_ids(&l))
-    {
-        Some(Ok(ids)) => ids,
-        Some(Err(problem)) => {
-            problems.push(problem);
-            Vec::new()
-        }
-        None => Vec::new(),
-    }
+    let listed = listed.iter().find_map(|name| lookup(name));
+    let ids = listed.map_or(Ok(Vec::new()), |l| subscription_ids(&l));
+    ids.unwrap_or_else(|problem| {
+        problems.push(problem);
+        Vec::new()
+    })
 }
 
 /// `--forward`, or else `ZOOM_FORWARD_URL` (filled into `args`), checked like every URL.
 fn forward_url(
     args: &mut Args,
     lookup: &dyn Fn(&str) -> Option<String>,
+    allow_insecure: bool,
     problems: &mut Vec<String>,
 ) {
-    let allow_insecure = check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref());
-    let allow_insecure = allow_insecure.unwrap_or(false);
     let mut forward_from = "--forward";
     if args.forward.is_none() {
         args.forward = lookup("ZOOM_FORWARD_URL").map(|v| v.trim().to_string());
@@ -240,142 +242,137 @@ fn check_forward(name: &str, url: &str, allow_insecure: bool) -> Result<(), Stri
 fn delivery(
     args: &Args,
     lookup: &dyn Fn(&str) -> Option<String>,
+    #[cfg_attr(not(feature = "ha"), allow(unused_variables))] insecure: bool,
     problems: &mut Vec<String>,
 ) -> Delivery {
-    let mut get = |given: &Option<String>, option, variable, parse: &dyn Fn(&str) -> Parsed| {
-        let (value, name) = given
-            .clone()
-            .map(|v| (v, option))
-            .or_else(|| lookup(variable).map(|v| (v, variable)))?;
-        parse(&value)
-            .map_err(|e| problems.push(format!("{name}: {e}")))
-            .ok()
-    };
-    let size = |v: &str| parse_size(v).map(Value::Bytes);
-    let secs = |v: &str| parse_secs(v).map(Value::Time);
-    let spool_max = get(&args.spool_max, "--spool-max", "ZOOM_SPOOL_MAX", &size);
-    let grace = get(&args.grace, "--grace", "ZOOM_GRACE", &secs);
-    let queue = args.queue.map(|n| n.to_string());
-    let queue = get(&queue, "--queue", "ZOOM_QUEUE_MAX", &|v| {
-        parse_size_min(v, 1).map(Value::Bytes)
+    let mut read = Reader { lookup, problems };
+    let spool_max = ["--spool-max", "ZOOM_SPOOL_MAX"];
+    let spool_max = read.get(&args.spool_max, spool_max, |v| parse_size(v, MIN_SPOOL_MAX));
+    let grace = read.get(&args.grace, ["--grace", "ZOOM_GRACE"], parse_secs);
+    let queue = read.get(&args.queue, ["--queue", "ZOOM_QUEUE_MAX"], |v| {
+        parse_size(v, 1)
     });
-    let stall = get(
-        &args.stall_timeout,
-        "--stall-timeout",
-        "ZOOM_STALL_TIMEOUT",
-        &secs,
-    );
-    let give_up = get(
-        &args.give_up_after,
-        "--give-up-after",
-        "ZOOM_GIVE_UP_AFTER",
-        &|v| match parse_secs(v)? {
-            secs if secs.is_zero() => Err("give more than 0 seconds".into()),
-            secs => Ok(Value::Time(secs)),
-        },
-    );
+    let stall = ["--stall-timeout", "ZOOM_STALL_TIMEOUT"];
+    let stall = read.get(&args.stall_timeout, stall, parse_secs);
+    let give_up = ["--give-up-after", "ZOOM_GIVE_UP_AFTER"];
+    let give_up = read.get(&args.give_up_after, give_up, |v| match parse_secs(v)? {
+        secs if secs.is_zero() => Err("give more than 0 seconds".into()),
+        secs => Ok(secs),
+    });
     Delivery {
         spool: args
             .spool
             .clone()
             .or_else(|| lookup("ZOOM_SPOOL_DIR").map(PathBuf::from)),
-        spool_max: spool_max.map_or(DEFAULT_SPOOL_MAX, Value::bytes),
-        grace: grace.map_or(DEFAULT_GRACE, Value::time),
-        queue: queue.map_or(DEFAULT_QUEUE, Value::bytes),
-        stall: stall.map_or(DEFAULT_STALL, Value::time),
+        spool_max: spool_max.unwrap_or(DEFAULT_SPOOL_MAX),
+        grace: grace.unwrap_or(DEFAULT_GRACE),
+        queue: queue.unwrap_or(DEFAULT_QUEUE),
+        stall: stall.unwrap_or(DEFAULT_STALL),
         metrics_file: args
             .metrics_file
             .clone()
             .or_else(|| lookup("ZOOM_METRICS_FILE").map(PathBuf::from)),
-        give_up_after: give_up.map(Value::time),
+        give_up_after: give_up,
         #[cfg(feature = "ha")]
-        ha: ha_settings(args, lookup, problems),
+        ha: crate::ha::settings(args, lookup, insecure)
+            .map_err(|problem| problems.push(problem))
+            .ok()
+            .flatten(),
     }
 }
-
-/// A delivery setting's value: a size or a time.
-#[derive(Clone, Copy)]
-enum Value {
-    Bytes(u64),
-    Time(Duration),
-}
-
-type Parsed = Result<Value, String>;
-
-impl Value {
-    fn bytes(self) -> u64 {
-        match self {
-            Value::Bytes(n) => n,
-            Value::Time(_) => 0,
-        }
-    }
-
-    fn time(self) -> Duration {
-        match self {
-            Value::Time(d) => d,
-            Value::Bytes(_) => Duration::ZERO,
-        }
-    }
-}
-
-/// The election's settings (`--ha-etcd` and the rest); a problem is noted. Without the `ha`
-/// feature, `ZOOM_HA_ETCD` is a problem in itself (`--ha-etcd` is refused by the arguments).
-#[cfg(feature = "ha")]
-fn ha_settings(
-    args: &Args,
+/// The option's value, else the variable's, with the name it came from.
+pub fn pick(
+    given: &Option<String>,
+    [option, variable]: [&'static str; 2],
     lookup: &dyn Fn(&str) -> Option<String>,
-    problems: &mut Vec<String>,
-) -> Option<crate::ha::Settings> {
-    match crate::ha::settings(args, lookup) {
-        Ok(ha) => ha,
-        Err(Exit::Fatal(e)) => {
-            problems.push(e.to_string());
-            None
-        }
-        Err(Exit::Usage(problem)) => {
-            problems.push(problem);
-            None
-        }
-        Err(_) => None,
+) -> Option<(String, &'static str)> {
+    given
+        .clone()
+        .map(|v| (v, option))
+        .or_else(|| lookup(variable).map(|v| (v, variable)))
+}
+
+/// Where the delivery settings are read, and the problems found on the way.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: &'a mut Vec<String>,
+}
+
+impl Reader<'_> {
+    /// [`pick`]ed and parsed; a bad value is noted with the name it came from.
+    fn get<T>(
+        &mut self,
+        given: &Option<String>,
+        names: [&'static str; 2],
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let (value, name) = pick(given, names, self.lookup)?;
+        (parse(&value).map_err(|e| self.problems.push(format!("{name}: {e}")))).ok()
     }
 }
 
-#[cfg(not(feature = "ha"))]
-fn ha_settings(lookup: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<String>) {
-    if lookup("ZOOM_HA_ETCD").is_some() {
-        let problem = "needs the `ha` feature, which this build of zoom-ws leaves out";
-        problems.push(format!("ZOOM_HA_ETCD {problem}"));
-    }
+/// A room asked for (by a flag or its variable) that this binary was built without, naming the
+/// cargo feature that builds it.
+fn unbuilt(
+    args: &Args,
+    delivery: &Delivery,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let (relays, journal, service) = (
+        cfg!(feature = "relays"),
+        cfg!(journal),
+        cfg!(feature = "service"),
+    );
+    let ha = args.ha_etcd.is_some() || args.ha_ttl.is_some() || lookup("ZOOM_HA_ETCD").is_some();
+    let asked = [
+        (args.exec.is_some(), "--exec", "relays", relays),
+        (args.forward.is_some(), "--forward", "relays", relays),
+        (
+            delivery.spool.is_some(),
+            "--spool (ZOOM_SPOOL_DIR)",
+            "journal",
+            journal,
+        ),
+        (
+            delivery.metrics_file.is_some(),
+            "--metrics-file (ZOOM_METRICS_FILE)",
+            "service",
+            service,
+        ),
+        (
+            delivery.give_up_after.is_some(),
+            "--give-up-after (ZOOM_GIVE_UP_AFTER)",
+            "service",
+            service,
+        ),
+        (
+            ha,
+            "--ha-etcd, --ha-ttl (ZOOM_HA_ETCD)",
+            "ha",
+            cfg!(feature = "ha"),
+        ),
+    ];
+    let (_, what, feature, _) = asked.into_iter().find(|(on, .., built)| *on && !built)?;
+    Some(if feature == "journal" && cfg!(feature = "journal") {
+        format!("{what} needs a Unix system (Linux, macOS, BSD); leave it out here")
+    } else {
+        format!(
+            "{what} needs the cargo feature `{feature}`, which this zoom-ws was built without \
+             (cargo install zoom-ws-cli --features {feature})"
+        )
+    })
 }
 
-/// `1073741824`, `512M`, `2G`, `64k` (powers of 1024), at least [`MIN_SPOOL_MAX`].
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    parse_size_min(text, MIN_SPOOL_MAX)
-}
-
-/// [`parse_size`] with another minimum.
-pub fn parse_size_min(text: &str, min: u64) -> Result<u64, String> {
+/// `1073741824`, `512M`, `2G`, `64k` (powers of 1024), at least `min` bytes.
+fn parse_size(text: &str, min: u64) -> Result<u64, String> {
     let text = text.trim();
+    let not_a_size = || format!("{text:?} is not a size such as 1073741824, 512M or 2G");
     let (digits, unit) = match text.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),
         _ => (text, 'b'),
     };
-    let shift = match unit {
-        'b' => 0,
-        'k' => 10,
-        'm' => 20,
-        'g' => 30,
-        't' => 40,
-        _ => {
-            return Err(format!(
-                "{text:?} is not a size such as 1073741824, 512M or 2G"
-            ));
-        }
-    };
-    let n: u64 = digits
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 1073741824, 512M or 2G"))?;
+    let shift = "bkmgt".find(unit).ok_or_else(not_a_size)? * 10;
+    let n: u64 = digits.trim().parse().map_err(|_| not_a_size())?;
     let bytes = n
         .checked_mul(1 << shift)
         .ok_or(format!("{text:?} is too large"))?;
@@ -386,7 +383,7 @@ pub fn parse_size_min(text: &str, min: u64) -> Result<u64, String> {
 }
 
 /// `5`, `0.5`, `0` (no grace at all).
-pub fn parse_secs(text: &str) -> Result<Duration, String> {
+fn parse_secs(text: &str) -> Result<Duration, String> {
     match zoom_ws::check::seconds("", text) {
         Ok(secs) if secs <= Duration::from_secs(86_400) => Ok(secs),
         _ => Err(format!(
@@ -396,7 +393,7 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
 }
 
 /// `ZOOM_SUBSCRIPTION_ID` may list several ids, comma-separated (checked by the library).
-pub fn subscription_ids(value: &str) -> Result<Vec<String>, String> {
+fn subscription_ids(value: &str) -> Result<Vec<String>, String> {
     let problem = |problem: String| format!("ZOOM_SUBSCRIPTION_ID {problem}");
     // Only spaces are trimmed: a line break or tab is refused with the id around it.
     let ids: Vec<String> = value
@@ -432,15 +429,19 @@ mod tests {
 
     #[test]
     fn sizes_and_seconds() {
-        assert_eq!(parse_size("1073741824"), Ok(1 << 30));
-        assert_eq!(parse_size("512M"), Ok(512 << 20));
-        assert_eq!(parse_size(" 2g "), Ok(2 << 30));
-        assert_eq!(parse_size("256k"), Ok(256 << 10));
-        assert!(parse_size("100").unwrap_err().contains("too small"));
-        assert!(parse_size("12X").is_err());
-        assert!(parse_size("M").is_err());
+        assert_eq!(parse_size("1073741824", MIN_SPOOL_MAX), Ok(1 << 30));
+        assert_eq!(parse_size("512M", MIN_SPOOL_MAX), Ok(512 << 20));
+        assert_eq!(parse_size(" 2g ", MIN_SPOOL_MAX), Ok(2 << 30));
+        assert_eq!(parse_size("256k", MIN_SPOOL_MAX), Ok(256 << 10));
         assert!(
-            parse_size("99999999999T")
+            parse_size("100", MIN_SPOOL_MAX)
+                .unwrap_err()
+                .contains("too small")
+        );
+        assert!(parse_size("12X", MIN_SPOOL_MAX).is_err());
+        assert!(parse_size("M", MIN_SPOOL_MAX).is_err());
+        assert!(
+            parse_size("99999999999T", MIN_SPOOL_MAX)
                 .unwrap_err()
                 .contains("too large")
         );

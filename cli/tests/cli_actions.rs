@@ -611,7 +611,7 @@ fn bad_action_options_are_usage_errors_that_name_the_fix() {
             "--forward must start with http:// or https://",
         ),
         (&["--event", ""], "--event needs a pattern"),
-        (&["--queue", "none"], "--queue needs a whole number"),
+        (&["--queue", "none"], "--queue: \"none\" is not a size"),
         (&["--exec"], "--exec needs a value"),
     ];
     for (args, message) in cases {

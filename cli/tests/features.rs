@@ -1,4 +1,4 @@
-//! The rooms that are cargo features (`journal`, `relays`, `service`): a binary built without
+//! The rooms that are cargo features (`journal`, `relays`, `service`, `ha`): a binary built without
 //! one refuses its flags and variables at start, exit 2, naming the feature, before anything is
 //! sent; `--version` lists what was built. Run by `cargo test --no-default-features` too.
 
@@ -14,7 +14,7 @@ type Room = (
 );
 
 /// Each flag or variable of a room.
-const ROOMS: [Room; 6] = [
+const ROOMS: [Room; 8] = [
     (&["--exec", "cat"], &[], "relays", cfg!(feature = "relays")),
     (
         &["--forward", "http://127.0.0.1:9/hook"],
@@ -45,6 +45,18 @@ const ROOMS: [Room; 6] = [
         &[],
         "service",
         cfg!(feature = "service"),
+    ),
+    (
+        &["--ha-etcd", "http://127.0.0.1:9"],
+        &[],
+        "ha",
+        cfg!(feature = "ha"),
+    ),
+    (
+        &[],
+        &[("ZOOM_HA_ETCD", "http://127.0.0.1:9")],
+        "ha",
+        cfg!(feature = "ha"),
     ),
 ];
 

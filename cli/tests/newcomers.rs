@@ -58,6 +58,35 @@ fn with_nothing_set_every_missing_and_bad_setting_is_named_in_one_run() {
 }
 
 #[test]
+fn a_bad_second_subscription_id_is_named_with_the_other_problems_before_anything_is_sent() {
+    let _w = watchdog(30);
+    let mock = MockZoom::start();
+    let spool = temp_dir().join("journal");
+    let output = cli(&mock)
+        .env("ZOOM_SUBSCRIPTION_ID", "good,b@d")
+        .env("ZOOM_GRACE", "soon")
+        .env("ZOOM_SPOOL_DIR", &spool)
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    let errors = errors(&text);
+    let id = errors.iter().find(|l| l.contains("ZOOM_SUBSCRIPTION_ID "));
+    assert!(id.is_some_and(|l| l.contains("letters, digits")), "{text}");
+    assert!(errors.iter().any(|l| l.contains("ZOOM_GRACE")), "{text}");
+    assert!(
+        errors
+            .last()
+            .unwrap()
+            .ends_with("2 settings to fix; nothing was sent"),
+        "{text}"
+    );
+    assert!(mock.token_requests().is_empty(), "no token was asked for");
+    assert_eq!(mock.connections(), 0);
+    assert!(!spool.exists(), "no journal was made");
+}
+
+#[test]
 fn names_from_other_samples_are_warned_with_the_name_zoom_ws_reads_and_the_grant_is_said() {
     let _w = watchdog(30);
     let mock = MockZoom::start();

@@ -14,8 +14,8 @@ use std::time::Duration;
 use zoom_ws::{Client, check};
 
 use crate::args::Args;
-use crate::exit::Exit;
 use crate::health::Health;
+use crate::settings::pick;
 use election::{Ask, Election, Seat};
 
 /// The lease's time to live unless told otherwise, in seconds: how long a crashed leader's
@@ -38,54 +38,45 @@ pub struct Settings {
     pub prefix: String,
 }
 
-/// The settings when `--ha-etcd` or `ZOOM_HA_ETCD` is given, checked.
+/// The settings when `--ha-etcd` or `ZOOM_HA_ETCD` is given, checked; the error names the
+/// setting to fix.
 pub fn settings(
     args: &Args,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Settings>, Exit> {
-    let usage = |name: &str, problem: String| Exit::Usage(format!("{name}: {problem}"));
-    let Some((list, setting)) = pick(&args.ha_etcd, "--ha-etcd", "ZOOM_HA_ETCD", lookup) else {
+    insecure: bool,
+) -> Result<Option<Settings>, String> {
+    let Some((list, setting)) = pick(&args.ha_etcd, ["--ha-etcd", "ZOOM_HA_ETCD"], lookup) else {
         return Ok(None);
     };
-    let insecure =
-        check::allow_insecure(lookup("ZOOM_ALLOW_INSECURE").as_deref()).map_err(Exit::Fatal)?;
     let mut urls = Vec::new();
     for url in list.split(',').map(str::trim).filter(|u| !u.is_empty()) {
         check::endpoint(setting, url, &["http", "https"], insecure, "the election")
-            .map_err(Exit::Fatal)?;
+            .map_err(|e| e.to_string())?;
         urls.push(url.to_string());
     }
     if urls.is_empty() {
-        return Err(usage(
-            setting,
-            "give etcd's client URLs, such as http://127.0.0.1:2379".into(),
+        return Err(format!(
+            "{setting}: give etcd's client URLs, such as http://127.0.0.1:2379"
         ));
     }
-    let ttl = match pick(&args.ha_ttl, "--ha-ttl", "ZOOM_HA_TTL", lookup) {
+    let ttl = match pick(&args.ha_ttl, ["--ha-ttl", "ZOOM_HA_TTL"], lookup) {
         Some((v, name)) => v
             .trim()
             .parse()
             .ok()
             .filter(|n| (2..=3600).contains(n))
             .ok_or_else(|| {
-                usage(
-                    name,
-                    format!("{v:?} is not a whole number of seconds from 2 to 3600"),
-                )
+                format!("{name}: {v:?} is not a whole number of seconds from 2 to 3600")
             })?,
         None => DEFAULT_TTL,
     };
     let name = lookup("ZOOM_HA_NAME").unwrap_or_else(default_name);
     if name.is_empty() || name.len() > 128 || !name.bytes().all(name_byte) {
-        let problem = "give 1 to 128 letters, digits, '-', '_', '.' or ':'";
-        return Err(usage("ZOOM_HA_NAME", problem.into()));
+        return Err("ZOOM_HA_NAME: give 1 to 128 letters, digits, '-', '_', '.' or ':'".into());
     }
     let prefix = lookup("ZOOM_HA_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.to_string());
     if prefix.len() > 256 || prefix.chars().any(char::is_control) {
-        return Err(usage(
-            "ZOOM_HA_PREFIX",
-            "give printable text of at most 256 bytes".into(),
-        ));
+        return Err("ZOOM_HA_PREFIX: give printable text of at most 256 bytes".into());
     }
     Ok(Some(Settings {
         urls,
@@ -93,19 +84,6 @@ pub fn settings(
         name,
         prefix,
     }))
-}
-
-/// The option's value, else the variable's, with the name it came from.
-fn pick(
-    given: &Option<String>,
-    option: &'static str,
-    variable: &'static str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Option<(String, &'static str)> {
-    given
-        .clone()
-        .map(|v| (v, option))
-        .or_else(|| lookup(variable).map(|v| (v, variable)))
 }
 
 /// The host's name and this process's id: distinct for two instances on one host.
