@@ -301,12 +301,6 @@ pub(crate) fn refused(proxy: &ProxyConfig, status: u16, host: &str, port: u16) -
     Error::connect(Phase::Proxy, detail)
 }
 
-/// The status in ureq's words for a refused CONNECT ("proxy server responded 407/Proxy …").
-pub(crate) fn status_in_ureq_reason(reason: &str) -> Option<u16> {
-    let after = reason.split("responded").nth(1)?.trim_start();
-    after.get(..3)?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,11 +434,6 @@ mod tests {
         assert_eq!(parse_status(b"HTTP/1.0 407 Auth\r\n\r\n"), Some(407));
         assert_eq!(parse_status(b"SSH-2.0-OpenSSH\r\n\r\n"), None);
         assert_eq!(parse_status(b"HTTP/1.1 200 OK\nVia: x\n\n"), Some(200));
-        assert_eq!(
-            status_in_ureq_reason("proxy server responded 407/Proxy Authentication Required"),
-            Some(407)
-        );
-        assert_eq!(status_in_ureq_reason("proxy server did not respond"), None);
     }
 
     #[test]
