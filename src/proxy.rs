@@ -280,7 +280,7 @@ pub(crate) fn tunnel(
 
 /// The error for a proxy that answered CONNECT with `status`: what it means and what to change.
 /// Names the proxy and the target, never the credentials.
-pub(crate) fn refused(proxy: &ProxyConfig, status: u16, host: &str, port: u16) -> Error {
+fn refused(proxy: &ProxyConfig, status: u16, host: &str, port: u16) -> Error {
     let address = proxy.address();
     let detail = match status {
         // 407 is the proxy's own "who are you?"; some proxies answer 401 instead.
