@@ -184,15 +184,16 @@ pub(crate) struct Dial {
 }
 
 impl Dial {
-    /// The way to `target` under `config`'s proxy and `NO_PROXY`.
+    /// The way to `target`: through the proxy unless `NO_PROXY` exempts its host. The socket and
+    /// the token request both decide here, so they always agree.
     pub(crate) fn new(
         config: &Config,
         target: &Target,
         trust: Arc<Trust>,
         setting: &'static str,
     ) -> Dial {
-        let proxy = config.proxy.as_ref();
-        let proxy = proxy::route(proxy, &config.no_proxy, &target.host, target.port).cloned();
+        let direct = proxy::bypasses(&config.no_proxy, &target.host, target.port);
+        let proxy = config.proxy.clone().filter(|_| !direct);
         Dial {
             proxy,
             trust,

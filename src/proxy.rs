@@ -1,5 +1,5 @@
-//! HTTP proxies: the settings (`HTTPS_PROXY`, `NO_PROXY`), the one decision "through the proxy or
-//! direct" that the token request and the socket share, and the CONNECT tunnel of the socket.
+//! HTTP proxies: the settings (`HTTPS_PROXY`, `NO_PROXY`), the rule "through the proxy or direct",
+//! and the CONNECT tunnel (of the socket and the HTTP requests alike, see `net::Dial`).
 //!
 //! A proxy URL may carry a user name and password, so it is split into parts as soon as it is
 //! read and never kept or shown whole: messages name the proxy by `host:port` only.
@@ -172,17 +172,6 @@ fn normalize_host(host: &str) -> String {
         .trim_end_matches(']')
         .trim_end_matches('.')
         .to_ascii_lowercase()
-}
-
-/// The proxy to use for `host:port`, or `None` to connect directly. The token request and the
-/// socket both ask this, so they always agree.
-pub(crate) fn route<'a>(
-    proxy: Option<&'a ProxyConfig>,
-    no_proxy: &[String],
-    host: &str,
-    port: u16,
-) -> Option<&'a ProxyConfig> {
-    proxy.filter(|_| !bypasses(no_proxy, host, port))
 }
 
 /// The CONNECT request for `host:port`. It may hold the credentials, so it is a `Secret`.
@@ -389,15 +378,6 @@ mod tests {
         assert!(bypasses(&list("*"), "anything", 1));
         assert!(!bypasses(&list(""), "anything", 1));
         assert!(!bypasses(&list("host:port"), "host", 1));
-    }
-
-    #[test]
-    fn route_applies_no_proxy() {
-        let proxy = ProxyConfig::new("proxy", 3128);
-        let no = list("127.0.0.1");
-        assert!(route(Some(&proxy), &no, "127.0.0.1", 9).is_none());
-        assert_eq!(route(Some(&proxy), &no, "zoom.us", 443), Some(&proxy));
-        assert!(route(None, &no, "zoom.us", 443).is_none());
     }
 
     #[test]

@@ -307,6 +307,7 @@ fn a_proxy_that_is_not_there_is_named_in_the_error() {
         .unwrap()
         .local_addr()
         .unwrap();
+    let mut reasons = Vec::new();
     for (no_proxy, what) in [
         (vec![], "the token request"),
         (vec!["localhost".to_string()], "the socket"),
@@ -326,7 +327,10 @@ fn a_proxy_that_is_not_there_is_named_in_the_error() {
         );
         assert!(!reason.contains("Pa55"), "{reason}");
         client.stop_promptly();
+        reasons.push(reason);
     }
+    // Both connections are opened by the same code, so the same failure reads the same.
+    assert_eq!(reasons[0], reasons[1]);
 }
 
 #[test]
