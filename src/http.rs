@@ -91,8 +91,11 @@ impl Connector<()> for Connect {
     ) -> std::result::Result<Option<Connection>, ureq::Error> {
         let url = details.uri.to_string();
         let target = Target::parse(self.dial.setting, &url, &["http", "https"]);
-        let left = details.timeout.not_zero().map_or(self.timeout, |t| *t);
-        let stream = target.and_then(|t| self.dial.open(&t, left.min(self.timeout), |_| {}));
+        let left = (*details.timeout.after).min(self.timeout);
+        if left.is_zero() {
+            return Err(ureq::Error::Timeout(details.timeout.reason));
+        }
+        let stream = target.and_then(|t| self.dial.open(&t, left, |_| {}));
         let stream = stream.map_err(|e| ureq::Error::Other(Box::new(e)))?;
         let (input, output) = (
             details.config.input_buffer_size(),
@@ -110,12 +113,15 @@ struct Connection {
 }
 
 impl Connection {
-    /// Sets the socket's timeouts to `timeout` before an I/O; a timeout is ureq's own error.
+    /// Runs `io` within `timeout` (none left: fails at once); a timeout is ureq's own error.
     fn timed<T>(
         &mut self,
         timeout: NextTimeout,
         io: impl FnOnce(&mut Stream, &mut LazyBuffers) -> std::io::Result<T>,
     ) -> std::result::Result<T, ureq::Error> {
+        if timeout.after.is_zero() {
+            return Err(ureq::Error::Timeout(timeout.reason));
+        }
         let after = timeout.not_zero().map(|t| *t);
         let tcp = self.stream.tcp();
         tcp.set_read_timeout(after)?;
