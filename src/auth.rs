@@ -10,7 +10,6 @@ use serde_json::value::RawValue;
 use crate::config::Config;
 use crate::error::{Error, Phase, Result, describe_io};
 use crate::json::{fields, string};
-use crate::proxy::{self, ProxyConfig};
 use crate::secret::Secret;
 use crate::trust::Trust;
 use crate::url::percent_encode;
@@ -41,15 +40,11 @@ struct Cached {
 /// shortly before they expire. Shareable between threads (one cache for several subscriptions).
 pub struct TokenSource {
     oauth_url: String,
-    /// The token endpoint's host and port, for errors (the URL holds no secret).
-    target: (String, u16),
-    /// `target` as messages show it.
+    /// The token endpoint's host (and port), for errors (the URL holds no secret).
     host: String,
     authorization: Secret,
     body: String,
     timeout: Duration,
-    /// The proxy the request goes through (after `NO_PROXY`), named in errors.
-    proxy: Option<ProxyConfig>,
     agent: ureq::Agent,
     cache: Mutex<Option<Cached>>,
     fetches: AtomicU64,
@@ -71,19 +66,16 @@ impl TokenSource {
         config.validate()?;
         let authorization = Secret::basic(&config.client_id, config.client_secret.expose());
         let oauth = crate::url::url("ZOOM_OAUTH_URL", &config.oauth_url, &["http", "https"])?;
-        let (target, host) = ((oauth.host.to_string(), oauth.port), oauth.authority());
+        let host = oauth.authority();
         let trust = Trust::load(config.ca_file.as_deref())?;
-        let (agent, proxy) =
-            crate::http::agent_for(config, &config.oauth_url, "ZOOM_OAUTH_URL", &trust)?;
+        let agent = crate::http::agent_for(config, &config.oauth_url, "ZOOM_OAUTH_URL", &trust)?;
         Ok(TokenSource {
             oauth_url: config.oauth_url.clone(),
-            target,
             host,
             authorization,
             body: grant_body(config.account_id.as_deref()),
             timeout: config.connect_timeout,
             agent,
-            proxy,
             cache: Mutex::new(None),
             fetches: AtomicU64::new(0),
         })
@@ -241,23 +233,10 @@ fn printable_snippet(body: &str) -> String {
 }
 
 impl TokenSource {
-    /// The first hop with the setting it comes from, for a failed lookup.
-    fn named(&self, first_hop: String) -> String {
-        match &self.proxy {
-            Some(_) => first_hop,
-            None => format!("the host of ZOOM_OAUTH_URL, {first_hop}"),
-        }
-    }
-
     /// Turns a `ureq` error into ours. The token endpoint's URL holds no secret, so naming its
     /// host is safe; the request's headers and body, and the proxy's credentials, never are.
     fn http_error(&self, error: ureq::Error) -> Error {
-        let host = self.host.clone();
-        // What ureq connects to first: the proxy when there is one.
-        let first_hop = match &self.proxy {
-            Some(p) => format!("the proxy {}", p.address()),
-            None => host.clone(),
-        };
+        // Connecting failed: said by net's code, as for the socket.
         if let Some(e) = crate::http::ours(&error) {
             return e;
         }
@@ -266,40 +245,8 @@ impl TokenSource {
                 phase: Phase::TokenRequest,
                 after: self.timeout,
             },
-            // The lookup of the first hop: named with its setting, so a typo points at it.
-            ureq::Error::HostNotFound => Error::connect(
-                Phase::Resolve,
-                format!("{} not found", self.named(first_hop)),
-            ),
-            ureq::Error::Io(e) if e.to_string().contains("failed to lookup address") => {
-                let detail = format!("{}: {}", self.named(first_hop), describe_io(&e));
-                Error::io(Phase::Resolve, detail, e)
-            }
-            ureq::Error::ConnectionFailed => Error::connect(
-                Phase::TcpConnect,
-                format!("could not connect to {first_hop} for the token"),
-            ),
-            ureq::Error::ConnectProxyFailed(reason) => {
-                let proxy = self.proxy.as_ref();
-                match (proxy, proxy::status_in_ureq_reason(&reason)) {
-                    (Some(p), Some(status)) => {
-                        proxy::refused(p, status, &self.target.0, self.target.1)
-                    }
-                    _ => Error::connect(
-                        Phase::Proxy,
-                        format!("{first_hop} did not open a tunnel for the token request"),
-                    ),
-                }
-            }
-            // Refused is only ever the first hop: the proxy, when there is one.
-            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Error::connect(
-                    Phase::TcpConnect,
-                    format!("{first_hop} (for the token request): connection refused"),
-                )
-            }
             ureq::Error::Io(e) => {
-                let detail = format!("{host}: {}", describe_io(&e));
+                let detail = format!("{}: {}", self.host, describe_io(&e));
                 Error::io(Phase::TokenRequest, detail, e)
             }
             other => Error::Token {

@@ -2,8 +2,9 @@
 //!
 //! Every message says what went wrong and what to do about it, and none of them carries a secret:
 //! the client secret, the access token and the socket URL (which holds the token) are never put into
-//! an `Error`. Errors from `ureq` and `tungstenite` are turned into text here, after the parts that
-//! could hold a URL have been dropped.
+//! an `Error`. Errors from `tungstenite` are turned into text here (ureq's, where connecting did not
+//! already fail with one of ours, by auth and webhook), after the parts that could hold a URL have
+//! been dropped.
 
 use std::fmt;
 use std::io;

@@ -1,73 +1,40 @@
-//! The one way this crate builds a ureq agent (the token request, the webhook relay): TLS through
-//! the process's one TLS connector (see [`Trust`]), the proxy decided by our settings
-//! (never by ureq reading the environment), one bound on the whole request.
+//! The one way this crate builds a ureq agent (the token request, the webhook relay): ureq speaks
+//! HTTP over a connection opened as the socket's is ([`Dial`]: our TCP connect, our proxy tunnel
+//! when one applies, TLS through the process's one connector), with one bound on the whole request.
 
-use std::io::{self, Read, Write};
-use std::sync::{Arc, Mutex};
+use std::io::{Read, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ureq::unversioned::resolver::DefaultResolver;
+use ureq::config::Config as AgentConfig;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
-    TcpConnector, Transport, TransportAdapter,
+    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
 };
 
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::proxy::{self, ProxyConfig};
-use crate::trust::{Handshake, TlsStream, Trust};
-use crate::url::bracketed;
+use crate::error::{Error, Result, is_timeout};
+use crate::net::{Dial, Stream, Target};
+use crate::trust::Trust;
 
 /// An HTTP agent for requests to `url`: through the proxy unless NO_PROXY exempts its host, with
-/// the system's roots plus `ZOOM_CA_FILE`. Also returns the proxy in use. `setting` names the
-/// variable that holds `url`, for errors.
+/// the system's roots plus `ZOOM_CA_FILE`, non-2xx answers returned rather than turned into errors
+/// (we need their bodies). `setting` names the variable that holds `url`, for errors.
 pub(crate) fn agent_for(
     config: &Config,
     url: &str,
-    setting: &str,
-    trust: &Arc<Trust>,
-) -> Result<(ureq::Agent, Option<ProxyConfig>)> {
-    let target = crate::url::url(setting, url, &["http", "https"])?;
-    let proxy = proxy::route(
-        config.proxy.as_ref(),
-        &config.no_proxy,
-        target.host,
-        target.port,
-    );
-    let proxy = proxy.cloned();
-    let agent = http_agent(config.connect_timeout, proxy.as_ref(), trust)?;
-    Ok((agent, proxy))
-}
-
-/// The HTTP agent for the token request: the shared TLS connector, the proxy when one applies,
-/// one bound on the whole request, non-2xx answers returned rather than turned into errors (we
-/// need their bodies).
-fn http_agent(
-    timeout: Duration,
-    proxy: Option<&ProxyConfig>,
+    setting: &'static str,
     trust: &Arc<Trust>,
 ) -> Result<ureq::Agent> {
-    // The proxy comes from our Config only (NO_PROXY already applied), never from ureq reading
-    // the environment itself. ureq tunnels with CONNECT for http:// and https:// targets alike.
-    let proxy = proxy
-        .map(|p| {
-            let mut builder = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
-                .host(&bracketed(&p.host))
-                .port(p.port);
-            if p.has_credentials() {
-                builder = builder
-                    .username(p.username.expose())
-                    .password(p.password.expose());
-            }
-            builder
-                .build()
-                .map_err(|_| Error::config("HTTPS_PROXY", "is not a valid proxy URL"))
-        })
-        .transpose()?;
-    let config = ureq::Agent::config_builder()
+    let target = Target::parse(setting, url, &["http", "https"])?;
+    let dial = Dial::new(config, &target, Arc::clone(trust), setting);
+    let agent_config = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .proxy(proxy)
+        .timeout_global(Some(config.connect_timeout))
+        // The proxy is Dial's (our settings, NO_PROXY applied), never ureq's reading of the
+        // environment.
+        .proxy(None)
         .user_agent(concat!("zoom-ws/", env!("CARGO_PKG_VERSION")))
         .max_redirects(0)
         // A token an hour, a post now and then: no connection kept idle, and buffers the size of
@@ -76,20 +43,14 @@ fn http_agent(
         .input_buffer_size(16 << 10)
         .output_buffer_size(16 << 10)
         .build();
-    // ureq's own chain, with our TLS step in place of its native-tls one (which would build a
-    // connector, and parse the roots, of its own).
-    let chain =
-        ().chain(ConnectProxyConnector::default())
-            .chain(TcpConnector::default())
-            .chain(SharedTls(Arc::clone(trust)));
-    Ok(ureq::Agent::with_parts(
-        config,
-        chain,
-        DefaultResolver::default(),
-    ))
+    let connector = Connect {
+        dial,
+        timeout: config.connect_timeout,
+    };
+    Ok(ureq::Agent::with_parts(agent_config, connector, NoLookup))
 }
 
-/// Our own error under a ureq error: a failed TLS handshake, worded by [`Trust`].
+/// Our own error under a ureq error: every failure to connect, worded by [`Dial`].
 pub(crate) fn ours(error: &ureq::Error) -> Option<Error> {
     match error {
         ureq::Error::Other(e) => e.downcast_ref::<Error>().cloned(),
@@ -97,106 +58,88 @@ pub(crate) fn ours(error: &ureq::Error) -> Option<Error> {
     }
 }
 
-/// TLS for `https://` through the shared connector of [`Trust`].
+/// No lookup by ureq: [`Dial`] looks up the host, or the proxy when one applies.
 #[derive(Debug)]
-struct SharedTls(Arc<Trust>);
+struct NoLookup;
 
-impl<In: Transport> Connector<In> for SharedTls {
-    type Out = Either<In, Tls>;
+impl Resolver for NoLookup {
+    fn resolve(
+        &self,
+        _uri: &Uri,
+        _config: &AgentConfig,
+        _timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        Ok(self.empty())
+    }
+}
+
+/// ureq's connector: a connection through [`Dial`], each phase within what is left of the
+/// request's bound (and never more than `timeout`).
+#[derive(Debug)]
+struct Connect {
+    dial: Dial,
+    timeout: Duration,
+}
+
+impl Connector<()> for Connect {
+    type Out = Connection;
 
     fn connect(
         &self,
         details: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> std::result::Result<Option<Self::Out>, ureq::Error> {
-        let Some(transport) = chained else {
-            return Ok(None);
-        };
-        if !details.needs_tls() || transport.is_tls() {
-            return Ok(Some(Either::A(transport)));
+        _chained: Option<()>,
+    ) -> std::result::Result<Option<Connection>, ureq::Error> {
+        let url = details.uri.to_string();
+        let target = Target::parse(self.dial.setting, &url, &["http", "https"]);
+        let left = (*details.timeout.after).min(self.timeout);
+        if left.is_zero() {
+            return Err(ureq::Error::Timeout(details.timeout.reason));
         }
-        let host = details.uri.host().unwrap_or_default();
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let mut inner = TransportAdapter::new(transport.boxed(), details.current_time.clone());
-        inner.set_timeout(details.timeout);
-        let error = Arc::new(Mutex::new(None));
-        let below = Kept {
-            inner,
-            error: Arc::clone(&error),
-        };
-        let stream = self.0.connect(host, below).map_err(|e| {
-            taken(&error).unwrap_or(match e {
-                Handshake::Failed(e) => ureq::Error::Other(Box::new(e)),
-                Handshake::Blocked(_) => ureq::Error::Tls("TLS handshake interrupted"),
-            })
-        })?;
+        let stream = target.and_then(|t| self.dial.open(&t, left, |_| {}));
+        let stream = stream.map_err(|e| ureq::Error::Other(Box::new(e)))?;
         let (input, output) = (
             details.config.input_buffer_size(),
             details.config.output_buffer_size(),
         );
         let buffers = LazyBuffers::new(input, output);
-        Ok(Some(Either::B(Tls { buffers, stream })))
+        Ok(Some(Connection { buffers, stream }))
     }
 }
 
-/// ureq's transport under TLS, keeping ureq's own error (a timeout) that the TLS library would
-/// report as a TLS failure.
-struct Kept {
-    inner: TransportAdapter,
-    error: Arc<Mutex<Option<ureq::Error>>>,
-}
-
-impl Kept {
-    fn keep(&self, e: io::Error) -> io::Error {
-        if !e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
-            return e;
-        }
-        let kept = e.into_inner().and_then(|inner| inner.downcast().ok());
-        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = kept.map(|e| *e);
-        io::Error::other("below TLS")
-    }
-}
-
-fn taken(error: &Mutex<Option<ureq::Error>>) -> Option<ureq::Error> {
-    error.lock().unwrap_or_else(|e| e.into_inner()).take()
-}
-
-impl Read for Kept {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).map_err(|e| self.keep(e))
-    }
-}
-
-impl Write for Kept {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf).map_err(|e| self.keep(e))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush().map_err(|e| self.keep(e))
-    }
-}
-
-/// An HTTP connection over TLS, for ureq.
-struct Tls {
+/// An HTTP connection (TLS or not) for ureq.
+struct Connection {
     buffers: LazyBuffers,
-    stream: TlsStream<Kept>,
+    stream: Stream,
 }
 
-impl Tls {
-    /// ureq's own error when one lies under `e`.
-    fn error(&self, e: io::Error) -> ureq::Error {
-        taken(&self.stream.get_ref().error).unwrap_or(ureq::Error::Io(e))
+impl Connection {
+    /// Runs `io` within `timeout` (none left: fails at once); a timeout is ureq's own error.
+    fn timed<T>(
+        &mut self,
+        timeout: NextTimeout,
+        io: impl FnOnce(&mut Stream, &mut LazyBuffers) -> std::io::Result<T>,
+    ) -> std::result::Result<T, ureq::Error> {
+        if timeout.after.is_zero() {
+            return Err(ureq::Error::Timeout(timeout.reason));
+        }
+        let after = timeout.not_zero().map(|t| *t);
+        let tcp = self.stream.tcp();
+        tcp.set_read_timeout(after)?;
+        tcp.set_write_timeout(after)?;
+        io(&mut self.stream, &mut self.buffers).map_err(|e| match is_timeout(&e) {
+            true => ureq::Error::Timeout(timeout.reason),
+            false => ureq::Error::Io(e),
+        })
     }
 }
 
-impl std::fmt::Debug for Tls {
+impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Tls")
+        f.write_str("Connection")
     }
 }
 
-impl Transport for Tls {
+impl Transport for Connection {
     fn buffers(&mut self) -> &mut dyn Buffers {
         &mut self.buffers
     }
@@ -206,24 +149,26 @@ impl Transport for Tls {
         amount: usize,
         timeout: NextTimeout,
     ) -> std::result::Result<(), ureq::Error> {
-        self.stream.get_mut().inner.set_timeout(timeout);
-        let written = self.stream.write_all(&self.buffers.output()[..amount]);
-        written.map_err(|e| self.error(e))
+        self.timed(timeout.for_write(), |stream, buffers| {
+            stream.write_all(&buffers.output()[..amount])
+        })
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
-        self.stream.get_mut().inner.set_timeout(timeout);
-        let read = self.stream.read(self.buffers.input_append_buf());
-        let amount = read.map_err(|e| self.error(e))?;
-        self.buffers.input_appended(amount);
-        Ok(amount > 0)
+        let read = self.timed(timeout.for_read(), |stream, buffers| {
+            stream.read(buffers.input_append_buf())
+        })?;
+        self.buffers.input_appended(read);
+        Ok(read > 0)
     }
 
+    /// Asked of a connection kept idle, which we never keep (`max_idle_connections(0)`): ureq then
+    /// opens a new one.
     fn is_open(&mut self) -> bool {
-        self.stream.get_mut().inner.get_mut().is_open()
+        false
     }
 
     fn is_tls(&self) -> bool {
-        true
+        matches!(self.stream, Stream::Tls(_))
     }
 }

@@ -3,8 +3,8 @@
 //! One blocking `ureq` call fetches an OAuth token, one blocking `tungstenite` socket receives the
 //! events, and a single loop drives everything: read with a timeout, send a heartbeat whenever the
 //! interval has passed, hand each event to your closure. No async runtime and no threads of its
-//! own (ureq looks up the token endpoint's address on a short-lived thread, so that the lookup is
-//! bounded by [`Config::connect_timeout`]).
+//! own (a host's address is looked up on a short-lived thread, so that the lookup is bounded by
+//! [`Config::connect_timeout`]).
 //!
 //! ```no_run
 //! let config = zoom_ws::Config::from_env()?;      // ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, …

@@ -162,8 +162,9 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    pub(crate) fn parse(url: &str) -> Result<Target> {
-        let url = crate::url::url("ZOOM_WS_URL", url, &["ws", "wss"])?;
+    /// The target of `url`, one of `schemes`; `setting` names the variable that holds it.
+    pub(crate) fn parse(setting: &str, url: &str, schemes: &[&'static str]) -> Result<Target> {
+        let url = crate::url::url(setting, url, schemes)?;
         Ok(Target {
             secure: !url.is_cleartext(),
             host: url.host.to_string(),
@@ -172,30 +173,164 @@ impl Target {
     }
 }
 
+/// How a client reaches a host, for the socket and the HTTP requests (src/http.rs) alike: the
+/// proxy decided for that host (after `NO_PROXY`), the shared TLS roots, and the setting that
+/// holds the host's URL, named in errors.
+#[derive(Debug)]
+pub(crate) struct Dial {
+    pub proxy: Option<ProxyConfig>,
+    pub trust: Arc<Trust>,
+    pub setting: &'static str,
+}
+
+impl Dial {
+    /// The way to `target`: through the proxy unless `NO_PROXY` exempts its host. The socket and
+    /// the token request both decide here, so they always agree.
+    pub(crate) fn new(
+        config: &Config,
+        target: &Target,
+        trust: Arc<Trust>,
+        setting: &'static str,
+    ) -> Dial {
+        let direct = proxy::bypasses(&config.no_proxy, &target.host, target.port);
+        let proxy = config.proxy.clone().filter(|_| !direct);
+        Dial {
+            proxy,
+            trust,
+            setting,
+        }
+    }
+
+    /// TCP to `target` (or to the proxy, then a CONNECT tunnel), then TLS when it is secure; each
+    /// phase within `timeout`. `on_tcp` sees the TCP stream as soon as it exists, so a stop request
+    /// can shut it down even during the handshakes.
+    pub(crate) fn open(
+        &self,
+        target: &Target,
+        timeout: Duration,
+        on_tcp: impl FnOnce(&TcpStream),
+    ) -> Result<Stream> {
+        let mut tcp = match &self.proxy {
+            Some(proxy) => {
+                log::debug!(
+                    "through the proxy {} to {}",
+                    proxy.address(),
+                    host_port(&target.host, target.port)
+                );
+                tcp_connect(&proxy.host, proxy.port, "the proxy ", timeout)?
+            }
+            None => {
+                let what = format!("the host of {}, ", self.setting);
+                tcp_connect(&target.host, target.port, &what, timeout)?
+            }
+        };
+        tcp.set_nodelay(true).ok();
+        on_tcp(&tcp);
+        if let Some(proxy) = &self.proxy {
+            proxy::tunnel(&mut tcp, proxy, &target.host, target.port, timeout)?;
+        }
+        let timed = Timed {
+            tcp,
+            deadline: None,
+            wake_by: None,
+            stopped: None,
+        };
+        Ok(match target.secure {
+            true => Stream::Tls(Box::new(self.tls_handshake(
+                &target.host,
+                timed,
+                timeout,
+            )?)),
+            false => Stream::Plain(timed),
+        })
+    }
+
+    fn tls_handshake(
+        &self,
+        host: &str,
+        mut timed: Timed,
+        timeout: Duration,
+    ) -> Result<TlsStream<Timed>> {
+        timed.deadline = Some(Instant::now() + timeout);
+        let mut result = self.trust.connect(host, timed);
+        loop {
+            match result {
+                Ok(mut stream) => {
+                    stream.get_mut().deadline = None;
+                    return Ok(stream);
+                }
+                Err(Handshake::Failed(e)) => return Err(e),
+                // As for the WebSocket handshake: the bound is on the whole phase.
+                Err(Handshake::Blocked(mid)) => {
+                    if mid.get_ref().past_deadline() {
+                        return Err(Error::Timeout {
+                            phase: Phase::Tls,
+                            after: timeout,
+                        });
+                    }
+                    result = crate::trust::resume(host, mid);
+                }
+            }
+        }
+    }
+}
+
+/// TCP to `host:port`, trying each address in turn; `what` (which setting's host) goes into
+/// messages, so that a typo in a host name points at the setting to fix. The lookup runs on a
+/// short-lived thread, so that it too ends within `timeout`.
+fn tcp_connect(host: &str, port: u16, what: &str, timeout: Duration) -> Result<TcpStream> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let name = host.to_string();
+    std::thread::spawn(move || {
+        let found = (name.as_str(), port).to_socket_addrs();
+        sender.send(found.map(Iterator::collect::<Vec<_>>)).ok();
+    });
+    let addrs = match receiver.recv_timeout(timeout) {
+        Ok(found) => found.map_err(|e| {
+            let detail = format!("{what}{host}: {}", describe_io(&e));
+            Error::io(Phase::Resolve, detail, e)
+        })?,
+        Err(_) => {
+            return Err(Error::Timeout {
+                phase: Phase::Resolve,
+                after: timeout,
+            });
+        }
+    };
+    let mut last = Error::connect(Phase::Resolve, format!("{what}{host} has no address"));
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) if is_timeout(&e) => {
+                last = Error::Timeout {
+                    phase: Phase::TcpConnect,
+                    after: timeout,
+                }
+            }
+            Err(e) => {
+                let detail = format!("{what}{}: {}", host_port(host, port), describe_io(&e));
+                last = Error::io(Phase::TcpConnect, detail, e)
+            }
+        }
+    }
+    Err(last)
+}
+
 /// Opens sockets for one client, with the trust roots it shares with its token source.
 pub(crate) struct Connector {
     target: Target,
-    /// The proxy for the socket, after `NO_PROXY`: decided once, like the token request's.
-    proxy: Option<ProxyConfig>,
-    trust: Arc<Trust>,
+    /// The way to the socket's host: decided once, like the token request's.
+    dial: Dial,
     timeout: Duration,
     ws_config: WebSocketConfig,
 }
 
 impl Connector {
     pub(crate) fn new(config: &Config, trust: Arc<Trust>) -> Result<Connector> {
-        let target = Target::parse(&config.ws_url)?;
-        let proxy = proxy::route(
-            config.proxy.as_ref(),
-            &config.no_proxy,
-            &target.host,
-            target.port,
-        )
-        .cloned();
+        let target = Target::parse("ZOOM_WS_URL", &config.ws_url, &["ws", "wss"])?;
         Ok(Connector {
+            dial: Dial::new(config, &target, trust, "ZOOM_WS_URL"),
             target,
-            proxy,
-            trust,
             timeout: config.connect_timeout,
             // tungstenite zero-fills its whole read buffer (128 KiB by default) before each read,
             // so that much stays resident while idle; 16 KiB is a TLS record, the most one TLS
@@ -214,7 +349,7 @@ impl Connector {
     /// The trust roots this connector uses.
     #[cfg(test)]
     pub(crate) fn trust(&self) -> &Arc<Trust> {
-        &self.trust
+        &self.dial.trust
     }
 
     /// Connects, upgrades, and returns the socket. `on_tcp` sees the TCP stream as soon as it
@@ -224,33 +359,7 @@ impl Connector {
         url: String,
         on_tcp: impl FnOnce(&TcpStream),
     ) -> Result<WebSocket<Stream>> {
-        let target = &self.target;
-        let mut tcp = match &self.proxy {
-            Some(proxy) => {
-                log::debug!(
-                    "through the proxy {} to {}",
-                    proxy.address(),
-                    host_port(&target.host, target.port)
-                );
-                self.tcp_connect(&proxy.host, proxy.port, "the proxy ")?
-            }
-            None => self.tcp_connect(&target.host, target.port, "the host of ZOOM_WS_URL, ")?,
-        };
-        tcp.set_nodelay(true).ok();
-        on_tcp(&tcp);
-        if let Some(proxy) = &self.proxy {
-            proxy::tunnel(&mut tcp, proxy, &target.host, target.port, self.timeout)?;
-        }
-        let stream = if target.secure {
-            Stream::Tls(Box::new(self.tls_handshake(tcp)?))
-        } else {
-            Stream::Plain(Timed {
-                tcp,
-                deadline: None,
-                wake_by: None,
-                stopped: None,
-            })
-        };
+        let mut stream = self.dial.open(&self.target, self.timeout, on_tcp)?;
         let request = url
             .into_client_request()
             .map_err(|_| Error::config("ZOOM_WS_URL", "is not a valid URL"))?;
@@ -258,7 +367,6 @@ impl Connector {
             phase: Phase::WebSocketHandshake,
             after: self.timeout,
         };
-        let mut stream = stream;
         stream.timed_mut().deadline = Some(Instant::now() + self.timeout);
         let mut result =
             tungstenite::client::client_with_config(request, stream, Some(self.ws_config));
@@ -281,63 +389,6 @@ impl Connector {
                     result = mid.handshake();
                 }
                 Err(HandshakeError::Failure(e)) => return Err(handshake_error(e, self.timeout)),
-            }
-        }
-    }
-
-    /// TCP to `host:port`, trying each address in turn; `what` (which setting's host) goes into
-    /// messages, so that a typo in a host name points at the setting to fix.
-    fn tcp_connect(&self, host: &str, port: u16, what: &str) -> Result<TcpStream> {
-        let addrs: Vec<_> = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| {
-                let detail = format!("{what}{host}: {}", describe_io(&e));
-                Error::io(Phase::Resolve, detail, e)
-            })?
-            .collect();
-        let mut last = Error::connect(Phase::Resolve, format!("{what}{host} has no address"));
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, self.timeout) {
-                Ok(stream) => return Ok(stream),
-                Err(e) if is_timeout(&e) => {
-                    last = Error::Timeout {
-                        phase: Phase::TcpConnect,
-                        after: self.timeout,
-                    }
-                }
-                Err(e) => {
-                    let detail = format!("{what}{}: {}", host_port(host, port), describe_io(&e));
-                    last = Error::io(Phase::TcpConnect, detail, e)
-                }
-            }
-        }
-        Err(last)
-    }
-
-    fn tls_handshake(&self, tcp: TcpStream) -> Result<TlsStream<Timed>> {
-        let host = &self.target.host;
-        let timed_out = Error::Timeout {
-            phase: Phase::Tls,
-            after: self.timeout,
-        };
-        let timed = Timed {
-            tcp,
-            deadline: Some(Instant::now() + self.timeout),
-            wake_by: None,
-            stopped: None,
-        };
-        let mut result = self.trust.connect(host, timed);
-        loop {
-            match result {
-                Ok(stream) => return Ok(stream),
-                Err(Handshake::Failed(e)) => return Err(e),
-                // As for the WebSocket handshake: the bound is on the whole phase.
-                Err(Handshake::Blocked(mid)) => {
-                    if mid.get_ref().past_deadline() {
-                        return Err(timed_out);
-                    }
-                    result = crate::trust::resume(host, mid);
-                }
             }
         }
     }
@@ -374,7 +425,12 @@ mod tests {
 
     #[test]
     fn targets() {
-        let t = Target::parse("wss://ws.zoom.us/ws?subscriptionId=x").unwrap();
+        let t = Target::parse(
+            "ZOOM_WS_URL",
+            "wss://ws.zoom.us/ws?subscriptionId=x",
+            &["ws", "wss"],
+        )
+        .unwrap();
         assert_eq!(
             t,
             Target {
@@ -383,11 +439,11 @@ mod tests {
                 port: 443
             }
         );
-        let t = Target::parse("ws://127.0.0.1:8080/ws").unwrap();
+        let t = Target::parse("ZOOM_WS_URL", "ws://127.0.0.1:8080/ws", &["ws", "wss"]).unwrap();
         assert_eq!((t.secure, t.port), (false, 8080));
-        let t = Target::parse("ws://[::1]:9/ws").unwrap();
+        let t = Target::parse("ZOOM_WS_URL", "ws://[::1]:9/ws", &["ws", "wss"]).unwrap();
         assert_eq!(t.host, "::1");
-        assert!(Target::parse("http://x").is_err());
-        assert!(Target::parse("ws://:80/").is_err());
+        assert!(Target::parse("ZOOM_WS_URL", "http://x", &["ws", "wss"]).is_err());
+        assert!(Target::parse("ZOOM_WS_URL", "ws://:80/", &["ws", "wss"]).is_err());
     }
 }

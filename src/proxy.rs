@@ -1,5 +1,5 @@
-//! HTTP proxies: the settings (`HTTPS_PROXY`, `NO_PROXY`), the one decision "through the proxy or
-//! direct" that the token request and the socket share, and the CONNECT tunnel of the socket.
+//! HTTP proxies: the settings (`HTTPS_PROXY`, `NO_PROXY`), the rule "through the proxy or direct",
+//! and the CONNECT tunnel (of the socket and the HTTP requests alike, see `net::Dial`).
 //!
 //! A proxy URL may carry a user name and password, so it is split into parts as soon as it is
 //! read and never kept or shown whole: messages name the proxy by `host:port` only.
@@ -174,17 +174,6 @@ fn normalize_host(host: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// The proxy to use for `host:port`, or `None` to connect directly. The token request and the
-/// socket both ask this, so they always agree.
-pub(crate) fn route<'a>(
-    proxy: Option<&'a ProxyConfig>,
-    no_proxy: &[String],
-    host: &str,
-    port: u16,
-) -> Option<&'a ProxyConfig> {
-    proxy.filter(|_| !bypasses(no_proxy, host, port))
-}
-
 /// The CONNECT request for `host:port`. It may hold the credentials, so it is a `Secret`.
 fn connect_request(proxy: &ProxyConfig, host: &str, port: u16) -> Secret {
     let target = host_port(host, port);
@@ -280,7 +269,7 @@ pub(crate) fn tunnel(
 
 /// The error for a proxy that answered CONNECT with `status`: what it means and what to change.
 /// Names the proxy and the target, never the credentials.
-pub(crate) fn refused(proxy: &ProxyConfig, status: u16, host: &str, port: u16) -> Error {
+fn refused(proxy: &ProxyConfig, status: u16, host: &str, port: u16) -> Error {
     let address = proxy.address();
     let detail = match status {
         // 407 is the proxy's own "who are you?"; some proxies answer 401 instead.
@@ -299,12 +288,6 @@ pub(crate) fn refused(proxy: &ProxyConfig, status: u16, host: &str, port: u16) -
         ),
     };
     Error::connect(Phase::Proxy, detail)
-}
-
-/// The status in ureq's words for a refused CONNECT ("proxy server responded 407/Proxy …").
-pub(crate) fn status_in_ureq_reason(reason: &str) -> Option<u16> {
-    let after = reason.split("responded").nth(1)?.trim_start();
-    after.get(..3)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -398,15 +381,6 @@ mod tests {
     }
 
     #[test]
-    fn route_applies_no_proxy() {
-        let proxy = ProxyConfig::new("proxy", 3128);
-        let no = list("127.0.0.1");
-        assert!(route(Some(&proxy), &no, "127.0.0.1", 9).is_none());
-        assert_eq!(route(Some(&proxy), &no, "zoom.us", 443), Some(&proxy));
-        assert!(route(None, &no, "zoom.us", 443).is_none());
-    }
-
-    #[test]
     fn connect_requests() {
         let mut proxy = ProxyConfig::new("proxy", 3128);
         assert_eq!(
@@ -440,11 +414,6 @@ mod tests {
         assert_eq!(parse_status(b"HTTP/1.0 407 Auth\r\n\r\n"), Some(407));
         assert_eq!(parse_status(b"SSH-2.0-OpenSSH\r\n\r\n"), None);
         assert_eq!(parse_status(b"HTTP/1.1 200 OK\nVia: x\n\n"), Some(200));
-        assert_eq!(
-            status_in_ureq_reason("proxy server responded 407/Proxy Authentication Required"),
-            Some(407)
-        );
-        assert_eq!(status_in_ureq_reason("proxy server did not respond"), None);
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl Forwarder {
             host: parsed.authority(),
             secret,
             timeout: config.connect_timeout,
-            agent: crate::http::agent_for(config, url, "the forward URL", &trust)?.0,
+            agent: crate::http::agent_for(config, url, "the forward URL", &trust)?,
         })
     }
 
@@ -172,8 +172,6 @@ impl Forwarder {
             ureq::Error::Timeout(_) => {
                 format!("{host} did not answer within {}", crate::error::Secs(bound))
             }
-            ureq::Error::HostNotFound => format!("host {host} not found"),
-            ureq::Error::ConnectionFailed => format!("could not connect to {host}"),
             ureq::Error::Io(e) => format!("{host}: {}", crate::error::describe_io(&e)),
             other => {
                 let text = other.to_string();

@@ -307,6 +307,7 @@ fn a_proxy_that_is_not_there_is_named_in_the_error() {
         .unwrap()
         .local_addr()
         .unwrap();
+    let mut reasons = Vec::new();
     for (no_proxy, what) in [
         (vec![], "the token request"),
         (vec!["localhost".to_string()], "the socket"),
@@ -326,7 +327,10 @@ fn a_proxy_that_is_not_there_is_named_in_the_error() {
         );
         assert!(!reason.contains("Pa55"), "{reason}");
         client.stop_promptly();
+        reasons.push(reason);
     }
+    // Both connections are opened by the same code, so the same failure reads the same.
+    assert_eq!(reasons[0], reasons[1]);
 }
 
 #[test]
@@ -370,13 +374,14 @@ fn stalled_token_request_times_out_naming_the_phase() {
     let _guard = watchdog(30);
     let staller = Staller::start();
     let mock = MockZoom::start();
-    for scheme in ["http", "https"] {
+    // Over TLS, the token request stalls in the handshake, named as the socket's would be.
+    for (scheme, phase) in [("http", "token request"), ("https", "TLS handshake")] {
         let mut config = mock.config();
         config.oauth_url = format!("{scheme}://{}/oauth/token", staller.addr());
         config.connect_timeout = SHORT;
         let client = spawn_client(config);
-        let reason = failure_in_phase_then_retry(&client, "token request timed out");
-        assert_eq!(reason, "token request timed out after 0.3 s", "{scheme}");
+        let reason = failure_in_phase_then_retry(&client, &format!("{phase} timed out"));
+        assert_eq!(reason, format!("{phase} timed out after 0.3 s"), "{scheme}");
         let before = staller.accepted();
         eventually("a retry reached the server", || staller.accepted() > before);
         client.stop_promptly();
@@ -434,12 +439,12 @@ fn stalled_proxy_times_out_naming_the_phase() {
     );
     eventually("a retry reached the proxy", || proxy.requests().len() >= 2);
     client.stop_promptly();
-    // So does the token request's, which ureq bounds as part of the whole request.
+    // So does the token request's, in the same words: its tunnel is opened by the same code.
     config.no_proxy.clear();
     let client = spawn_client(config);
     assert_eq!(
-        failure_in_phase_then_retry(&client, "token request timed out"),
-        "token request timed out after 0.3 s"
+        failure_in_phase_then_retry(&client, "proxy tunnel timed out"),
+        "proxy tunnel timed out after 0.3 s"
     );
     eventually("a retry reached the proxy", || proxy.requests().len() >= 4);
     client.stop_promptly();
