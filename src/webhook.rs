@@ -73,7 +73,9 @@ pub enum Delivery {
 /// Sends events to one webhook URL: `POST` with the event JSON as the body, `content-type:
 /// application/json`, `x-zm-request-timestamp` and, with a secret token, `x-zm-signature`.
 ///
-/// Blocking and without threads of its own; keeps the connection open between posts.
+/// Blocking, on the caller's thread: each post opens a connection of its own (none is kept idle,
+/// see `http::agent_for`), whose DNS lookup runs on a short-lived thread bounded by
+/// `connect_timeout`.
 pub struct Forwarder {
     url: String,
     host: String,

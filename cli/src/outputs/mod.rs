@@ -160,7 +160,6 @@ fn journal_feeds(
     let max = delivery.spool_max;
     let opts = JournalOptions {
         max_bytes: max,
-        segment_bytes: (max / 256).clamp(64 << 10, 8 << 20),
         forget: args.spool_forget.clone(),
         ..JournalOptions::default()
     };
