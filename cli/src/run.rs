@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use zoom_ws::{Client, Dedupe, EventFilter, StateChange, StatsSnapshot, TokenSource};
+use zoom_ws::{Client, Dedupe, StateChange, StatsSnapshot, TokenSource};
 
 use crate::args::Args;
 use crate::exit::Exit;
@@ -31,8 +31,6 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
     // Before any other thread starts (the journal has one), so that every thread inherits it.
     let signals = signals::block();
     let (config, ids, webhook_secret, delivery) = settings::load(&mut args)?;
-    let filter = EventFilter::new(args.events.iter().cloned())
-        .map_err(|e| Exit::Fatal(crate::exit::as_flag(e, "--event")))?;
     let prepared = outputs::prepare(&args, &delivery, &config, webhook_secret)?;
 
     let tokens = Arc::new(TokenSource::new(&config).map_err(Exit::Fatal)?);
@@ -68,7 +66,11 @@ pub fn run(mut args: Args) -> Result<Ended, Exit> {
         signals::stop_when_stdout_closes(on_gone);
     }
 
-    let mut sink = Sink::new(filter, Arc::clone(&outputs.fanout), stop.clone());
+    let mut sink = Sink::new(
+        delivery.filter.clone(),
+        Arc::clone(&outputs.fanout),
+        stop.clone(),
+    );
     sink.dedupe = args.dedupe.then(|| Dedupe::new(Dedupe::DEFAULT_WINDOW));
     sink.max_events = args.max_events;
     let sink = Arc::new(Mutex::new(sink));

@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use zoom_ws::{Config, Secret, check};
+use zoom_ws::{Config, EventFilter, Secret, check};
 
 use crate::args::Args;
 use crate::dotenv;
@@ -40,6 +40,8 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// How events are kept after the socket: the command line first, then the settings.
 #[derive(Clone, Debug)]
 pub struct Delivery {
+    /// `--event` patterns: which events are delivered at all.
+    pub filter: EventFilter,
     /// `--spool DIR` or `ZOOM_SPOOL_DIR`: the journal.
     pub spool: Option<PathBuf>,
     /// `--spool-max SIZE` or `ZOOM_SPOOL_MAX`: the journal's size limit in bytes.
@@ -259,7 +261,12 @@ fn delivery(
         secs if secs.is_zero() => Err("give more than 0 seconds".into()),
         secs => Ok(secs),
     });
+    let filter = EventFilter::new(args.events.iter().cloned()).map_err(|e| {
+        read.problems
+            .push(crate::exit::as_flag(e, "--event").to_string())
+    });
     Delivery {
+        filter: filter.unwrap_or_default(),
         spool: args
             .spool
             .clone()
