@@ -181,6 +181,20 @@ fn keep_in_journal(dir: &TempDir, receiver: &Receiver, first: usize, n: usize) {
     ));
 }
 
+/// The receiver is up again: a run with the journal delivers `n` events to it, then is stopped.
+fn forward_from_journal(dir: &TempDir, receiver: &Receiver, n: usize) -> run::Finished {
+    receiver.set(Mode::Up);
+    let mock = MockZoom::start();
+    mock.plan(Plan::new());
+    let mut cmd = cli_in(&mock, dir);
+    cmd.args(["--quiet", "--spool", "journal", "--forward"])
+        .arg(receiver.url());
+    let running = start(&mut cmd);
+    receiver.wait_for(n, 20.0);
+    thread::sleep(Duration::from_millis(300));
+    running.signal(libc::SIGTERM, 10.0)
+}
+
 #[test]
 fn a_torn_tail_is_cut_and_said_and_every_event_before_it_is_delivered() {
     let _guard = watchdog(60);
@@ -206,21 +220,7 @@ fn a_torn_tail_is_cut_and_said_and_every_event_before_it_is_delivered() {
         .set_len(cut_at)
         .unwrap();
 
-    receiver.set(Mode::Up);
-    let mock = MockZoom::start();
-    mock.plan(Plan::new());
-    let mut cmd = cli_in(&mock, &dir);
-    cmd.args([
-        "--quiet",
-        "--spool",
-        "journal",
-        "--forward",
-        &receiver.url(),
-    ]);
-    let running = start(&mut cmd);
-    receiver.wait_for(9, 20.0);
-    thread::sleep(Duration::from_millis(300));
-    let finished = running.signal(libc::SIGTERM, 10.0);
+    let finished = forward_from_journal(&dir, &receiver, 9);
     finished.assert_exit(0);
     // A record: 16 bytes of header (length, checksum, sequence number), then the packed event
     // (the line, its newline, and 30 bytes of name, event_ts and lengths: see `feed::Item`).
@@ -254,21 +254,7 @@ fn a_damaged_record_is_lost_alone_named_counted_and_exits_4() {
     bytes[4 * record + 16 + 10] ^= 0x20;
     fs::write(&path, &bytes).unwrap();
 
-    receiver.set(Mode::Up);
-    let mock = MockZoom::start();
-    mock.plan(Plan::new());
-    let mut cmd = cli_in(&mock, &dir);
-    cmd.args([
-        "--quiet",
-        "--spool",
-        "journal",
-        "--forward",
-        &receiver.url(),
-    ]);
-    let running = start(&mut cmd);
-    receiver.wait_for(9, 20.0);
-    thread::sleep(Duration::from_millis(300));
-    let finished = running.signal(libc::SIGTERM, 10.0);
+    let finished = forward_from_journal(&dir, &receiver, 9);
     finished.assert_exit(4);
     finished.assert_log(&format!("is damaged at byte {}", 4 * record));
     finished.assert_log("forward: lost 1 events (4 to 4)");
@@ -294,20 +280,7 @@ fn a_run_without_an_output_keeps_its_events_for_it() {
     finished
         .assert_log("the journal holds 5 events for forward, which is not an output of this run");
     // Then forward runs again and gets all seven, in order.
-    receiver.set(Mode::Up);
-    let mock = MockZoom::start();
-    mock.plan(Plan::new());
-    let mut cmd = cli_in(&mock, &dir);
-    cmd.args([
-        "--quiet",
-        "--spool",
-        "journal",
-        "--forward",
-        &receiver.url(),
-    ]);
-    let running = start(&mut cmd);
-    receiver.wait_for(7, 20.0);
-    running.signal(libc::SIGTERM, 10.0).assert_exit(0);
+    forward_from_journal(&dir, &receiver, 7).assert_exit(0);
     let bodies: Vec<String> = receiver.received().into_iter().map(|r| r.body).collect();
     assert_eq!(bodies, (0..7).map(event_json).collect::<Vec<_>>());
 }
