@@ -6,13 +6,14 @@ mod mock;
 mod run;
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mock::{Action, MockZoom, Plan, event_json, message_frame, text_frame, watchdog};
-use run::{TempDir, cli_in, seqs, start, start_reading, wait_lines};
+use run::{Running, TempDir, cli_in, seqs, start, start_reading, wait_lines};
 
 /// Busy loops on every core until dropped (a loaded host), for at most `secs`.
 struct Load(Arc<AtomicBool>);
@@ -246,6 +247,24 @@ fn a_stop_mid_stream_delivers_every_event_read_before_zooms_close() {
     finished.assert_log(&format!("summary stdout: {} delivered", got.len()));
 }
 
+/// Most of `disk` taken by a filler, so 60 events do not fit: a run with `args` writing its
+/// stdout there, once it has written 20 KiB and a write has had time to fail.
+fn start_onto_full_disk(mock: &MockZoom, dir: &TempDir, disk: &Path, args: &[&str]) -> Running {
+    std::fs::write(disk.join("filler"), vec![b'x'; 40 << 10]).unwrap();
+    mock.plan(Plan::new().events(0, 60));
+    let out = std::fs::File::create(disk.join("events.jsonl")).unwrap();
+    let mut cmd = cli_in(mock, dir);
+    cmd.args(args).stdout(out);
+    let running = start(&mut cmd);
+    let until = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read(disk.join("events.jsonl")).is_ok_and(|b| b.len() > 20 << 10) {
+        assert!(Instant::now() < until, "nothing written");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(500));
+    running
+}
+
 /// stdout on a full disk (a 64 KiB tmpfs): the line cut by ENOSPC is completed first once
 /// there is room again, so the file never holds half a line; events are retried, not lost.
 #[test]
@@ -255,21 +274,9 @@ fn a_line_cut_by_a_full_disk_is_completed_before_the_next() {
     let Some((disk, _unmount)) = tiny_disk(&dir) else {
         return;
     };
-    // Most of the disk taken: the events do not fit.
-    std::fs::write(disk.join("filler"), vec![b'x'; 40 << 10]).unwrap();
-    let mock = MockZoom::start();
-    mock.plan(Plan::new().events(0, 60));
-    let out = std::fs::File::create(disk.join("events.jsonl")).unwrap();
-    let mut cmd = cli_in(&mock, &dir);
-    cmd.stdout(out);
-    let running = start(&mut cmd);
     // Wait for the first failed write, then make room.
-    let until = Instant::now() + Duration::from_secs(30);
-    while std::fs::metadata(disk.join("events.jsonl")).unwrap().len() < 20 << 10 {
-        assert!(Instant::now() < until, "nothing written");
-        thread::sleep(Duration::from_millis(20));
-    }
-    thread::sleep(Duration::from_millis(500));
+    let mock = MockZoom::start();
+    let running = start_onto_full_disk(&mock, &dir, &disk, &[]);
     let partial = std::fs::read(disk.join("events.jsonl")).unwrap();
     std::fs::remove_file(disk.join("filler")).unwrap();
     wait_lines(&disk.join("events.jsonl"), 60, 30.0);
@@ -298,19 +305,8 @@ fn a_line_left_unfinished_at_exit_is_cut_back_to_the_last_whole_line() {
     let Some((disk, _unmount)) = tiny_disk(&dir) else {
         return;
     };
-    std::fs::write(disk.join("filler"), vec![b'x'; 40 << 10]).unwrap();
     let mock = MockZoom::start();
-    mock.plan(Plan::new().events(0, 60));
-    let out = std::fs::File::create(disk.join("events.jsonl")).unwrap();
-    let mut cmd = cli_in(&mock, &dir);
-    cmd.args(["--grace", "0.5"]).stdout(out);
-    let running = start(&mut cmd);
-    let until = Instant::now() + Duration::from_secs(30);
-    while !std::fs::read(disk.join("events.jsonl")).is_ok_and(|b| b.len() > 20 << 10) {
-        assert!(Instant::now() < until, "nothing written");
-        thread::sleep(Duration::from_millis(20));
-    }
-    thread::sleep(Duration::from_millis(500));
+    let running = start_onto_full_disk(&mock, &dir, &disk, &["--grace", "0.5"]);
     let finished = running.signal(libc::SIGTERM, 20.0);
     finished.assert_exit(4);
     finished.assert_log("stdout: cut back the ");
